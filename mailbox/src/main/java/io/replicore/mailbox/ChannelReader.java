@@ -1,0 +1,106 @@
+package io.replicore.mailbox;
+
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.AtomicBuffer;
+import org.agrona.concurrent.ControlledMessageHandler;
+import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
+
+/**
+ * The single reader of one channel. A record whose sequence or checksum is wrong is not consumed and not
+ * delivered: {@link #poll} returns {@link #CORRUPT} and {@link #corruption()} says what was found, so the
+ * coordinator can stop the replica instead of replaying a damaged log.
+ */
+public final class ChannelReader
+{
+    /** The next record failed its checks; it was left in the channel. */
+    public static final int CORRUPT = -1;
+
+    private final OneToOneRingBuffer ring;
+    private final AtomicBuffer buffer;
+    private final ControlledMessageHandler checkingHandler = this::onFrame;
+    private long expectedSequence;
+    private ChannelHandler handler;
+    private String corruption;
+
+    ChannelReader(final OneToOneRingBuffer ring, final long expectedSequence)
+    {
+        this.ring = ring;
+        this.buffer = ring.buffer();
+        this.expectedSequence = expectedSequence;
+    }
+
+    /**
+     * Deliver up to {@code limit} complete records in order.
+     *
+     * @return how many were delivered and consumed, or {@link #CORRUPT}.
+     */
+    public int poll(final ChannelHandler handler, final int limit)
+    {
+        this.handler = handler;
+        final int count = ring.controlledRead(checkingHandler, limit);
+        return corruption != null ? CORRUPT : count;
+    }
+
+    /**
+     * @return the sequence the next record must carry.
+     */
+    public long expectedSequence()
+    {
+        return expectedSequence;
+    }
+
+    /**
+     * @return what the last {@link #CORRUPT} poll found, or null.
+     */
+    public String corruption()
+    {
+        return corruption;
+    }
+
+    /**
+     * @return bytes written to the ring and not yet consumed.
+     */
+    public long backlogBytes()
+    {
+        return ring.producerPosition() - ring.consumerPosition();
+    }
+
+    private ControlledMessageHandler.Action onFrame(
+        final int type, final DirectBuffer frame, final int frameIndex, final int frameLength)
+    {
+        if (corruption != null)
+        {
+            return ControlledMessageHandler.Action.ABORT;
+        }
+        final long sequence = buffer.getLong(frameIndex + ChannelRecord.SEQUENCE_OFFSET);
+        final int payloadLength = buffer.getInt(frameIndex + ChannelRecord.PAYLOAD_LENGTH_OFFSET);
+        if (frameLength < ChannelRecord.HEADER_LENGTH ||
+            payloadLength != frameLength - ChannelRecord.HEADER_LENGTH)
+        {
+            corruption = "record " + expectedSequence + " has a frame of " + frameLength +
+                " bytes but says its payload is " + payloadLength;
+            return ControlledMessageHandler.Action.ABORT;
+        }
+        if (sequence != expectedSequence)
+        {
+            corruption = "record sequence " + sequence + " where " + expectedSequence + " was expected";
+            return ControlledMessageHandler.Action.ABORT;
+        }
+        final int stored = buffer.getInt(frameIndex + ChannelRecord.CHECKSUM_OFFSET);
+        final int computed = ChannelRecord.checksum(buffer, frameIndex, type, payloadLength);
+        if (stored != computed)
+        {
+            corruption = "record " + sequence + " (type " + type + ", " + payloadLength +
+                " bytes) fails its checksum: stored 0x" + Integer.toHexString(stored) +
+                ", computed 0x" + Integer.toHexString(computed);
+            return ControlledMessageHandler.Action.ABORT;
+        }
+        final ControlledMessageHandler.Action action = handler.onRecord(
+            type, sequence, buffer, frameIndex + ChannelRecord.PAYLOAD_OFFSET, payloadLength);
+        if (action != ControlledMessageHandler.Action.ABORT)
+        {
+            expectedSequence++;
+        }
+        return action;
+    }
+}
