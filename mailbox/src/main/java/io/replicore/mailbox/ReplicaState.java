@@ -44,6 +44,14 @@ public enum ReplicaState
         return this == STARTING || this == PRIMARY || this == BACKUP;
     }
 
+    /**
+     * @return true once the replica has finished, for whatever reason: it will not beat or write again.
+     */
+    public boolean isEnded()
+    {
+        return this != EMPTY && !isLive();
+    }
+
     public static ReplicaState of(final int code)
     {
         if (code < 0 || code >= BY_CODE.length)

@@ -1,0 +1,203 @@
+package io.replicore.coordinator;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Configuration of one replica's coordinator, validated by {@link #conclude()}.
+ */
+public final class ReplicaContext
+{
+    private String mailboxPath;
+    private long runId;
+    private int replicaId = -1;
+    private String cpus;
+    private Path launcher;
+    private Path stateDir;
+    private Path stateCopy;
+    private Path logFile;
+    private List<String> command;
+    private long heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(10);
+    private long handshakeTimeoutMs = 10_000;
+    private long voteTimeoutNs = TimeUnit.SECONDS.toNanos(5);
+    private long corruptInputAt;
+
+    public ReplicaContext conclude()
+    {
+        if (mailboxPath == null)
+        {
+            throw new IllegalArgumentException("a mailbox path is required");
+        }
+        if (replicaId < 0)
+        {
+            throw new IllegalArgumentException("a replica id is required");
+        }
+        if (command == null || command.isEmpty())
+        {
+            throw new IllegalArgumentException("a program to run is required");
+        }
+        if (launcher == null || !Files.isExecutable(launcher))
+        {
+            throw new IllegalArgumentException("the native launcher is not an executable file: " + launcher +
+                " (build it with mvn package, or set -Dreplicore.launcher)");
+        }
+        if (stateCopy != null && stateDir == null)
+        {
+            throw new IllegalArgumentException("a state copy needs the state directory it stands in for");
+        }
+        if (heartbeatIntervalNs <= 0)
+        {
+            throw new IllegalArgumentException("heartbeat interval must be positive");
+        }
+        return this;
+    }
+
+    public String mailboxPath()
+    {
+        return mailboxPath;
+    }
+
+    public ReplicaContext mailboxPath(final String mailboxPath)
+    {
+        this.mailboxPath = mailboxPath;
+        return this;
+    }
+
+    public long runId()
+    {
+        return runId;
+    }
+
+    /**
+     * @param runId the mailbox's run this replica belongs to; 0 accepts any.
+     */
+    public ReplicaContext runId(final long runId)
+    {
+        this.runId = runId;
+        return this;
+    }
+
+    public int replicaId()
+    {
+        return replicaId;
+    }
+
+    public ReplicaContext replicaId(final int replicaId)
+    {
+        this.replicaId = replicaId;
+        return this;
+    }
+
+    public String cpus()
+    {
+        return cpus;
+    }
+
+    /**
+     * @param cpus the partition's CPU list ({@code 0,2-3}); the coordinator and the application are pinned to it.
+     */
+    public ReplicaContext cpus(final String cpus)
+    {
+        this.cpus = cpus;
+        return this;
+    }
+
+    public Path launcher()
+    {
+        return launcher;
+    }
+
+    public ReplicaContext launcher(final Path launcher)
+    {
+        this.launcher = launcher;
+        return this;
+    }
+
+    public Path stateDir()
+    {
+        return stateDir;
+    }
+
+    /**
+     * @param stateDir the directory that holds the program's working state, as the program names it.
+     */
+    public ReplicaContext stateDir(final Path stateDir)
+    {
+        this.stateDir = stateDir;
+        return this;
+    }
+
+    public Path stateCopy()
+    {
+        return stateCopy;
+    }
+
+    /**
+     * @param stateCopy this replica's private copy of the state directory, mounted over it for the program; null
+     * when the replica works on the state directory itself.
+     */
+    public ReplicaContext stateCopy(final Path stateCopy)
+    {
+        this.stateCopy = stateCopy;
+        return this;
+    }
+
+    public Path logFile()
+    {
+        return logFile;
+    }
+
+    public ReplicaContext logFile(final Path logFile)
+    {
+        this.logFile = logFile;
+        return this;
+    }
+
+    public List<String> command()
+    {
+        return command;
+    }
+
+    public ReplicaContext command(final List<String> command)
+    {
+        this.command = List.copyOf(command);
+        return this;
+    }
+
+    public long heartbeatIntervalNs()
+    {
+        return heartbeatIntervalNs;
+    }
+
+    public ReplicaContext heartbeatIntervalNs(final long heartbeatIntervalNs)
+    {
+        this.heartbeatIntervalNs = heartbeatIntervalNs;
+        return this;
+    }
+
+    public long handshakeTimeoutMs()
+    {
+        return handshakeTimeoutMs;
+    }
+
+    public long voteTimeoutNs()
+    {
+        return voteTimeoutNs;
+    }
+
+    public long corruptInputAt()
+    {
+        return corruptInputAt;
+    }
+
+    /**
+     * Fault injection for tests: this backup flips one byte of the N-th input it replays.
+     */
+    public ReplicaContext corruptInputAt(final long corruptInputAt)
+    {
+        this.corruptInputAt = corruptInputAt;
+        return this;
+    }
+}

@@ -1,0 +1,61 @@
+package io.replicore.coordinator.cli;
+
+import io.replicore.coordinator.EventLog;
+import io.replicore.coordinator.ReplicaContext;
+import io.replicore.coordinator.ReplicaCoordinator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * One replica's coordinator process; {@code replicore run} starts one per replica.
+ */
+@Command(name = "replica", hidden = true, mixinStandardHelpOptions = true,
+    description = "Run one replica's coordinator (started by 'replicore run').")
+final class ReplicaCommand implements Callable<Integer>
+{
+    @Option(names = "--id", required = true, description = "This replica's id.")
+    int id;
+
+    @Option(names = "--mailbox", required = true, description = "The service's mailbox.")
+    String mailbox;
+
+    @Option(names = "--run-id", description = "The run this replica belongs to (hex); 0 accepts any.",
+        converter = HexLong.class)
+    long runId;
+
+    @Option(names = "--cpus", description = "The partition's CPUs, e.g. 0 or 2-3.")
+    String cpus;
+
+    @Option(names = "--state-dir", description = "The program's state directory.")
+    Path stateDir;
+
+    @Option(names = "--state-copy", description = "This replica's private copy of the state directory.")
+    Path stateCopy;
+
+    @Option(names = "--log", description = "File for this replica's event log.")
+    Path log;
+
+    @Option(names = "--corrupt-input-at", hidden = true,
+        description = "Fault injection: flip one byte of the N-th input this backup replays.")
+    long corruptInputAt;
+
+    @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments.")
+    List<String> command;
+
+    @Override
+    public Integer call() throws Exception
+    {
+        final ReplicaContext ctx = new ReplicaContext()
+            .mailboxPath(mailbox).runId(runId).replicaId(id).cpus(cpus).launcher(Launcher.path())
+            .stateDir(stateDir).stateCopy(stateCopy).logFile(log).command(command).corruptInputAt(corruptInputAt);
+        try (EventLog events = new EventLog(log, id))
+        {
+            return new ReplicaCoordinator(ctx, events).run();
+        }
+    }
+}

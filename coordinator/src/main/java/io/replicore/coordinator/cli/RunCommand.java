@@ -1,0 +1,247 @@
+package io.replicore.coordinator.cli;
+
+import io.replicore.coordinator.CpuSet;
+import io.replicore.coordinator.ReplicaCoordinator;
+import io.replicore.mailbox.ControlBlock;
+import io.replicore.mailbox.Mailbox;
+import io.replicore.mailbox.MailboxContext;
+import io.replicore.mailbox.MailboxLayout;
+import io.replicore.mailbox.ReplicaSlot;
+import io.replicore.mailbox.ReplicaState;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.File;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+/**
+ * {@code replicore run}: create the service's mailbox, give each replica its partition (CPUs) and its private copy
+ * of the state, start one coordinator per replica, wait for them and say how each ended.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+    description = "Run PROGRAM as replicas; only the primary's output reaches the outside.")
+final class RunCommand implements Callable<Integer>
+{
+    @Option(names = "--replicas", defaultValue = "2", description = "Number of replicas, 2 to 8 (default ${DEFAULT-VALUE}).")
+    int replicas;
+
+    @Option(names = "--mailbox", description = "The mailbox file (default /dev/shm/replicore-PID).")
+    String mailbox;
+
+    @Option(names = "--state-dir", description = "Directory holding the program's working state; each backup " +
+        "gets a private copy mounted at the same path.")
+    Path stateDir;
+
+    @Option(names = "--work-dir", description = "Where replicas keep their state copies and event logs " +
+        "(default /var/tmp/replicore/MAILBOX-NAME).")
+    Path workDir;
+
+    @Option(names = "--cpus", split = ";", description = "CPU list of each replica's partition, separated by ';' " +
+        "(default: one CPU each, round-robin over the CPUs this process may use).")
+    List<String> cpus;
+
+    @Option(names = "--channel-capacity", defaultValue = "1048576",
+        description = "Bytes of log each replica pair's channel holds, a power of two (default ${DEFAULT-VALUE}).")
+    int channelCapacity;
+
+    @Option(names = "--reset", description = "Replace a mailbox left by a previous run (never one in use).")
+    boolean reset;
+
+    @Option(names = "--keep-mailbox", description = "Leave the mailbox in place after the run, for 'status'.")
+    boolean keepMailbox;
+
+    @Option(names = "--fault-corrupt-input", hidden = true, paramLabel = "REPLICA:N",
+        description = "Fault injection: backup REPLICA flips one byte of the N-th input it replays.")
+    String corruptInput;
+
+    @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments (after --).")
+    List<String> command;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception
+    {
+        final String mailboxPath = mailbox != null ? mailbox : "/dev/shm/replicore-" + ProcessHandle.current().pid();
+        final List<String> plan = cpuPlan();
+        final Path work = workDir != null ? workDir :
+            Path.of("/var/tmp/replicore", Path.of(mailboxPath).getFileName().toString());
+        final Path state = stateDir == null ? null : stateDir.toAbsolutePath().normalize();
+        if (state != null && !Files.isDirectory(state))
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--state-dir " + stateDir +
+                " is not a directory");
+        }
+
+        try (Mailbox box = Mailbox.create(new MailboxContext().path(mailboxPath).replicaCount(replicas)
+            .channelCapacity(channelCapacity).reset(reset)))
+        {
+            box.control().compareAndSetEpoch(box.control().epochWord(), 0);
+            box.control().serviceState(ControlBlock.SERVICE_RUNNING);
+            final List<Process> coordinators = new ArrayList<>();
+            try
+            {
+                for (int id = 0; id < replicas; id++)
+                {
+                    coordinators.add(startReplica(box, id, plan.get(id), work, state));
+                }
+                final int[] exits = new int[replicas];
+                for (int id = 0; id < replicas; id++)
+                {
+                    exits[id] = coordinators.get(id).waitFor();
+                }
+                box.control().serviceState(ControlBlock.SERVICE_STOPPED);
+                return report(box, exits);
+            }
+            finally
+            {
+                coordinators.forEach(Process::destroyForcibly);
+                if (!keepMailbox)
+                {
+                    Files.deleteIfExists(Path.of(mailboxPath));
+                }
+            }
+        }
+    }
+
+    private List<String> cpuPlan()
+    {
+        if (replicas < 2 || replicas > MailboxLayout.MAX_REPLICAS)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                "--replicas must be 2.." + MailboxLayout.MAX_REPLICAS + ": " + replicas);
+        }
+        if (cpus != null)
+        {
+            if (cpus.size() != replicas)
+            {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--cpus gives " + cpus.size() +
+                    " partitions for " + replicas + " replicas");
+            }
+            cpus.forEach(CpuSet::parse);
+            return cpus;
+        }
+        final CpuSet available = CpuSet.current();
+        final List<String> plan = new ArrayList<>();
+        for (int id = 0; id < replicas; id++)
+        {
+            plan.add(String.valueOf(available.nth(id % available.count())));
+        }
+        return plan;
+    }
+
+    private Process startReplica(
+        final Mailbox box, final int id, final String partition, final Path work, final Path state) throws IOException
+    {
+        final Path replicaDir = work.resolve("replica-" + id);
+        Files.createDirectories(replicaDir);
+        final Path log = replicaDir.resolve("events.log");
+        Files.deleteIfExists(log);
+
+        final List<String> jvm = new ArrayList<>();
+        jvm.add(ProcessHandle.current().info().command().orElse("java"));
+        for (final String argument : ManagementFactory.getRuntimeMXBean().getInputArguments())
+        {
+            if (argument.startsWith("--add-opens") || argument.startsWith("-Dreplicore.") ||
+                argument.startsWith("-Dchronicle."))
+            {
+                jvm.add(argument);
+            }
+        }
+        jvm.add("-Dreplicore.launcher=" + Launcher.path());
+        jvm.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+            ReplicoreCli.class.getName(), "replica", "--id", String.valueOf(id), "--mailbox", box.path(),
+            "--run-id", Long.toHexString(box.runId()), "--cpus", partition, "--log", log.toString()));
+        if (state != null)
+        {
+            jvm.add("--state-dir");
+            jvm.add(state.toString());
+            if (id != box.control().primaryId())
+            {
+                final Path copy = replicaDir.resolve("state");
+                copyTree(state, copy);
+                jvm.add("--state-copy");
+                jvm.add(copy.toString());
+            }
+        }
+        if (corruptInput != null && corruptInput.startsWith(id + ":"))
+        {
+            jvm.add("--corrupt-input-at");
+            jvm.add(corruptInput.substring(corruptInput.indexOf(':') + 1));
+        }
+        jvm.add("--");
+        jvm.addAll(command);
+
+        final ProcessBuilder builder = new ProcessBuilder(jvm);
+        if (id == box.control().primaryId())
+        {
+            builder.inheritIO();
+        }
+        else
+        {
+            final File output = replicaDir.resolve("output.log").toFile();
+            builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+            builder.redirectOutput(output).redirectErrorStream(true);
+        }
+        return builder.start();
+    }
+
+    /**
+     * Summarise every replica's end on standard error when any of them did not end cleanly.
+     *
+     * @return the primary's status: the application's, or why the primary stopped.
+     */
+    private int report(final Mailbox box, final int[] exits)
+    {
+        final int primaryId = box.control().primaryId();
+        for (int id = 0; id < exits.length; id++)
+        {
+            final ReplicaSlot slot = box.slot(id);
+            final ReplicaState state = slot.state();
+            if (state != ReplicaState.STOPPED)
+            {
+                System.err.println("replicore: replica " + id + " " + state.name().toLowerCase() +
+                    (slot.lastErrorMessage().isEmpty() ? "" : ": " + slot.lastErrorMessage()));
+            }
+        }
+        final int primaryExit = exits[primaryId];
+        if (box.slot(primaryId).state() == ReplicaState.STOPPED)
+        {
+            return box.control().exitStatus();
+        }
+        return primaryExit == 0 ? ReplicaCoordinator.EXIT_FAILED : primaryExit;
+    }
+
+    private static void copyTree(final Path source, final Path target) throws IOException
+    {
+        if (Files.exists(target))
+        {
+            try (Stream<Path> old = Files.walk(target))
+            {
+                for (final Path path : old.sorted(Comparator.reverseOrder()).toList())
+                {
+                    Files.delete(path);
+                }
+            }
+        }
+        try (Stream<Path> tree = Files.walk(source))
+        {
+            for (final Path path : tree.toList())
+            {
+                Files.copy(path, target.resolve(source.relativize(path)), StandardCopyOption.COPY_ATTRIBUTES);
+            }
+        }
+    }
+}

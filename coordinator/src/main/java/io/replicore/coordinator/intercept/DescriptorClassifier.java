@@ -1,0 +1,124 @@
+package io.replicore.coordinator.intercept;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Classifies the application's descriptors on the primary by looking at them through /proc. Nothing is cached:
+ * the application may close and reuse a number at any time without asking.
+ */
+public final class DescriptorClassifier
+{
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFREG = 0100000;
+    private static final int O_ACCMODE = 3;
+
+    private final Path stateDir;
+    private final Path stateCopy;
+    private final long procDev;
+    private final long sysDev;
+    private final long[][] inheritedStdio;
+
+    /**
+     * @param stateDir the application's state directory as it sees it, or null.
+     * @param stateCopy this replica's private copy of it (the bind source), or null.
+     * @param appPid the application, whose descriptors 0-2 as inherited are outside input and output even when
+     * they are regular files.
+     */
+    public DescriptorClassifier(final Path stateDir, final Path stateCopy, final int appPid) throws IOException
+    {
+        this.stateDir = stateDir;
+        this.stateCopy = stateCopy;
+        this.procDev = (Long)Files.getAttribute(Path.of("/proc/self"), "unix:dev");
+        this.sysDev = (Long)Files.getAttribute(Path.of("/sys/kernel"), "unix:dev");
+        this.inheritedStdio = new long[3][];
+        for (int fd = 0; fd < 3; fd++)
+        {
+            final Map<String, Object> attributes = attributes(appPid, fd);
+            inheritedStdio[fd] = attributes == null ? null :
+                new long[]{(Long)attributes.get("dev"), (Long)attributes.get("ino")};
+        }
+    }
+
+    public DescriptorKind classify(final int tid, final int fd)
+    {
+        final Map<String, Object> attributes = attributes(tid, fd);
+        if (attributes == null || ((Integer)attributes.get("mode") & S_IFMT) != S_IFREG)
+        {
+            return DescriptorKind.EXTERNAL;
+        }
+        final long dev = (Long)attributes.get("dev");
+        final long ino = (Long)attributes.get("ino");
+        if (dev == procDev || dev == sysDev)
+        {
+            return DescriptorKind.EXTERNAL;
+        }
+        for (final long[] stdio : inheritedStdio)
+        {
+            if (stdio != null && stdio[0] == dev && stdio[1] == ino)
+            {
+                return DescriptorKind.EXTERNAL;
+            }
+        }
+        final Path target = target(tid, fd);
+        if (target != null && isPrivate(target))
+        {
+            return DescriptorKind.PRIVATE_FILE;
+        }
+        return isWritable(tid, fd) ? DescriptorKind.EXTERNAL : DescriptorKind.SHARED_READ_ONLY_FILE;
+    }
+
+    /**
+     * @return true if {@code path} (absolute, as the application names it) lies in the private state directory.
+     */
+    public boolean isPrivate(final Path path)
+    {
+        final Path normal = path.normalize();
+        return (stateDir != null && normal.startsWith(stateDir)) || (stateCopy != null && normal.startsWith(stateCopy));
+    }
+
+    private static Map<String, Object> attributes(final int tid, final int fd)
+    {
+        try
+        {
+            return Files.readAttributes(Path.of("/proc/" + tid + "/fd/" + fd), "unix:mode,dev,ino");
+        }
+        catch (final IOException | UnsupportedOperationException ex)
+        {
+            return null;
+        }
+    }
+
+    private static Path target(final int tid, final int fd)
+    {
+        try
+        {
+            return Files.readSymbolicLink(Path.of("/proc/" + tid + "/fd/" + fd));
+        }
+        catch (final IOException ex)
+        {
+            return null;
+        }
+    }
+
+    private static boolean isWritable(final int tid, final int fd)
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/" + tid + "/fdinfo/" + fd)))
+            {
+                if (line.startsWith("flags:"))
+                {
+                    return (Integer.parseInt(line.substring(6).trim(), 8) & O_ACCMODE) != 0;
+                }
+            }
+        }
+        catch (final IOException | NumberFormatException ex)
+        {
+            return true;
+        }
+        return true;
+    }
+}

@@ -1,0 +1,163 @@
+package io.replicore.coordinator.intercept;
+
+import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.natives.ProcessCalls;
+import io.replicore.coordinator.natives.SeccompIoctl;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The coordinator's end of one application's seccomp listener: receive the next notification into a reused
+ * buffer and answer it. No allocation per call.
+ */
+public final class SeccompListener implements AutoCloseable
+{
+    /** The notifying thread is gone (killed, or its call interrupted by a signal): nothing to answer. */
+    public static final int GONE = -2;
+    private static final int ENOENT = 2;
+    private static final int EINTR = 4;
+
+    private static final SeccompIoctl IOCTL = Native.load(SeccompIoctl.class);
+    private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
+
+    private final int fd;
+    private final Native.Scratch notification = Native.allocate(SeccompIoctl.NOTIF_LENGTH);
+    private final Native.Scratch response = Native.allocate(SeccompIoctl.RESP_LENGTH);
+    private final Native.Scratch addfd = Native.allocate(SeccompIoctl.ADDFD_LENGTH);
+    private final Native.Scratch flags = Native.allocate(8);
+    private final UnsafeBuffer notif = notification.buffer();
+    private boolean closed;
+
+    public SeccompListener(final int fd)
+    {
+        this.fd = fd;
+    }
+
+    /**
+     * Ask the kernel to wake the application on the CPU that answers, when the kernel can (6.6 and later).
+     *
+     * @return true if the kernel took the flag.
+     */
+    public boolean requestSyncWakeUp()
+    {
+        flags.buffer().putLong(0, SeccompIoctl.USER_NOTIF_FD_SYNC_WAKE_UP);
+        return IOCTL.ioctl(fd, SeccompIoctl.NOTIF_SET_FLAGS, flags.pointer()) == 0;
+    }
+
+    /**
+     * Block until the next notification.
+     *
+     * @return 0, or {@link #GONE} if the notifying thread went away before it could be read, or -errno.
+     */
+    public int receive()
+    {
+        notif.setMemory(0, SeccompIoctl.NOTIF_LENGTH, (byte)0);
+        if (IOCTL.ioctl(fd, SeccompIoctl.NOTIF_RECV, notification.pointer()) == 0)
+        {
+            return 0;
+        }
+        final int errno = Native.lastErrno();
+        return errno == ENOENT || errno == EINTR ? GONE : -errno;
+    }
+
+    public long id()
+    {
+        return notif.getLong(SeccompIoctl.NOTIF_ID_OFFSET);
+    }
+
+    /**
+     * @return the notifying thread's id, in the coordinator's pid namespace.
+     */
+    public int tid()
+    {
+        return notif.getInt(SeccompIoctl.NOTIF_PID_OFFSET);
+    }
+
+    public int nr()
+    {
+        return notif.getInt(SeccompIoctl.DATA_NR_OFFSET);
+    }
+
+    public long arg(final int index)
+    {
+        return notif.getLong(SeccompIoctl.DATA_ARGS_OFFSET + index * 8);
+    }
+
+    /**
+     * Copy the six raw arguments into {@code args}.
+     */
+    public void args(final long[] args)
+    {
+        for (int i = 0; i < 6; i++)
+        {
+            args[i] = arg(i);
+        }
+    }
+
+    public int fd()
+    {
+        return fd;
+    }
+
+    /**
+     * Let the call run in the application as if it had not been intercepted.
+     */
+    public int continueCall()
+    {
+        return send(0, 0, SeccompIoctl.USER_NOTIF_FLAG_CONTINUE);
+    }
+
+    /**
+     * Complete the call without running it: {@code value} if it is not negative, else the error {@code -value}.
+     */
+    public int answer(final long value)
+    {
+        return value < 0 ? send(0, (int)value, 0) : send(value, 0, 0);
+    }
+
+    /**
+     * Install {@code sourceFd} (of this process) in the application as {@code targetFd}, or at the lowest free
+     * number if {@code targetFd} is negative (as open does). With {@code complete}, the call also returns that
+     * number; without, the call is still to be answered.
+     *
+     * @return the number installed, or {@link #GONE}, or -errno.
+     */
+    public int installDescriptor(
+        final int sourceFd, final int targetFd, final boolean closeOnExec, final boolean complete)
+    {
+        final UnsafeBuffer buffer = addfd.buffer();
+        buffer.putLong(0, id());
+        buffer.putInt(8, (targetFd >= 0 ? SeccompIoctl.ADDFD_FLAG_SETFD : 0) |
+            (complete ? SeccompIoctl.ADDFD_FLAG_SEND : 0));
+        buffer.putInt(12, sourceFd);
+        buffer.putInt(16, Math.max(targetFd, 0));
+        buffer.putInt(20, closeOnExec ? 0x80000 : 0);
+        final int installed = IOCTL.ioctl(fd, SeccompIoctl.NOTIF_ADDFD, addfd.pointer());
+        return installed >= 0 ? installed : errorOrGone();
+    }
+
+    private int send(final long value, final int error, final int flags)
+    {
+        final UnsafeBuffer buffer = response.buffer();
+        buffer.putLong(SeccompIoctl.RESP_ID_OFFSET, id());
+        buffer.putLong(SeccompIoctl.RESP_VAL_OFFSET, value);
+        buffer.putInt(SeccompIoctl.RESP_ERROR_OFFSET, error);
+        buffer.putInt(SeccompIoctl.RESP_FLAGS_OFFSET, flags);
+        return IOCTL.ioctl(fd, SeccompIoctl.NOTIF_SEND, response.pointer()) == 0 ? 0 : errorOrGone();
+    }
+
+    private static int errorOrGone()
+    {
+        final int errno = Native.lastErrno();
+        return errno == ENOENT ? GONE : -errno;
+    }
+
+    @Override
+    public void close()
+    {
+        if (!closed)
+        {
+            closed = true;
+            PROCESS.close(fd);
+        }
+    }
+}

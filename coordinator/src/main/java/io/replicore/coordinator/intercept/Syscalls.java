@@ -1,0 +1,121 @@
+package io.replicore.coordinator.intercept;
+
+/**
+ * x86_64 numbers of the system calls the coordinator names in its policy and handlers.
+ */
+public final class Syscalls
+{
+    public static final int READ = 0;
+    public static final int WRITE = 1;
+    public static final int OPEN = 2;
+    public static final int CLOSE = 3;
+    public static final int STAT = 4;
+    public static final int FSTAT = 5;
+    public static final int LSTAT = 6;
+    public static final int POLL = 7;
+    public static final int LSEEK = 8;
+    public static final int MMAP = 9;
+    public static final int MPROTECT = 10;
+    public static final int MUNMAP = 11;
+    public static final int BRK = 12;
+    public static final int RT_SIGACTION = 13;
+    public static final int RT_SIGPROCMASK = 14;
+    public static final int RT_SIGRETURN = 15;
+    public static final int IOCTL = 16;
+    public static final int PREAD64 = 17;
+    public static final int PWRITE64 = 18;
+    public static final int READV = 19;
+    public static final int WRITEV = 20;
+    public static final int ACCESS = 21;
+    public static final int PIPE = 22;
+    public static final int SCHED_YIELD = 24;
+    public static final int MREMAP = 25;
+    public static final int MADVISE = 28;
+    public static final int DUP = 32;
+    public static final int DUP2 = 33;
+    public static final int NANOSLEEP = 35;
+    public static final int GETPID = 39;
+    public static final int SOCKET = 41;
+    public static final int CONNECT = 42;
+    public static final int CLONE = 56;
+    public static final int FORK = 57;
+    public static final int VFORK = 58;
+    public static final int EXECVE = 59;
+    public static final int EXIT = 60;
+    public static final int WAIT4 = 61;
+    public static final int KILL = 62;
+    public static final int UNAME = 63;
+    public static final int FCNTL = 72;
+    public static final int FLOCK = 73;
+    public static final int FSYNC = 74;
+    public static final int FDATASYNC = 75;
+    public static final int TRUNCATE = 76;
+    public static final int FTRUNCATE = 77;
+    public static final int GETCWD = 79;
+    public static final int CHDIR = 80;
+    public static final int FCHDIR = 81;
+    public static final int RENAME = 82;
+    public static final int MKDIR = 83;
+    public static final int RMDIR = 84;
+    public static final int LINK = 86;
+    public static final int UNLINK = 87;
+    public static final int SYMLINK = 88;
+    public static final int READLINK = 89;
+    public static final int CHMOD = 90;
+    public static final int FCHMOD = 91;
+    public static final int CHOWN = 92;
+    public static final int FCHOWN = 93;
+    public static final int UMASK = 95;
+    public static final int GETTIMEOFDAY = 96;
+    public static final int GETRLIMIT = 97;
+    public static final int SYSINFO = 99;
+    public static final int GETUID = 102;
+    public static final int GETGID = 104;
+    public static final int GETEUID = 107;
+    public static final int GETEGID = 108;
+    public static final int GETPPID = 110;
+    public static final int GETPGRP = 111;
+    public static final int GETGROUPS = 115;
+    public static final int SIGALTSTACK = 131;
+    public static final int STATFS = 137;
+    public static final int FSTATFS = 138;
+    public static final int ARCH_PRCTL = 158;
+    public static final int GETTID = 186;
+    public static final int TIME = 201;
+    public static final int FUTEX = 202;
+    public static final int SCHED_GETAFFINITY = 204;
+    public static final int GETDENTS64 = 217;
+    public static final int SET_TID_ADDRESS = 218;
+    public static final int FADVISE64 = 221;
+    public static final int CLOCK_GETTIME = 228;
+    public static final int CLOCK_GETRES = 229;
+    public static final int CLOCK_NANOSLEEP = 230;
+    public static final int EXIT_GROUP = 231;
+    public static final int TGKILL = 234;
+    public static final int OPENAT = 257;
+    public static final int MKDIRAT = 258;
+    public static final int FCHOWNAT = 260;
+    public static final int NEWFSTATAT = 262;
+    public static final int UNLINKAT = 263;
+    public static final int RENAMEAT = 264;
+    public static final int READLINKAT = 267;
+    public static final int FCHMODAT = 268;
+    public static final int FACCESSAT = 269;
+    public static final int SET_ROBUST_LIST = 273;
+    public static final int FALLOCATE = 285;
+    public static final int DUP3 = 292;
+    public static final int PIPE2 = 293;
+    public static final int PRLIMIT64 = 302;
+    public static final int GETCPU = 309;
+    public static final int RENAMEAT2 = 316;
+    public static final int GETRANDOM = 318;
+    public static final int MEMBARRIER = 324;
+    public static final int STATX = 332;
+    public static final int RSEQ = 334;
+    public static final int CLONE3 = 435;
+    public static final int FACCESSAT2 = 439;
+
+    private Syscalls()
+    {
+    }
+}

@@ -1,0 +1,67 @@
+package io.replicore.coordinator.natives;
+
+import jnr.ffi.Pointer;
+import jnr.ffi.annotations.SaveError;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
+
+/**
+ * The calls a primary coordinator performs for real on behalf of its application, whose results it then logs.
+ */
+public interface HostCalls
+{
+    @SaveError
+    int clock_gettime(int clock, Pointer timespec);
+
+    @SaveError
+    int clock_getres(int clock, Pointer timespec);
+
+    @SaveError
+    int uname(Pointer utsname);
+
+    @SaveError
+    int sysinfo(Pointer info);
+
+    @SaveError
+    @ssize_t
+    long getrandom(Pointer buffer, @size_t long length, int flags);
+
+    @SaveError
+    @ssize_t
+    long read(int fd, Pointer buffer, @size_t long length);
+
+    @SaveError
+    @ssize_t
+    long pread(int fd, Pointer buffer, @size_t long length, long offset);
+
+    @SaveError
+    @ssize_t
+    long write(int fd, Pointer buffer, @size_t long length);
+
+    @SaveError
+    @ssize_t
+    long pwrite(int fd, Pointer buffer, @size_t long length, long offset);
+
+    @SaveError
+    int fstat(int fd, Pointer stat);
+
+    @SaveError
+    int ioctl(int fd, long request, Pointer argument);
+
+    @SaveError
+    int connect(int fd, Pointer address, int length);
+
+    @SaveError
+    int getcpu(Pointer cpu, Pointer node);
+
+    @SaveError
+    int gettimeofday(Pointer timeval, Pointer timezone);
+
+    @SaveError
+    int openat(int dirfd, String path, int flags, int mode);
+
+    @SaveError
+    int statx(int dirfd, String path, int flags, int mask, Pointer statx);
+
+    int close(int fd);
+}

@@ -1,0 +1,36 @@
+package io.replicore.coordinator.natives;
+
+import jnr.ffi.Pointer;
+import jnr.ffi.annotations.SaveError;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
+
+/**
+ * Reaching into the application's process: its memory, its descriptors, its CPU placement.
+ */
+public interface ProcessCalls
+{
+    @SaveError
+    @ssize_t
+    long process_vm_readv(int pid, Pointer localIov, long localCount, Pointer remoteIov, long remoteCount, long flags);
+
+    @SaveError
+    @ssize_t
+    long process_vm_writev(int pid, Pointer localIov, long localCount, Pointer remoteIov, long remoteCount, long flags);
+
+    @SaveError
+    int pidfd_open(int pid, int flags);
+
+    @SaveError
+    int pidfd_getfd(int pidfd, int targetFd, int flags);
+
+    @SaveError
+    int sched_setaffinity(int pid, @size_t long size, Pointer mask);
+
+    @SaveError
+    int sched_getaffinity(int pid, @size_t long size, Pointer mask);
+
+    int close(int fd);
+
+    String strerror(int errno);
+}

@@ -1,0 +1,265 @@
+package io.replicore.coordinator.replay;
+
+import io.replicore.coordinator.intercept.SeccompListener;
+import io.replicore.coordinator.intercept.SyscallNames;
+import io.replicore.coordinator.natives.HostCalls;
+import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.natives.ProcessCalls;
+import io.replicore.mailbox.ChannelReader;
+import io.replicore.mailbox.ReplicaSlot;
+import io.replicore.mailbox.ReplicaState;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.ControlledMessageHandler;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import static io.replicore.coordinator.intercept.Syscalls.*;
+import static io.replicore.coordinator.replay.LogRecord.*;
+
+/**
+ * The backup's side: every notified call is answered from the next record of the primary's log, without
+ * performing it. The call must be the one the primary made, with the same arguments; an output must carry the
+ * same bytes. Anything else is a divergence.
+ */
+public final class BackupReplay
+{
+    private static final HostCalls HOST = Native.load(HostCalls.class);
+    private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
+    private static final int O_RDWR = 2;
+    private static final int O_CLOEXEC = 0x80000;
+    private static final int AT_FDCWD = -100;
+
+    private final InterceptedCall call;
+    private final SeccompListener listener;
+    private final ChannelReader reader;
+    private final ReplicaSlot primarySlot;
+    private final ReplicaSlot ownSlot;
+    private final UnsafeBuffer record;
+    private final IdleStrategy idle = new BackoffIdleStrategy(100, 10, 1_000, 200_000);
+    private final long corruptInputAt;
+    private long inputRecords;
+    private int recordType;
+    private long recordSequence;
+
+    /**
+     * @param corruptInputAt fault injection: flip one byte of the N-th input record applied (0: never).
+     */
+    public BackupReplay(
+        final InterceptedCall call, final ChannelReader reader, final ReplicaSlot primarySlot,
+        final ReplicaSlot ownSlot, final long corruptInputAt)
+    {
+        this.call = call;
+        this.listener = call.listener;
+        this.reader = reader;
+        this.primarySlot = primarySlot;
+        this.ownSlot = ownSlot;
+        this.record = call.recordBuffer;
+        this.corruptInputAt = corruptInputAt;
+    }
+
+    /**
+     * @return the sequence of the last record applied.
+     */
+    public long lastSequence()
+    {
+        return recordSequence;
+    }
+
+    /**
+     * Answer the loaded notification from the next record.
+     */
+    public void handle() throws ReplicaStop
+    {
+        next();
+        if (recordType == TYPE_STOP)
+        {
+            throw stopRecord();
+        }
+        if (recordType == TYPE_EXIT)
+        {
+            throw diverged("the application made " + call.name() + " after the primary's had exited");
+        }
+        final int nr = record.getInt(CALL_NUMBER_OFFSET);
+        if (nr != call.nr)
+        {
+            throw diverged("the application made " + call.name() + " where the primary's made " +
+                SyscallNames.nameOf(nr));
+        }
+        final long expected = record.getLong(SIGNATURE_OFFSET);
+        final long actual = nr == EXECVE ? execSignature() : call.signatureOfArguments();
+        if (expected != actual)
+        {
+            throw diverged("the arguments of " + call.name() + " differ from the primary's");
+        }
+        final long result = record.getLong(RESULT_OFFSET);
+        switch (record.getInt(ACTION_OFFSET))
+        {
+            case ACTION_CONTINUE -> respond(listener.continueCall());
+            case ACTION_RESULT -> applyResult(result);
+            case ACTION_OUTPUT -> compareOutput(result);
+            case ACTION_DESCRIPTOR -> installPlaceholder((int)result);
+            default -> throw new ReplicaStop(nr, "record " + recordSequence + " has unknown action " +
+                record.getInt(ACTION_OFFSET));
+        }
+        ownSlot.logSequence(recordSequence);
+    }
+
+    /**
+     * The application ended with {@code exitStatus}: the primary's must have ended the same way, at the same point.
+     */
+    public void finish(final int exitStatus) throws ReplicaStop
+    {
+        next();
+        if (recordType == TYPE_STOP)
+        {
+            throw stopRecord();
+        }
+        if (recordType != TYPE_EXIT)
+        {
+            throw diverged("the application exited (status " + exitStatus + ") where the primary's made " +
+                SyscallNames.nameOf(record.getInt(CALL_NUMBER_OFFSET)));
+        }
+        final int primaryStatus = record.getInt(EXIT_STATUS_OFFSET);
+        if (primaryStatus != exitStatus)
+        {
+            throw diverged("the application exited with status " + exitStatus + ", the primary's with " +
+                primaryStatus);
+        }
+        ownSlot.logSequence(recordSequence);
+    }
+
+    private void applyResult(final long result) throws ReplicaStop
+    {
+        final int segments = record.getInt(SEGMENT_COUNT_OFFSET);
+        int offset = CALL_HEADER_LENGTH;
+        for (int i = 0; i < segments; i++)
+        {
+            final long address = record.getLong(offset + SEGMENT_ADDRESS_OFFSET);
+            final int length = record.getInt(offset + SEGMENT_LENGTH_OFFSET);
+            final int data = offset + SEGMENT_HEADER_LENGTH;
+            if (isInput() && ++inputRecords == corruptInputAt && length > 0)
+            {
+                record.putByte(data, (byte)(record.getByte(data) ^ 0x20));
+            }
+            if (call.memory.write(call.tid, address, call.record.address() + data, length) != length)
+            {
+                throw diverged("cannot write the primary's result of " + call.name() + " at 0x" +
+                    Long.toHexString(address) + " in the application");
+            }
+            offset += LogRecord.segmentLength(length);
+        }
+        respond(listener.answer(result));
+    }
+
+    private boolean isInput()
+    {
+        return call.nr == READ || call.nr == PREAD64 || call.nr == READV;
+    }
+
+    private void compareOutput(final long result) throws ReplicaStop
+    {
+        final long expected = record.getLong(LogRecord.segmentData(0, CALL_HEADER_LENGTH));
+        final long length = Math.max(result, 0);
+        final long actual = call.nr == WRITEV ?
+            call.signatureOfApplicationIovecs(call.args[1], (int)call.args[2], length) :
+            call.signatureOfApplicationBytes(call.args[1], length);
+        if (actual != expected)
+        {
+            throw diverged("the " + length + " bytes of " + call.name() + " to descriptor " + call.args[0] +
+                " differ from the primary's output (signature " + Long.toHexString(actual) + ", primary's " +
+                Long.toHexString(expected) + ")");
+        }
+        respond(listener.answer(result));
+    }
+
+    /**
+     * The primary opened a file outside the state for writing; this replica must not touch it, but its descriptor
+     * table must match: /dev/null stands in at the same number (its outputs are never performed here).
+     */
+    private void installPlaceholder(final int fd) throws ReplicaStop
+    {
+        final int placeholder = HOST.openat(AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC, 0);
+        if (placeholder < 0)
+        {
+            throw new ReplicaStop(call.nr, "cannot open /dev/null: errno " + Native.lastErrno());
+        }
+        try
+        {
+            final int flags = (int)(call.nr == OPENAT ? call.args[2] : call.args[1]);
+            final int installed = listener.installDescriptor(placeholder, fd, (flags & O_CLOEXEC) != 0, true);
+            if (installed != fd && installed != SeccompListener.GONE)
+            {
+                throw diverged("descriptor " + fd + " that the primary's open returned cannot be used here (" +
+                    installed + ")");
+            }
+        }
+        finally
+        {
+            PROCESS.close(placeholder);
+        }
+    }
+
+    private long execSignature()
+    {
+        final String path = call.memory.readString(call.tid, call.args[0], call.work, 4096);
+        return path == null ? call.signatureOfArguments() : Signature.ofString(EXECVE, path);
+    }
+
+    /**
+     * Wait for the next record and copy it into the record buffer.
+     */
+    private void next() throws ReplicaStop
+    {
+        idle.reset();
+        while (true)
+        {
+            final int read = reader.poll(this::take, 1);
+            if (read == 1)
+            {
+                return;
+            }
+            if (read == ChannelReader.CORRUPT)
+            {
+                throw new ReplicaStop(call.nr, "the replication log is damaged: " + reader.corruption());
+            }
+            final ReplicaState primaryState = primarySlot.state();
+            if (primaryState.isEnded() && reader.backlogBytes() == 0)
+            {
+                throw new ReplicaStop(call.nr, "the primary (replica " + primarySlot.replicaId() + ") is " +
+                    primaryState.name().toLowerCase() + " and its log ends here; this version does not take over");
+            }
+            idle.idle();
+        }
+    }
+
+    private ControlledMessageHandler.Action take(
+        final int type, final long sequence, final org.agrona.DirectBuffer buffer, final int offset, final int length)
+    {
+        recordType = type;
+        recordSequence = sequence;
+        record.putBytes(0, buffer, offset, length);
+        return ControlledMessageHandler.Action.CONTINUE;
+    }
+
+    private ReplicaStop stopRecord()
+    {
+        final int length = record.getInt(STOP_MESSAGE_LENGTH_OFFSET);
+        return new ReplicaStop(record.getInt(STOP_CALL_NUMBER_OFFSET),
+            "the primary stopped: " + record.getStringWithoutLengthUtf8(STOP_MESSAGE_OFFSET, length), recordSequence,
+            false);
+    }
+
+    private ReplicaStop diverged(final String what)
+    {
+        return new ReplicaStop(call.nr, "diverged at log record " + recordSequence + ": " + what, recordSequence,
+            true);
+    }
+
+    private void respond(final int rc) throws ReplicaStop
+    {
+        if (rc < 0 && rc != SeccompListener.GONE)
+        {
+            throw new ReplicaStop(call.nr, "cannot answer " + call.name() + ": errno " + -rc);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package io.replicore.coordinator.replay;
+
+import static io.replicore.coordinator.intercept.Syscalls.*;
+
+/**
+ * How many arguments of each notified call take part in its signature. Only real arguments count: the kernel
+ * passes whatever the unused registers held, which need not match between replicas.
+ */
+final class CallArity
+{
+    private static final int[] ARITY = new int[512];
+
+    static
+    {
+        set(0, GETPID, GETTID, GETPPID, FORK, VFORK);
+        set(1, UNAME, SYSINFO, TIME, SET_TID_ADDRESS, UNLINK, RMDIR, CLOSE);
+        set(2, FSTAT, CLOCK_GETTIME, GETTIMEOFDAY, MKDIR, CHMOD, RENAME, LINK, SYMLINK, FCHMOD, TRUNCATE, FTRUNCATE,
+            CLONE3);
+        set(3, READ, WRITE, READV, WRITEV, OPEN, IOCTL, CONNECT, GETRANDOM, GETCPU, SCHED_GETAFFINITY, CHOWN, FCHOWN,
+            UNLINKAT, MKDIRAT, FCHMODAT, EXECVE);
+        set(4, PREAD64, PWRITE64, OPENAT, NEWFSTATAT, RSEQ, RENAMEAT, FALLOCATE);
+        set(5, STATX, FCHOWNAT, RENAMEAT2, CLONE);
+    }
+
+    private CallArity()
+    {
+    }
+
+    private static void set(final int arity, final int... nrs)
+    {
+        for (final int nr : nrs)
+        {
+            ARITY[nr] = arity;
+        }
+    }
+
+    static int of(final int nr)
+    {
+        return nr >= 0 && nr < ARITY.length ? ARITY[nr] : 0;
+    }
+}

@@ -1,0 +1,143 @@
+package io.replicore.coordinator.replay;
+
+import io.replicore.coordinator.intercept.ApplicationMemory;
+import io.replicore.coordinator.intercept.SeccompListener;
+import io.replicore.coordinator.intercept.SyscallNames;
+import io.replicore.coordinator.natives.Native;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The call being handled, and the memory both roles use to handle it: the notification's arguments, access to
+ * the application's memory, and one scratch buffer in which the log record (and the bytes it carries) is built
+ * or received. Reused for every call.
+ */
+public final class InterceptedCall
+{
+    static final int IOVEC_LENGTH = 16;
+    static final int IOV_BATCH = 64;
+    /** IOV_MAX: the kernel refuses more. */
+    static final int IOV_MAX = 1024;
+
+    final SeccompListener listener;
+    final ApplicationMemory memory = new ApplicationMemory();
+    final long[] args = new long[6];
+    final Native.Scratch record;
+    final UnsafeBuffer recordBuffer;
+    final Native.Scratch work = Native.allocate(64 * 1024);
+    final Native.Scratch iovecs = Native.allocate(IOV_BATCH * IOVEC_LENGTH);
+    final Signature signature;
+    int nr;
+    int tid;
+
+    /**
+     * @param maxRecordLength the largest record the channels take; data read for the application is cut to fit.
+     */
+    public InterceptedCall(final SeccompListener listener, final int maxRecordLength)
+    {
+        this.listener = listener;
+        this.record = Native.allocate(maxRecordLength);
+        this.recordBuffer = record.buffer();
+        this.signature = new Signature(work.byteBuffer());
+    }
+
+    /**
+     * Take the notification just received.
+     */
+    public void load()
+    {
+        nr = listener.nr();
+        tid = listener.tid();
+        listener.args(args);
+    }
+
+    public int nr()
+    {
+        return nr;
+    }
+
+    public int tid()
+    {
+        return tid;
+    }
+
+    long signatureOfArguments()
+    {
+        return Signature.ofCall(nr, args, CallArity.of(nr));
+    }
+
+    /**
+     * @return the most data bytes one record can carry in a single segment.
+     */
+    int maxData()
+    {
+        return record.capacity() - LogRecord.CALL_HEADER_LENGTH - LogRecord.SEGMENT_HEADER_LENGTH - 8;
+    }
+
+    String name()
+    {
+        return SyscallNames.nameOf(nr);
+    }
+
+    /**
+     * Signature of {@code length} bytes at {@code address} of the application, read through the work buffer.
+     *
+     * @return the signature, with {@code -errno} if the memory could not be read reported as a signature of
+     * nothing (the caller compares results too).
+     */
+    long signatureOfApplicationBytes(final long address, final long length)
+    {
+        signature.reset();
+        long done = 0;
+        while (done < length)
+        {
+            final int chunk = (int)Math.min(work.capacity(), length - done);
+            final long n = memory.read(tid, address + done, work.address(), chunk);
+            if (n <= 0)
+            {
+                break;
+            }
+            signature.update(0, (int)n);
+            done += n;
+        }
+        return signature.value();
+    }
+
+    /**
+     * Signature of the first {@code total} bytes described by the iovec array at {@code iovAddress}.
+     */
+    long signatureOfApplicationIovecs(final long iovAddress, final int iovCount, final long total)
+    {
+        signature.reset();
+        final int count = Math.min(iovCount, IOV_MAX);
+        long remaining = total;
+        for (int i = 0; i < count && remaining > 0; i += IOV_BATCH)
+        {
+            final int batch = Math.min(IOV_BATCH, count - i);
+            if (memory.read(tid, iovAddress + (long)IOVEC_LENGTH * i, iovecs.address(), (long)IOVEC_LENGTH * batch) !=
+                (long)IOVEC_LENGTH * batch)
+            {
+                break;
+            }
+            for (int j = 0; j < batch && remaining > 0; j++)
+            {
+                final long base = iovecs.buffer().getLong(IOVEC_LENGTH * j);
+                final long length = Math.min(iovecs.buffer().getLong(IOVEC_LENGTH * j + 8), remaining);
+                long done = 0;
+                while (done < length)
+                {
+                    final int chunk = (int)Math.min(work.capacity(), length - done);
+                    final long n = memory.read(tid, base + done, work.address(), chunk);
+                    if (n <= 0)
+                    {
+                        return signature.value();
+                    }
+                    signature.update(0, (int)n);
+                    done += n;
+                }
+                remaining -= length;
+            }
+        }
+        return signature.value();
+    }
+
+}

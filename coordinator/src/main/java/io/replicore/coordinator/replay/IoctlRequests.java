@@ -1,0 +1,48 @@
+package io.replicore.coordinator.replay;
+
+/**
+ * The ioctl requests the primary answers for pipes, terminals and devices, with the size of what they return.
+ */
+final class IoctlRequests
+{
+    static final long TCGETS = 0x5401;
+    static final long TIOCGPGRP = 0x540F;
+    static final long TIOCGWINSZ = 0x5413;
+    static final long FIONREAD = 0x541B;
+    static final long FIONCLEX = 0x5450;
+    static final long FIOCLEX = 0x5451;
+    /** struct termios as the kernel returns it for TCGETS. */
+    static final int KERNEL_TERMIOS_LENGTH = 36;
+
+    private IoctlRequests()
+    {
+    }
+
+    /**
+     * @return bytes the request writes into its argument, or -1 for a request not handled.
+     */
+    static int outputLength(final long request)
+    {
+        if (request == TCGETS)
+        {
+            return KERNEL_TERMIOS_LENGTH;
+        }
+        if (request == TIOCGWINSZ)
+        {
+            return 8;
+        }
+        if (request == FIONREAD || request == TIOCGPGRP)
+        {
+            return 4;
+        }
+        return -1;
+    }
+
+    /**
+     * @return true for requests that change only the calling process's own descriptor table.
+     */
+    static boolean isLocal(final long request)
+    {
+        return request == FIOCLEX || request == FIONCLEX;
+    }
+}

@@ -1,0 +1,114 @@
+package io.replicore.coordinator.replay;
+
+import org.agrona.BitUtil;
+import org.agrona.MutableDirectBuffer;
+
+/**
+ * The replication log: what a primary appends to each backup's channel for every intercepted call, in call
+ * order. These are the payloads of channel records ({@link io.replicore.mailbox.ChannelRecord}); the channel's
+ * record type says which of the three kinds it is.
+ * <pre>
+ * CALL (type 1): the outcome of one intercepted system call.
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +---------------------------------------------------------------+
+ *   |  Call Number (4)                |  Action (4)                 |  0
+ *   |  Arguments Signature (8): FNV-1a of number and arguments      |  8
+ *   |  Result (8): return value, or -errno                          | 16
+ *   |  Segment Count (4)              |  Calling Thread Index (4)   | 24
+ *   +---------------------------------------------------------------+
+ *   |  Segment: Address (8) | Length (4) | reserved (4) | bytes,     | 32
+ *   |  padded to 8 ... repeated Segment Count times                 |
+ *   +---------------------------------------------------------------+
+ *   Action 1 CONTINUE: every replica runs the call itself.
+ *   Action 2 RESULT: complete with Result after copying each segment into the application at its address.
+ *   Action 3 OUTPUT: complete with Result; one 8-byte segment (address 0) holds the signature of the bytes
+ *            the primary emitted, which a backup compares with its own.
+ *   Action 4 DESCRIPTOR: the primary installed descriptor Result; a backup installs a placeholder there.
+ *
+ * EXIT (type 2): the application ended.        STOP (type 3): the primary stopped on a call it cannot replay.
+ *   |  Wait Status (4) | reserved (4) |         |  Call Number (4) | Message Length (4) | Message, UTF-8 ... |
+ * </pre>
+ */
+public final class LogRecord
+{
+    public static final int TYPE_CALL = 1;
+    public static final int TYPE_EXIT = 2;
+    public static final int TYPE_STOP = 3;
+
+    public static final int ACTION_CONTINUE = 1;
+    public static final int ACTION_RESULT = 2;
+    public static final int ACTION_OUTPUT = 3;
+    public static final int ACTION_DESCRIPTOR = 4;
+
+    public static final int CALL_NUMBER_OFFSET = 0;
+    public static final int ACTION_OFFSET = 4;
+    public static final int SIGNATURE_OFFSET = 8;
+    public static final int RESULT_OFFSET = 16;
+    public static final int SEGMENT_COUNT_OFFSET = 24;
+    public static final int THREAD_INDEX_OFFSET = 28;
+    public static final int CALL_HEADER_LENGTH = 32;
+
+    public static final int SEGMENT_ADDRESS_OFFSET = 0;
+    public static final int SEGMENT_LENGTH_OFFSET = 8;
+    public static final int SEGMENT_HEADER_LENGTH = 16;
+
+    public static final int EXIT_STATUS_OFFSET = 0;
+    public static final int EXIT_LENGTH = 8;
+
+    public static final int STOP_CALL_NUMBER_OFFSET = 0;
+    public static final int STOP_MESSAGE_LENGTH_OFFSET = 4;
+    public static final int STOP_MESSAGE_OFFSET = 8;
+
+    private LogRecord()
+    {
+    }
+
+    /**
+     * Write a CALL header at {@code offset}; segments follow with {@link #appendSegment}.
+     *
+     * @return the length so far.
+     */
+    public static int putCall(
+        final MutableDirectBuffer buffer, final int offset, final int nr, final int action, final long signature,
+        final long result)
+    {
+        buffer.putInt(offset + CALL_NUMBER_OFFSET, nr);
+        buffer.putInt(offset + ACTION_OFFSET, action);
+        buffer.putLong(offset + SIGNATURE_OFFSET, signature);
+        buffer.putLong(offset + RESULT_OFFSET, result);
+        buffer.putInt(offset + SEGMENT_COUNT_OFFSET, 0);
+        buffer.putInt(offset + THREAD_INDEX_OFFSET, 0);
+        return CALL_HEADER_LENGTH;
+    }
+
+    /**
+     * Reserve a segment of {@code length} bytes for {@code address} after {@code recordLength} bytes of the record
+     * at {@code offset}; the caller fills the bytes at {@link #segmentData}.
+     *
+     * @return the new record length.
+     */
+    public static int appendSegment(
+        final MutableDirectBuffer buffer, final int offset, final int recordLength, final long address, final int length)
+    {
+        final int segment = offset + recordLength;
+        buffer.putLong(segment + SEGMENT_ADDRESS_OFFSET, address);
+        buffer.putInt(segment + SEGMENT_LENGTH_OFFSET, length);
+        buffer.putInt(segment + SEGMENT_LENGTH_OFFSET + 4, 0);
+        buffer.putInt(offset + SEGMENT_COUNT_OFFSET, buffer.getInt(offset + SEGMENT_COUNT_OFFSET) + 1);
+        return recordLength + SEGMENT_HEADER_LENGTH + BitUtil.align(length, 8);
+    }
+
+    /**
+     * @return where the bytes of the segment that starts {@code recordLength} bytes into the record go.
+     */
+    public static int segmentData(final int offset, final int recordLength)
+    {
+        return offset + recordLength + SEGMENT_HEADER_LENGTH;
+    }
+
+    public static int segmentLength(final int length)
+    {
+        return SEGMENT_HEADER_LENGTH + BitUtil.align(length, 8);
+    }
+}

@@ -1,0 +1,690 @@
+package io.replicore.coordinator.replay;
+
+import io.replicore.coordinator.intercept.DescriptorClassifier;
+import io.replicore.coordinator.intercept.DescriptorKind;
+import io.replicore.coordinator.intercept.SeccompListener;
+import io.replicore.coordinator.natives.HostCalls;
+import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.natives.ProcessCalls;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.file.Path;
+
+import static io.replicore.coordinator.intercept.Syscalls.*;
+import static io.replicore.coordinator.replay.LogRecord.*;
+
+/**
+ * The primary's side of every notified call: perform it for real where its outcome depends on the world, log the
+ * outcome for the backups, and only then answer the application.
+ */
+public final class PrimaryCalls
+{
+    private static final HostCalls HOST = Native.load(HostCalls.class);
+    private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
+    private static final int ENOSYS = 38;
+    private static final int AT_FDCWD = -100;
+    private static final int AT_EMPTY_PATH = 0x1000;
+    private static final int O_CLOEXEC = 0x80000;
+    private static final int STAT_LENGTH = 144;
+    private static final int STATX_LENGTH = 256;
+    private static final int UTSNAME_LENGTH = 390;
+    private static final int SYSINFO_LENGTH = 112;
+    private static final int CPU_SET_MAX = 1024;
+    private static final int CLOCK_PROCESS_CPUTIME_ID = 2;
+    private static final int CLOCK_THREAD_CPUTIME_ID = 3;
+    private static final int PATH_MAX = 4096;
+
+    private final InterceptedCall call;
+    private final SeccompListener listener;
+    private final LogSink log;
+    private final DescriptorClassifier classifier;
+    private final int appPid;
+    private final int appPidfd;
+    private final int appParentPid;
+    private final UnsafeBuffer record;
+
+    public PrimaryCalls(
+        final InterceptedCall call, final LogSink log, final DescriptorClassifier classifier, final int appPid,
+        final int appPidfd, final int appParentPid)
+    {
+        this.call = call;
+        this.listener = call.listener;
+        this.log = log;
+        this.classifier = classifier;
+        this.appPid = appPid;
+        this.appPidfd = appPidfd;
+        this.appParentPid = appParentPid;
+        this.record = call.recordBuffer;
+    }
+
+    /**
+     * Handle the loaded notification.
+     *
+     * @throws ReplicaStop for a call that cannot be replicated; it has been logged as STOP for the backups.
+     */
+    public void handle() throws ReplicaStop
+    {
+        final long[] a = call.args;
+        switch (call.nr)
+        {
+            case EXECVE -> execve();
+            case READ -> input((int)a[0], a[1], a[2], -1);
+            case PREAD64 -> input((int)a[0], a[1], a[2], a[3]);
+            case READV -> inputVector((int)a[0], a[1], (int)a[2]);
+            case WRITE -> output((int)a[0], a[1], a[2], -1);
+            case PWRITE64 -> output((int)a[0], a[1], a[2], a[3]);
+            case WRITEV -> outputVector((int)a[0], a[1], (int)a[2]);
+            case OPEN -> openForWriting(AT_FDCWD, a[0], (int)a[1], (int)a[2]);
+            case OPENAT -> openForWriting((int)a[0], a[1], (int)a[2], (int)a[3]);
+            case FSTAT -> statDescriptor((int)a[0], a[1]);
+            case NEWFSTATAT -> statAt((int)a[0], a[1], a[2], (int)a[3]);
+            case STATX -> statxAt((int)a[0], a[1], (int)a[2], (int)a[3], a[4]);
+            case IOCTL -> ioctl((int)a[0], a[1], a[2]);
+            case CONNECT -> connect((int)a[0], a[1], (int)a[2]);
+            case GETRANDOM -> getrandom(a[0], a[1], (int)a[2]);
+            case UNAME -> fillStruct(a[0], UTSNAME_LENGTH, HOST.uname(call.record.at(dataOffset())));
+            case SYSINFO -> fillStruct(a[0], SYSINFO_LENGTH, HOST.sysinfo(call.record.at(dataOffset())));
+            case CLOCK_GETTIME -> clockGettime((int)a[0], a[1]);
+            case GETTIMEOFDAY -> gettimeofday(a[0], a[1]);
+            case TIME -> time(a[0]);
+            case GETCPU -> getcpu(a[0], a[1]);
+            case SCHED_GETAFFINITY -> schedGetaffinity((int)a[0], a[1], a[2]);
+            case GETPID -> value(appPid);
+            case GETTID, SET_TID_ADDRESS -> value(call.tid);
+            case GETPPID -> value(appParentPid);
+            case RSEQ -> value(-ENOSYS);
+            case UNLINK, RMDIR, MKDIR, CHMOD, CHOWN, TRUNCATE -> changePaths(AT_FDCWD, a[0], AT_FDCWD, 0);
+            case RENAME, LINK -> changePaths(AT_FDCWD, a[0], AT_FDCWD, a[1]);
+            case SYMLINK -> changePaths(AT_FDCWD, a[1], AT_FDCWD, 0);
+            case UNLINKAT, MKDIRAT, FCHMODAT, FCHOWNAT -> changePaths((int)a[0], a[1], AT_FDCWD, 0);
+            case RENAMEAT, RENAMEAT2 -> changePaths((int)a[0], a[1], (int)a[2], a[3]);
+            case FTRUNCATE, FCHMOD, FCHOWN, FALLOCATE -> changeDescriptor((int)a[0]);
+            case CLONE, CLONE3, FORK, VFORK -> stop("starting a process or thread (" + call.name() +
+                ") needs the deterministic scheduler, which is not in this version");
+            default -> stop(call.name() + " (system call " + call.nr + ") cannot be replicated by this version");
+        }
+    }
+
+    private int dataOffset()
+    {
+        return CALL_HEADER_LENGTH + SEGMENT_HEADER_LENGTH;
+    }
+
+    private void execve() throws ReplicaStop
+    {
+        final String path = call.memory.readString(call.tid, call.args[0], call.work, PATH_MAX);
+        final long signature = path == null ? call.signatureOfArguments() : Signature.ofString(EXECVE, path);
+        appendCall(ACTION_CONTINUE, signature, 0, CALL_HEADER_LENGTH);
+        respond(listener.continueCall());
+    }
+
+    private void proceed() throws ReplicaStop
+    {
+        appendCall(ACTION_CONTINUE, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
+        respond(listener.continueCall());
+    }
+
+    /**
+     * Complete with {@code value} (a result or -errno) and nothing written into the application.
+     */
+    private void value(final long value) throws ReplicaStop
+    {
+        appendCall(ACTION_RESULT, call.signatureOfArguments(), value, CALL_HEADER_LENGTH);
+        respond(listener.answer(value));
+    }
+
+    /**
+     * Log a RESULT whose one segment, already in the record's data area, goes to {@code address}; copy it there;
+     * answer {@code result}.
+     */
+    private void resultWithData(final long result, final long address, final int length) throws ReplicaStop
+    {
+        LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), result);
+        int recordLength = CALL_HEADER_LENGTH;
+        if (length > 0)
+        {
+            recordLength = LogRecord.appendSegment(record, 0, recordLength, address, length);
+            if (call.memory.write(call.tid, address, call.record.address() + dataOffset(), length) != length)
+            {
+                appendCall(ACTION_RESULT, call.signatureOfArguments(), -14 /* EFAULT */, CALL_HEADER_LENGTH);
+                respond(listener.answer(-14));
+                return;
+            }
+        }
+        log.append(TYPE_CALL, record, 0, recordLength);
+        respond(listener.answer(result));
+    }
+
+    private void input(final int fd, final long buffer, final long count, final long offset) throws ReplicaStop
+    {
+        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        {
+            proceed();
+            return;
+        }
+        final int dup = duplicate(fd);
+        if (dup < 0)
+        {
+            value(dup);
+            return;
+        }
+        final long n;
+        try
+        {
+            final long length = Math.min(count, call.maxData());
+            n = offset < 0 ? HOST.read(dup, call.record.at(dataOffset()), length) :
+                HOST.pread(dup, call.record.at(dataOffset()), length, offset);
+        }
+        finally
+        {
+            PROCESS.close(dup);
+        }
+        if (n < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        resultWithData(n, buffer, (int)n);
+    }
+
+    private void inputVector(final int fd, final long iov, final int iovCount) throws ReplicaStop
+    {
+        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        {
+            proceed();
+            return;
+        }
+        stop("readv from a pipe, socket or device cannot be replicated by this version");
+    }
+
+    private void output(final int fd, final long buffer, final long count, final long offset) throws ReplicaStop
+    {
+        if (classifier.classify(call.tid, fd) == DescriptorKind.PRIVATE_FILE)
+        {
+            proceed();
+            return;
+        }
+        final int dup = duplicate(fd);
+        if (dup < 0)
+        {
+            value(dup);
+            return;
+        }
+        long written = 0;
+        int error = 0;
+        final InterceptedCall c = call;
+        c.signature.reset();
+        try
+        {
+            while (written < count)
+            {
+                final int chunk = (int)Math.min(c.work.capacity(), count - written);
+                final long read = c.memory.read(c.tid, buffer + written, c.work.address(), chunk);
+                if (read <= 0)
+                {
+                    error = 14; // EFAULT, as the kernel would say
+                    break;
+                }
+                final long n = offset < 0 ? HOST.write(dup, c.work.pointer(), read) :
+                    HOST.pwrite(dup, c.work.pointer(), read, offset + written);
+                if (n < 0)
+                {
+                    error = Native.lastErrno();
+                    break;
+                }
+                c.signature.update(0, (int)n);
+                written += n;
+                if (n < read)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            PROCESS.close(dup);
+        }
+        appendOutput(written > 0 || error == 0 ? written : -error, c.signature.value());
+    }
+
+    private void outputVector(final int fd, final long iov, final int iovCount) throws ReplicaStop
+    {
+        if (classifier.classify(call.tid, fd) == DescriptorKind.PRIVATE_FILE)
+        {
+            proceed();
+            return;
+        }
+        final int dup = duplicate(fd);
+        if (dup < 0)
+        {
+            value(dup);
+            return;
+        }
+        final InterceptedCall c = call;
+        long written = 0;
+        int error = 0;
+        try
+        {
+            // Gather into the work buffer and write once per batch; the signature is over what was written.
+            c.signature.reset();
+            final int count = Math.min(iovCount, InterceptedCall.IOV_MAX);
+            outer:
+            for (int i = 0; i < count; i += InterceptedCall.IOV_BATCH)
+            {
+                final int batch = Math.min(InterceptedCall.IOV_BATCH, count - i);
+                final long bytes = (long)InterceptedCall.IOVEC_LENGTH * batch;
+                if (c.memory.read(c.tid, iov + (long)InterceptedCall.IOVEC_LENGTH * i, c.iovecs.address(), bytes) !=
+                    bytes)
+                {
+                    error = 14;
+                    break;
+                }
+                for (int j = 0; j < batch; j++)
+                {
+                    final long base = c.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * j);
+                    final long length = c.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * j + 8);
+                    long done = 0;
+                    while (done < length)
+                    {
+                        final int chunk = (int)Math.min(c.work.capacity(), length - done);
+                        final long read = c.memory.read(c.tid, base + done, c.work.address(), chunk);
+                        if (read <= 0)
+                        {
+                            error = 14;
+                            break outer;
+                        }
+                        final long n = HOST.write(dup, c.work.pointer(), read);
+                        if (n < 0)
+                        {
+                            error = Native.lastErrno();
+                            break outer;
+                        }
+                        c.signature.update(0, (int)n);
+                        written += n;
+                        done += n;
+                        if (n < read)
+                        {
+                            break outer;
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            PROCESS.close(dup);
+        }
+        appendOutput(written > 0 || error == 0 ? written : -error, c.signature.value());
+    }
+
+    private void appendOutput(final long result, final long signature) throws ReplicaStop
+    {
+        LogRecord.putCall(record, 0, call.nr, ACTION_OUTPUT, call.signatureOfArguments(), result);
+        final int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, 0, 8);
+        record.putLong(LogRecord.segmentData(0, CALL_HEADER_LENGTH), signature);
+        log.append(TYPE_CALL, record, 0, length);
+        respond(listener.answer(result));
+    }
+
+    /**
+     * An open that may create, truncate or write a file: in the private state every replica does it itself;
+     * elsewhere only the primary opens the file and a backup gets a placeholder at the same number.
+     */
+    private void openForWriting(final int dirfd, final long pathAddress, final int flags, final int mode)
+        throws ReplicaStop
+    {
+        final String path = resolve(dirfd, pathAddress);
+        if (path == null)
+        {
+            value(-14);
+            return;
+        }
+        if (classifier.isPrivate(Path.of(path)))
+        {
+            proceed();
+            return;
+        }
+        final int fd = HOST.openat(AT_FDCWD, path, flags | O_CLOEXEC, mode);
+        if (fd < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        try
+        {
+            // Installed first, logged, and only then does the application's open return.
+            final int installed = listener.installDescriptor(fd, -1, (flags & O_CLOEXEC) != 0, false);
+            if (installed == SeccompListener.GONE)
+            {
+                return;
+            }
+            if (installed < 0)
+            {
+                throw new ReplicaStop(call.nr, "cannot install a descriptor in the application: errno " + -installed);
+            }
+            appendCall(ACTION_DESCRIPTOR, call.signatureOfArguments(), installed, CALL_HEADER_LENGTH);
+            respond(listener.answer(installed));
+        }
+        finally
+        {
+            PROCESS.close(fd);
+        }
+    }
+
+    private void statDescriptor(final int fd, final long statAddress) throws ReplicaStop
+    {
+        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        {
+            proceed();
+            return;
+        }
+        final int dup = duplicate(fd);
+        if (dup < 0)
+        {
+            value(dup);
+            return;
+        }
+        final int rc;
+        try
+        {
+            rc = HOST.fstat(dup, call.record.at(dataOffset()));
+        }
+        finally
+        {
+            PROCESS.close(dup);
+        }
+        fillStruct(statAddress, STAT_LENGTH, rc);
+    }
+
+    private void statAt(final int dirfd, final long pathAddress, final long statAddress, final int flags)
+        throws ReplicaStop
+    {
+        if ((flags & AT_EMPTY_PATH) != 0 && isEmptyString(pathAddress))
+        {
+            statDescriptor(dirfd, statAddress);
+        }
+        else
+        {
+            proceed();
+        }
+    }
+
+    private void statxAt(final int dirfd, final long pathAddress, final int flags, final int mask,
+        final long statxAddress) throws ReplicaStop
+    {
+        if ((flags & AT_EMPTY_PATH) == 0 || !isEmptyString(pathAddress) ||
+            classifier.classify(call.tid, dirfd) != DescriptorKind.EXTERNAL)
+        {
+            proceed();
+            return;
+        }
+        final int dup = duplicate(dirfd);
+        if (dup < 0)
+        {
+            value(dup);
+            return;
+        }
+        final int rc;
+        try
+        {
+            rc = HOST.statx(dup, "", flags, mask, call.record.at(dataOffset()));
+        }
+        finally
+        {
+            PROCESS.close(dup);
+        }
+        fillStruct(statxAddress, STATX_LENGTH, rc);
+    }
+
+    private boolean isEmptyString(final long address)
+    {
+        return address != 0 && call.memory.read(call.tid, address, call.work.address(), 1) == 1 &&
+            call.work.buffer().getByte(0) == 0;
+    }
+
+    /**
+     * Terminal and descriptor queries the primary answers from its duplicate of the descriptor.
+     */
+    private void ioctl(final int fd, final long request, final long argument) throws ReplicaStop
+    {
+        final int length = IoctlRequests.outputLength(request);
+        if (classifier.classify(call.tid, fd) == DescriptorKind.PRIVATE_FILE || IoctlRequests.isLocal(request))
+        {
+            proceed();
+            return;
+        }
+        if (length < 0)
+        {
+            stop("ioctl request 0x" + Long.toHexString(request) + " on a pipe, terminal or device cannot be " +
+                "replicated by this version");
+            return;
+        }
+        final int dup = duplicate(fd);
+        if (dup < 0)
+        {
+            value(dup);
+            return;
+        }
+        final int rc;
+        try
+        {
+            rc = HOST.ioctl(dup, request, call.record.at(dataOffset()));
+        }
+        finally
+        {
+            PROCESS.close(dup);
+        }
+        fillStruct(argument, length, rc);
+    }
+
+    private void connect(final int fd, final long address, final int length) throws ReplicaStop
+    {
+        if (length <= 0 || length > 128)
+        {
+            value(-22);
+            return;
+        }
+        if (call.memory.read(call.tid, address, call.work.address(), length) != length)
+        {
+            value(-14);
+            return;
+        }
+        final int dup = duplicate(fd);
+        if (dup < 0)
+        {
+            value(dup);
+            return;
+        }
+        final int rc;
+        try
+        {
+            rc = HOST.connect(dup, call.work.pointer(), length);
+        }
+        finally
+        {
+            PROCESS.close(dup);
+        }
+        value(rc < 0 ? -Native.lastErrno() : rc);
+    }
+
+    private void getrandom(final long buffer, final long length, final int flags) throws ReplicaStop
+    {
+        final long n = HOST.getrandom(call.record.at(dataOffset()), Math.min(length, call.maxData()), flags);
+        if (n < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        resultWithData(n, buffer, (int)n);
+    }
+
+    /**
+     * Log a call whose outcome is one fixed-size structure the primary has just filled in the data area, with
+     * return code {@code rc} (0 or -1 with errno, as libc returns).
+     */
+    private void fillStruct(final long address, final int length, final int rc) throws ReplicaStop
+    {
+        if (rc < 0)
+        {
+            value(-Native.lastErrno());
+        }
+        else if (address == 0)
+        {
+            value(rc);
+        }
+        else
+        {
+            resultWithData(rc, address, length);
+        }
+    }
+
+    private void clockGettime(final int clock, final long timespec) throws ReplicaStop
+    {
+        // The application's CPU-time clocks, not the coordinator's.
+        final int clockId = clock == CLOCK_PROCESS_CPUTIME_ID ? (~appPid << 3) | 2 :
+            clock == CLOCK_THREAD_CPUTIME_ID ? (~call.tid << 3) | 6 : clock;
+        fillStruct(timespec, 16, HOST.clock_gettime(clockId, call.record.at(dataOffset())));
+    }
+
+    private void gettimeofday(final long timeval, final long timezone) throws ReplicaStop
+    {
+        final int rc = HOST.gettimeofday(call.record.at(dataOffset()), call.record.at(dataOffset() + 16));
+        if (rc < 0 || timeval == 0 || timezone == 0)
+        {
+            fillStruct(timeval, 16, rc);
+            return;
+        }
+        // Both structures: two segments.
+        final long tz = record.getLong(dataOffset() + 16);
+        LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), 0);
+        int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, timeval, 16);
+        final int tzData = LogRecord.segmentData(0, length);
+        length = LogRecord.appendSegment(record, 0, length, timezone, 8);
+        record.putLong(tzData, tz);
+        if (call.memory.write(call.tid, timeval, call.record.address() + dataOffset(), 16) != 16 ||
+            call.memory.write(call.tid, timezone, call.record.address() + tzData, 8) != 8)
+        {
+            value(-14);
+            return;
+        }
+        log.append(TYPE_CALL, record, 0, length);
+        respond(listener.answer(0));
+    }
+
+    private void time(final long tloc) throws ReplicaStop
+    {
+        final long seconds = System.currentTimeMillis() / 1000;
+        record.putLong(dataOffset(), seconds);
+        if (tloc == 0)
+        {
+            value(seconds);
+        }
+        else
+        {
+            resultWithData(seconds, tloc, 8);
+        }
+    }
+
+    private void getcpu(final long cpu, final long node) throws ReplicaStop
+    {
+        final int rc = HOST.getcpu(call.record.at(dataOffset()), call.record.at(dataOffset() + 4));
+        if (rc < 0 || node != 0)
+        {
+            stop("getcpu asking for the NUMA node cannot be replicated by this version");
+            return;
+        }
+        fillStruct(cpu, 4, rc);
+    }
+
+    private void schedGetaffinity(final int pid, final long size, final long mask) throws ReplicaStop
+    {
+        final int rc = PROCESS.sched_getaffinity(pid == 0 ? call.tid : pid, Math.min(size, CPU_SET_MAX / 8),
+            call.record.at(dataOffset()));
+        if (rc < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        resultWithData(rc, mask, rc);
+    }
+
+    /**
+     * Calls that change paths: in the private state every replica does it itself.
+     */
+    private void changePaths(final int dirfd, final long path, final int dirfd2, final long path2) throws ReplicaStop
+    {
+        final String first = resolve(dirfd, path);
+        final String second = path2 == 0 ? null : resolve(dirfd2, path2);
+        if (first != null && classifier.isPrivate(Path.of(first)) &&
+            (path2 == 0 || (second != null && classifier.isPrivate(Path.of(second)))))
+        {
+            proceed();
+            return;
+        }
+        stop(call.name() + " of " + (first == null ? "an unreadable path" : first) +
+            " outside the state directory cannot be replicated by this version");
+    }
+
+    private void changeDescriptor(final int fd) throws ReplicaStop
+    {
+        if (classifier.classify(call.tid, fd) == DescriptorKind.PRIVATE_FILE)
+        {
+            proceed();
+            return;
+        }
+        stop(call.name() + " of a file outside the state directory cannot be replicated by this version");
+    }
+
+    /**
+     * The path the application named, made absolute from its working directory or the directory descriptor.
+     */
+    private String resolve(final int dirfd, final long pathAddress)
+    {
+        final String path = call.memory.readString(call.tid, pathAddress, call.work, PATH_MAX);
+        if (path == null || path.startsWith("/"))
+        {
+            return path;
+        }
+        final String base = dirfd == AT_FDCWD ? "/proc/" + call.tid + "/cwd" : "/proc/" + call.tid + "/fd/" + dirfd;
+        try
+        {
+            return java.nio.file.Files.readSymbolicLink(Path.of(base)).resolve(path).toString();
+        }
+        catch (final java.io.IOException ex)
+        {
+            return null;
+        }
+    }
+
+    private int duplicate(final int fd)
+    {
+        final int dup = PROCESS.pidfd_getfd(appPidfd, fd, 0);
+        return dup < 0 ? -Native.lastErrno() : dup;
+    }
+
+    private void appendCall(final int action, final long signature, final long result, final int length)
+    {
+        LogRecord.putCall(record, 0, call.nr, action, signature, result);
+        log.append(TYPE_CALL, record, 0, length);
+    }
+
+    /**
+     * Log STOP for the backups and end this replica.
+     */
+    private void stop(final String message) throws ReplicaStop
+    {
+        record.putInt(STOP_CALL_NUMBER_OFFSET, call.nr);
+        final int length = record.putStringWithoutLengthUtf8(STOP_MESSAGE_OFFSET, message);
+        record.putInt(STOP_MESSAGE_LENGTH_OFFSET, length);
+        log.append(TYPE_STOP, record, 0, STOP_MESSAGE_OFFSET + length);
+        throw new ReplicaStop(call.nr, message);
+    }
+
+    private void respond(final int rc) throws ReplicaStop
+    {
+        if (rc < 0 && rc != SeccompListener.GONE)
+        {
+            throw new ReplicaStop(call.nr, "cannot answer " + call.name() + ": errno " + -rc);
+        }
+    }
+}
