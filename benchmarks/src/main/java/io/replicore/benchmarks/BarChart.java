@@ -48,7 +48,9 @@ final class BarChart
         }
     }
 
-    private static final Color[] SERIES_COLOURS = { new Color(0x1F77B4), new Color(0xFF7F0E), new Color(0x2CA02C) };
+    private static final Color[] SERIES_COLOURS = {
+        new Color(0x1F77B4), new Color(0xFF7F0E), new Color(0x2CA02C), new Color(0xD62728), new Color(0x9467BD),
+        new Color(0x8C564B) };
     private static final Color GRID = new Color(0xDDDDDD);
     private static final Color AXIS = new Color(0x333333);
     private static final Font TITLE_FONT = new Font(Font.SANS_SERIF, Font.BOLD, 18);
@@ -164,7 +166,8 @@ final class BarChart
         final List<Double> ticks = new ArrayList<>();
         if (panel.logScale() && max > 0)
         {
-            final int lowDecade = (int)Math.floor(Math.log10(minPositive));
+            // Below the smallest value, so that a value right on a decade still shows as a bar.
+            final int lowDecade = (int)Math.floor(Math.log10(minPositive * 0.6));
             final int highDecade = Math.max(lowDecade + 1, (int)Math.ceil(Math.log10(max * 1.5)));
             scale = new Scale(true, Math.pow(10, lowDecade), Math.pow(10, highDecade), plotTop, plotBottom);
             for (int decade = lowDecade; decade <= highDecade; decade++)

@@ -95,12 +95,14 @@ public final class MailboxBenchmarkMain
             .result(out.resolve(MailboxReport.JMH_JSON).toString())
             .shouldFailOnError(true);
 
+        final CpuInterference cpuBefore = CpuInterference.snapshot();
         final long startNs = System.nanoTime();
         final Collection<RunResult> results = new Runner(options.build()).run();
         final long elapsedSeconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - startNs);
+        final double othersShare = CpuInterference.othersShare(cpuBefore, CpuInterference.snapshot());
 
         final MailboxReport report = MailboxReport.from(results, out);
-        report.print(System.out, settings.describe(), elapsedSeconds);
+        report.print(System.out, settings.describe(), elapsedSeconds, othersShare);
         report.writeCsv();
         report.writeHistograms();
         report.writePlots(settings.describe());

@@ -3,24 +3,19 @@ package io.replicore.benchmarks;
 import io.replicore.mailbox.ChannelHandler;
 import io.replicore.mailbox.ChannelReader;
 import io.replicore.mailbox.ChannelWriter;
+import io.replicore.mailbox.Mailbox;
 import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.MessageHandler;
-import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.IterationParams;
 
 import java.util.concurrent.TimeUnit;
@@ -36,48 +31,27 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@link #bare}: Agrona's {@link OneToOneRingBuffer#write} and {@link OneToOneRingBuffer#read} both ways.</li>
  * </ul>
  * The timestamps ({@link System#nanoTime}, tens of nanoseconds) are inside the measured time of both kinds alike.
+ * Forks, warm-up, measurement and the JVM's options come from {@link MailboxBenchmarkMain}, the only entry point.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Threads(1)
-@Fork(value = 1, jvmArgsAppend = {
-    "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED",
-    "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
-    "--add-opens", "java.base/java.nio=ALL-UNNAMED",
-    "--add-opens", "java.base/java.util.zip=ALL-UNNAMED" })
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
 public class MailboxLatencyBenchmark
 {
     /** Spins between two checks that the peer is still there while waiting for an echo. */
     private static final int PEER_CHECK_MASK = (1 << 16) - 1;
 
     /**
-     * Our checked channel both ways, with a peer that echoes through a {@link ChannelReader} and
-     * {@link ChannelWriter}.
+     * Both kinds record every round trip for the percentiles, and dump the histogram when the trial ends.
      */
-    @State(Scope.Thread)
-    public static class ChannelState
+    public abstract static class EchoState extends PeerState
     {
-        @Param({ "64", "1024" })
-        public int size;
-
         final RoundTripRecorder recorder = new RoundTripRecorder();
-        final ChannelHandler onEcho = (type, sequence, buffer, offset, length) ->
-            ControlledMessageHandler.Action.CONTINUE;
-        PeerSession session;
-        ChannelWriter writer;
-        ChannelReader reader;
-        UnsafeBuffer payload;
 
-        @Setup(Level.Trial)
-        public void setUp()
-        {
-            session = PeerSession.start(MailboxPeer.ECHO_CHANNEL);
-            writer = session.mailbox().newWriter(MailboxPeer.BENCH_REPLICA, MailboxPeer.PEER_REPLICA);
-            reader = session.mailbox().newReader(MailboxPeer.PEER_REPLICA, MailboxPeer.BENCH_REPLICA);
-            payload = Payloads.newPayload(size);
-        }
+        /**
+         * @return "channel" or "bare", as the CSV and the histogram files name the kind.
+         */
+        abstract String kind();
 
         @Setup(Level.Iteration)
         public void startIteration(final IterationParams params)
@@ -85,17 +59,42 @@ public class MailboxLatencyBenchmark
             recorder.startIteration(params);
         }
 
-        @TearDown(Level.Trial)
-        public void tearDown()
+        @Override
+        void closed()
         {
-            try
-            {
-                session.close();
-            }
-            finally
-            {
-                recorder.dump("channel", size);
-            }
+            recorder.dump(kind(), size);
+        }
+    }
+
+    /**
+     * Our checked channel both ways, with a peer that echoes through a {@link ChannelReader} and
+     * {@link ChannelWriter}.
+     */
+    @State(Scope.Thread)
+    public static class ChannelState extends EchoState
+    {
+        final ChannelHandler onEcho = (type, sequence, buffer, offset, length) ->
+            ControlledMessageHandler.Action.CONTINUE;
+        ChannelWriter writer;
+        ChannelReader reader;
+
+        @Override
+        String peerMode()
+        {
+            return MailboxPeer.ECHO_CHANNEL;
+        }
+
+        @Override
+        String kind()
+        {
+            return "channel";
+        }
+
+        @Override
+        void attach(final Mailbox mailbox)
+        {
+            writer = mailbox.newWriter(MailboxPeer.BENCH_REPLICA, MailboxPeer.PEER_REPLICA);
+            reader = mailbox.newReader(MailboxPeer.PEER_REPLICA, MailboxPeer.BENCH_REPLICA);
         }
     }
 
@@ -103,46 +102,31 @@ public class MailboxLatencyBenchmark
      * The bare Agrona rings both ways, with a peer that echoes with Agrona's read and write.
      */
     @State(Scope.Thread)
-    public static class BareState
+    public static class BareState extends EchoState
     {
-        @Param({ "64", "1024" })
-        public int size;
-
-        final RoundTripRecorder recorder = new RoundTripRecorder();
         final MessageHandler onEcho = (type, buffer, index, length) ->
         {
         };
-        PeerSession session;
         OneToOneRingBuffer ring;
         OneToOneRingBuffer reverse;
-        UnsafeBuffer payload;
 
-        @Setup(Level.Trial)
-        public void setUp()
+        @Override
+        String peerMode()
         {
-            session = PeerSession.start(MailboxPeer.ECHO_BARE);
-            ring = session.mailbox().ring(MailboxPeer.BENCH_REPLICA, MailboxPeer.PEER_REPLICA);
-            reverse = session.mailbox().ring(MailboxPeer.PEER_REPLICA, MailboxPeer.BENCH_REPLICA);
-            payload = Payloads.newPayload(size);
+            return MailboxPeer.ECHO_BARE;
         }
 
-        @Setup(Level.Iteration)
-        public void startIteration(final IterationParams params)
+        @Override
+        String kind()
         {
-            recorder.startIteration(params);
+            return "bare";
         }
 
-        @TearDown(Level.Trial)
-        public void tearDown()
+        @Override
+        void attach(final Mailbox mailbox)
         {
-            try
-            {
-                session.close();
-            }
-            finally
-            {
-                recorder.dump("bare", size);
-            }
+            ring = mailbox.ring(MailboxPeer.BENCH_REPLICA, MailboxPeer.PEER_REPLICA);
+            reverse = mailbox.ring(MailboxPeer.PEER_REPLICA, MailboxPeer.BENCH_REPLICA);
         }
     }
 

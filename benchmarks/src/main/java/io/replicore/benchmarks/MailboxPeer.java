@@ -13,6 +13,7 @@ import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.function.IntSupplier;
 
 /**
  * The other end of the benchmarked channel: a separate JVM process that maps the same mailbox, so that every
@@ -114,23 +115,7 @@ public final class MailboxPeer
         final ChannelReader reader = mailbox.newReader(BENCH_REPLICA, PEER_REPLICA);
         final ChannelHandler handler = (type, sequence, buffer, offset, length) ->
             ControlledMessageHandler.Action.CONTINUE;
-        ready();
-        while (true)
-        {
-            final int read = reader.poll(handler, POLL_LIMIT);
-            if (read == ChannelReader.CORRUPT)
-            {
-                return corrupt(reader);
-            }
-            if (read == 0)
-            {
-                final int status = idle();
-                if (status >= 0)
-                {
-                    return status;
-                }
-            }
-        }
+        return serve(() -> reader.poll(handler, POLL_LIMIT), reader);
     }
 
     private int drainBare()
@@ -139,18 +124,7 @@ public final class MailboxPeer
         final MessageHandler handler = (type, buffer, index, length) ->
         {
         };
-        ready();
-        while (true)
-        {
-            if (ring.read(handler, POLL_LIMIT) == 0)
-            {
-                final int status = idle();
-                if (status >= 0)
-                {
-                    return status;
-                }
-            }
-        }
+        return serve(() -> ring.read(handler, POLL_LIMIT), null);
     }
 
     private int echoChannel()
@@ -161,23 +135,7 @@ public final class MailboxPeer
         final ChannelHandler handler = (type, sequence, buffer, offset, length) ->
             writer.tryWrite(type, buffer, offset, length) == ChannelWriter.BACK_PRESSURED ?
             ControlledMessageHandler.Action.ABORT : ControlledMessageHandler.Action.CONTINUE;
-        ready();
-        while (true)
-        {
-            final int read = reader.poll(handler, POLL_LIMIT);
-            if (read == ChannelReader.CORRUPT)
-            {
-                return corrupt(reader);
-            }
-            if (read == 0)
-            {
-                final int status = idle();
-                if (status >= 0)
-                {
-                    return status;
-                }
-            }
-        }
+        return serve(() -> reader.poll(handler, POLL_LIMIT), reader);
     }
 
     private int echoBare()
@@ -191,10 +149,27 @@ public final class MailboxPeer
                 Thread.onSpinWait();
             }
         };
+        return serve(() -> ring.read(handler, POLL_LIMIT), null);
+    }
+
+    /**
+     * Poll until told to stop. A peer process runs one mode only, so {@code poll} stays monomorphic.
+     *
+     * @param poll records taken by one poll, or {@link ChannelReader#CORRUPT}.
+     * @param checked the reader behind {@code poll} that can report corruption, or null for the bare ring.
+     * @return the exit status.
+     */
+    private int serve(final IntSupplier poll, final ChannelReader checked)
+    {
         ready();
         while (true)
         {
-            if (ring.read(handler, POLL_LIMIT) == 0)
+            final int read = poll.getAsInt();
+            if (read == ChannelReader.CORRUPT && checked != null)
+            {
+                return corrupt(checked);
+            }
+            if (read == 0)
             {
                 final int status = idle();
                 if (status >= 0)

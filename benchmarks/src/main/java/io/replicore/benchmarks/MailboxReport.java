@@ -42,6 +42,8 @@ final class MailboxReport
     private static final double NS_PER_US = 1000.0;
     /** The name of {@link MailboxThroughputBenchmark.Counters}'s counter among JMH's secondary results. */
     private static final String RING_FULL = "ringFull";
+    /** Above this share of the CPU taken by others, a run's numbers say more about the machine than the mailbox. */
+    private static final double INTERFERENCE_WARNING = 0.05;
 
     /**
      * Records per second with JMH's 99.9% confidence half-width, and how many of them found the ring full;
@@ -156,13 +158,23 @@ final class MailboxReport
             out, List.copyOf(throughputSizes), List.copyOf(latencySizes), throughput, latency);
     }
 
-    void print(final PrintStream ps, final String settings, final long elapsedSeconds)
+    /**
+     * @param othersShare the share of the machine's CPU that other processes took during the run, or NaN.
+     */
+    void print(final PrintStream ps, final String settings, final long elapsedSeconds, final double othersShare)
     {
         ps.println();
         ps.println("Replicore mailbox: our channel (sequence + CRC32C per record) vs the bare Agrona ring, cross-process");
         ps.printf(Locale.ROOT, "%d CPUs (the JMH fork and the peer process both spin), channel capacity %d KiB, %s, " +
             "run took %d min %02d s%n", Runtime.getRuntime().availableProcessors(),
             MailboxContext.DEFAULT_CHANNEL_CAPACITY / 1024, settings, elapsedSeconds / 60, elapsedSeconds % 60);
+        if (Double.isFinite(othersShare))
+        {
+            ps.printf(Locale.ROOT, "Other processes took %.1f%% of the machine's CPU during the run%s%n",
+                othersShare * 100, othersShare > INTERFERENCE_WARNING ?
+                " -- WARNING: both benchmark processes spin, so the numbers below are distorted; rerun when the " +
+                "machine is quiet" : "");
+        }
 
         ps.println();
         ps.println("One-way throughput (benchmark writes, peer process drains; MB = 10^6 payload bytes; +- is JMH's 99.9% CI)");

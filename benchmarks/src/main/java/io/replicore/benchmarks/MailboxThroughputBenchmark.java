@@ -1,23 +1,18 @@
 package io.replicore.benchmarks;
 
 import io.replicore.mailbox.ChannelWriter;
-import org.agrona.concurrent.UnsafeBuffer;
+import io.replicore.mailbox.Mailbox;
 import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
-import org.openjdk.jmh.annotations.Warmup;
 
 import java.util.concurrent.TimeUnit;
 
@@ -33,44 +28,31 @@ import java.util.concurrent.TimeUnit;
  *   {@link OneToOneRingBuffer#read}: the floor our channel is compared against.</li>
  * </ul>
  * One thread only: each channel has a single writer.
+ * Forks, warm-up, measurement and the JVM's options come from {@link MailboxBenchmarkMain}, the only entry point.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Threads(1)
-@Fork(value = 1, jvmArgsAppend = {
-    "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED",
-    "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
-    "--add-opens", "java.base/java.nio=ALL-UNNAMED",
-    "--add-opens", "java.base/java.util.zip=ALL-UNNAMED" })
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
 public class MailboxThroughputBenchmark
 {
     /**
      * Writer side of our checked channel, with a peer that drains and verifies.
      */
     @State(Scope.Thread)
-    public static class ChannelState
+    public static class ChannelState extends PeerState
     {
-        @Param({ "64", "1024" })
-        public int size;
-
-        PeerSession session;
         ChannelWriter writer;
-        UnsafeBuffer payload;
 
-        @Setup(Level.Trial)
-        public void setUp()
+        @Override
+        String peerMode()
         {
-            session = PeerSession.start(MailboxPeer.DRAIN_CHANNEL);
-            writer = session.mailbox().newWriter(MailboxPeer.BENCH_REPLICA, MailboxPeer.PEER_REPLICA);
-            payload = Payloads.newPayload(size);
+            return MailboxPeer.DRAIN_CHANNEL;
         }
 
-        @TearDown(Level.Trial)
-        public void tearDown()
+        @Override
+        void attach(final Mailbox mailbox)
         {
-            session.close();
+            writer = mailbox.newWriter(MailboxPeer.BENCH_REPLICA, MailboxPeer.PEER_REPLICA);
         }
     }
 
@@ -78,27 +60,20 @@ public class MailboxThroughputBenchmark
      * Writer side of the bare Agrona ring, with a peer that drains it with Agrona's read.
      */
     @State(Scope.Thread)
-    public static class BareState
+    public static class BareState extends PeerState
     {
-        @Param({ "64", "1024" })
-        public int size;
-
-        PeerSession session;
         OneToOneRingBuffer ring;
-        UnsafeBuffer payload;
 
-        @Setup(Level.Trial)
-        public void setUp()
+        @Override
+        String peerMode()
         {
-            session = PeerSession.start(MailboxPeer.DRAIN_BARE);
-            ring = session.mailbox().ring(MailboxPeer.BENCH_REPLICA, MailboxPeer.PEER_REPLICA);
-            payload = Payloads.newPayload(size);
+            return MailboxPeer.DRAIN_BARE;
         }
 
-        @TearDown(Level.Trial)
-        public void tearDown()
+        @Override
+        void attach(final Mailbox mailbox)
         {
-            session.close();
+            ring = mailbox.ring(MailboxPeer.BENCH_REPLICA, MailboxPeer.PEER_REPLICA);
         }
     }
 

@@ -74,6 +74,22 @@ public final class CpuSet
         return cpus.cardinality();
     }
 
+    public boolean isEmpty()
+    {
+        return cpus.isEmpty();
+    }
+
+    /**
+     * @return the CPUs of this set that are not in {@code other}: what is left of a partition once the application
+     * has its share, or what of a list lies outside a partition.
+     */
+    public CpuSet minus(final CpuSet other)
+    {
+        final BitSet rest = (BitSet)cpus.clone();
+        rest.andNot(other.cpus);
+        return new CpuSet(rest);
+    }
+
     /**
      * @return the {@code index}-th CPU of the set.
      */

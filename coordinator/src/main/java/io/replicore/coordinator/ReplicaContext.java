@@ -14,6 +14,7 @@ public final class ReplicaContext
     private long runId;
     private int replicaId = -1;
     private String cpus;
+    private String appCpus;
     private Path launcher;
     private Path stateDir;
     private Path stateCopy;
@@ -43,6 +44,7 @@ public final class ReplicaContext
             throw new IllegalArgumentException("the native launcher is not an executable file: " + launcher +
                 " (build it with mvn package, or set -Dreplicore.launcher)");
         }
+        validateAppCpus(cpus, appCpus);
         if (stateCopy != null && stateDir == null)
         {
             throw new IllegalArgumentException("a state copy needs the state directory it stands in for");
@@ -96,12 +98,54 @@ public final class ReplicaContext
     }
 
     /**
-     * @param cpus the partition's CPU list ({@code 0,2-3}); the coordinator and the application are pinned to it.
+     * @param cpus the partition's CPU list ({@code 0,2-3}); the coordinator and the application are pinned to it,
+     * or split it when {@link #appCpus(String)} is given.
      */
     public ReplicaContext cpus(final String cpus)
     {
         this.cpus = cpus;
         return this;
+    }
+
+    public String appCpus()
+    {
+        return appCpus;
+    }
+
+    /**
+     * @param appCpus the CPUs of the partition the application runs on, so that it and the coordinator answering
+     * its calls can be on different cores; the coordinator takes the partition's other CPUs (the whole partition if
+     * none is left). Null: both share the whole partition.
+     */
+    public ReplicaContext appCpus(final String appCpus)
+    {
+        this.appCpus = appCpus;
+        return this;
+    }
+
+    /**
+     * The application's CPUs must lie within the partition: a replica never reaches into another's cores.
+     *
+     * @param cpus the partition's CPU list, or null when there is none.
+     * @param appCpus the application's CPU list, or null when it shares the partition with the coordinator.
+     * @throws IllegalArgumentException saying which CPUs lie outside, or that there is no partition to lie in.
+     */
+    public static void validateAppCpus(final String cpus, final String appCpus)
+    {
+        if (appCpus == null)
+        {
+            return;
+        }
+        if (cpus == null)
+        {
+            throw new IllegalArgumentException("application CPUs " + appCpus + " need a partition to lie in");
+        }
+        final CpuSet outside = CpuSet.parse(appCpus).minus(CpuSet.parse(cpus));
+        if (!outside.isEmpty())
+        {
+            throw new IllegalArgumentException("application CPUs " + appCpus + " are not all in the partition's CPUs " +
+                cpus + ": " + outside + " lie outside it");
+        }
     }
 
     public Path launcher()

@@ -62,7 +62,7 @@ public final class ReplicaCoordinator
     {
         if (ctx.cpus() != null)
         {
-            CpuSet.parse(ctx.cpus()).pinThisProcess();
+            coordinatorCpus().pinThisProcess();
         }
         mailbox = Mailbox.open(new MailboxContext().path(ctx.mailboxPath()).expectedRunId(ctx.runId()));
         try
@@ -119,6 +119,8 @@ public final class ReplicaCoordinator
         slot.state(primary ? ReplicaState.PRIMARY : ReplicaState.BACKUP);
         events.info((primary ? "primary" : "backup") + " of epoch " + mailbox.control().epoch() + ", application pid " +
             appPid + ", CPUs " + (ctx.cpus() == null ? "any" : ctx.cpus()) +
+            (ctx.appCpus() == null ? "" : " (application on " + ctx.appCpus() + ", coordinator on " +
+            coordinatorCpus() + ")") +
             (syncWakeUp ? ", synchronous wake-ups" : ""));
 
         final int pidfd = PROCESS.pidfd_open(appPid, 0);
@@ -147,6 +149,21 @@ public final class ReplicaCoordinator
         }
     }
 
+    /**
+     * The partition less the application's CPUs, so that answering a call need not wait for the application's core;
+     * the whole partition when the application has all of it.
+     */
+    private CpuSet coordinatorCpus()
+    {
+        final CpuSet partition = CpuSet.parse(ctx.cpus());
+        if (ctx.appCpus() == null)
+        {
+            return partition;
+        }
+        final CpuSet rest = partition.minus(CpuSet.parse(ctx.appCpus()));
+        return rest.isEmpty() ? partition : rest;
+    }
+
     private Process startLauncher(final Path socket, final boolean primary) throws IOException
     {
         final List<String> command = new ArrayList<>();
@@ -157,7 +174,7 @@ public final class ReplicaCoordinator
         if (ctx.cpus() != null)
         {
             command.add("--cpus");
-            command.add(ctx.cpus());
+            command.add(ctx.appCpus() != null ? ctx.appCpus() : ctx.cpus());
         }
         if (ctx.stateCopy() != null)
         {
@@ -339,13 +356,13 @@ public final class ReplicaCoordinator
         slot.state(ReplicaState.DIVERGED);
         if (mailbox.replicaCount() < 3)
         {
-            events.alert(stop.getMessage() + "; stopped (two replicas: the primary's output stands)");
+            events.alert("diverged " + stop.getMessage() + "; stopped (two replicas: the primary's output stands)");
             return EXIT_DIVERGED;
         }
         final Vote vote = awaitVote(stop.sequence());
         if (vote.agreeWithPrimary > 0)
         {
-            events.alert(stop.getMessage() + "; replicas " + vote.agreeing + " agree with the primary, so this " +
+            events.alert("diverged " + stop.getMessage() + "; replicas " + vote.agreeing + " agree, so this " +
                 "replica is the odd one and stopped");
         }
         else if (vote.agreeWithMe > 0)
@@ -357,12 +374,12 @@ public final class ReplicaCoordinator
             {
                 ProcessHandle.of(primary.pid()).ifPresent(ProcessHandle::destroyForcibly);
             }
-            events.alert(stop.getMessage() + "; replicas " + vote.disagreeing + " disagree with the primary, which " +
+            events.alert("diverged " + stop.getMessage() + "; replicas " + vote.disagreeing + " disagree with the primary, which " +
                 "is the odd one: it was stopped");
         }
         else
         {
-            events.alert(stop.getMessage() + "; no other backup gave a verdict in time; stopped");
+            events.alert("diverged " + stop.getMessage() + "; no other backup gave a verdict in time; stopped");
         }
         return EXIT_DIVERGED;
     }

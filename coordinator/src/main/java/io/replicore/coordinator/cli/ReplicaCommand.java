@@ -31,6 +31,10 @@ final class ReplicaCommand implements Callable<Integer>
     @Option(names = "--cpus", description = "The partition's CPUs, e.g. 0 or 2-3.")
     String cpus;
 
+    @Option(names = "--app-cpus", description = "The application's CPUs within the partition; the coordinator " +
+        "takes the others.")
+    String appCpus;
+
     @Option(names = "--state-dir", description = "The program's state directory.")
     Path stateDir;
 
@@ -51,7 +55,7 @@ final class ReplicaCommand implements Callable<Integer>
     public Integer call() throws Exception
     {
         final ReplicaContext ctx = new ReplicaContext()
-            .mailboxPath(mailbox).runId(runId).replicaId(id).cpus(cpus).launcher(Launcher.path())
+            .mailboxPath(mailbox).runId(runId).replicaId(id).cpus(cpus).appCpus(appCpus).launcher(Launcher.path())
             .stateDir(stateDir).stateCopy(stateCopy).logFile(log).command(command).corruptInputAt(corruptInputAt);
         try (EventLog events = new EventLog(log, id))
         {

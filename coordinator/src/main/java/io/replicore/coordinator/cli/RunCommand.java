@@ -1,6 +1,7 @@
 package io.replicore.coordinator.cli;
 
 import io.replicore.coordinator.CpuSet;
+import io.replicore.coordinator.ReplicaContext;
 import io.replicore.coordinator.ReplicaCoordinator;
 import io.replicore.mailbox.ControlBlock;
 import io.replicore.mailbox.Mailbox;
@@ -51,6 +52,11 @@ final class RunCommand implements Callable<Integer>
         "(default: one CPU each, round-robin over the CPUs this process may use).")
     List<String> cpus;
 
+    @Option(names = "--app-cpus", split = ";", description = "CPU list of each replica's application, separated " +
+        "by ';' (needs --cpus; each list within its replica's partition). The replica's coordinator takes the " +
+        "partition's other CPUs (all of them if none is left), so that it answers calls from another core.")
+    List<String> appCpus;
+
     @Option(names = "--channel-capacity", defaultValue = "1048576",
         description = "Bytes of log each replica pair's channel holds, a power of two (default ${DEFAULT-VALUE}).")
     int channelCapacity;
@@ -76,6 +82,7 @@ final class RunCommand implements Callable<Integer>
     {
         final String mailboxPath = mailbox != null ? mailbox : "/dev/shm/replicore-" + ProcessHandle.current().pid();
         final List<String> plan = cpuPlan();
+        final List<String> appPlan = appCpuPlan();
         final Path work = workDir != null ? workDir :
             Path.of("/var/tmp/replicore", Path.of(mailboxPath).getFileName().toString());
         final Path state = stateDir == null ? null : stateDir.toAbsolutePath().normalize();
@@ -95,7 +102,8 @@ final class RunCommand implements Callable<Integer>
             {
                 for (int id = 0; id < replicas; id++)
                 {
-                    coordinators.add(startReplica(box, id, plan.get(id), work, state));
+                    coordinators.add(startReplica(box, id, plan.get(id), appPlan == null ? null : appPlan.get(id),
+                        work, state));
                 }
                 final int[] exits = new int[replicas];
                 for (int id = 0; id < replicas; id++)
@@ -142,8 +150,47 @@ final class RunCommand implements Callable<Integer>
         return plan;
     }
 
+    /**
+     * @return each replica's application CPUs, checked against its partition, or null when --app-cpus is not given.
+     */
+    private List<String> appCpuPlan()
+    {
+        if (appCpus == null)
+        {
+            return null;
+        }
+        if (cpus == null)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--app-cpus needs --cpus: the application's " +
+                "CPUs are a part of its replica's partition");
+        }
+        if (appCpus.size() != replicas)
+        {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--app-cpus gives " + appCpus.size() +
+                " CPU lists for " + replicas + " replicas");
+        }
+        for (int id = 0; id < replicas; id++)
+        {
+            try
+            {
+                ReplicaContext.validateAppCpus(cpus.get(id), appCpus.get(id));
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--app-cpus of replica " + id + ": " +
+                    ex.getMessage());
+            }
+        }
+        return appCpus;
+    }
+
     private Process startReplica(
-        final Mailbox box, final int id, final String partition, final Path work, final Path state) throws IOException
+        final Mailbox box,
+        final int id,
+        final String partition,
+        final String appPartition,
+        final Path work,
+        final Path state) throws IOException
     {
         final Path replicaDir = work.resolve("replica-" + id);
         Files.createDirectories(replicaDir);
@@ -164,6 +211,11 @@ final class RunCommand implements Callable<Integer>
         jvm.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
             ReplicoreCli.class.getName(), "replica", "--id", String.valueOf(id), "--mailbox", box.path(),
             "--run-id", Long.toHexString(box.runId()), "--cpus", partition, "--log", log.toString()));
+        if (appPartition != null)
+        {
+            jvm.add("--app-cpus");
+            jvm.add(appPartition);
+        }
         if (state != null)
         {
             jvm.add("--state-dir");

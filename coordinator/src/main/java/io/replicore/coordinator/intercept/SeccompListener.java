@@ -23,7 +23,6 @@ public final class SeccompListener implements AutoCloseable
     private final Native.Scratch notification = Native.allocate(SeccompIoctl.NOTIF_LENGTH);
     private final Native.Scratch response = Native.allocate(SeccompIoctl.RESP_LENGTH);
     private final Native.Scratch addfd = Native.allocate(SeccompIoctl.ADDFD_LENGTH);
-    private final Native.Scratch flags = Native.allocate(8);
     private final UnsafeBuffer notif = notification.buffer();
     private boolean closed;
 
@@ -39,8 +38,8 @@ public final class SeccompListener implements AutoCloseable
      */
     public boolean requestSyncWakeUp()
     {
-        flags.buffer().putLong(0, SeccompIoctl.USER_NOTIF_FD_SYNC_WAKE_UP);
-        return IOCTL.ioctl(fd, SeccompIoctl.NOTIF_SET_FLAGS, flags.pointer()) == 0;
+        // The kernel takes the flags by value.
+        return IOCTL.ioctl(fd, SeccompIoctl.NOTIF_SET_FLAGS, SeccompIoctl.USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
     }
 
     /**

@@ -42,4 +42,10 @@ public interface SeccompIoctl
 
     @SaveError
     int ioctl(int fd, long request, Pointer argument);
+
+    /**
+     * For requests whose argument is a value, not a pointer (SECCOMP_IOCTL_NOTIF_SET_FLAGS).
+     */
+    @SaveError
+    int ioctl(int fd, long request, long argument);
 }

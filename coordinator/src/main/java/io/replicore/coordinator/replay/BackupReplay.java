@@ -89,7 +89,8 @@ public final class BackupReplay
         final long actual = nr == EXECVE ? execSignature() : call.signatureOfArguments();
         if (expected != actual)
         {
-            throw diverged("the arguments of " + call.name() + " differ from the primary's");
+            throw diverged("the arguments of " + call.name() + " differ from the primary's (here: " +
+                call.describeArguments() + ")");
         }
         final long result = record.getLong(RESULT_OFFSET);
         switch (record.getInt(ACTION_OFFSET))
@@ -251,7 +252,7 @@ public final class BackupReplay
 
     private ReplicaStop diverged(final String what)
     {
-        return new ReplicaStop(call.nr, "diverged at log record " + recordSequence + ": " + what, recordSequence,
+        return new ReplicaStop(call.nr, "at log record " + recordSequence + ", " + what, recordSequence,
             true);
     }
 

@@ -73,6 +73,19 @@ public final class InterceptedCall
         return record.capacity() - LogRecord.CALL_HEADER_LENGTH - LogRecord.SEGMENT_HEADER_LENGTH - 8;
     }
 
+    /**
+     * @return the arguments that take part in the signature, in hexadecimal, for divergence reports.
+     */
+    String describeArguments()
+    {
+        final StringBuilder text = new StringBuilder();
+        for (int i = 0; i < CallArity.of(nr); i++)
+        {
+            text.append(i == 0 ? "" : ", ").append("0x").append(Long.toHexString(args[i]));
+        }
+        return text.toString();
+    }
+
     String name()
     {
         return SyscallNames.nameOf(nr);

@@ -22,6 +22,9 @@ public final class PrimaryCalls
     private static final HostCalls HOST = Native.load(HostCalls.class);
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     private static final int ENOSYS = 38;
+    private static final int EFAULT = 14;
+    /** Instead of a descriptor: the call has been answered already. */
+    private static final int ANSWERED = -1;
     private static final int AT_FDCWD = -100;
     private static final int AT_EMPTY_PATH = 0x1000;
     private static final int O_CLOEXEC = 0x80000;
@@ -42,6 +45,10 @@ public final class PrimaryCalls
     private final int appPidfd;
     private final int appParentPid;
     private final UnsafeBuffer record;
+    /** The descriptor {@link #duplicate} made for the call in hand, or -1. */
+    private int heldDuplicate = -1;
+    /** Why {@link #emit} stopped short: an errno, or 0. */
+    private int emitError;
 
     public PrimaryCalls(
         final InterceptedCall call, final LogSink log, final DescriptorClassifier classifier, final int appPid,
@@ -64,7 +71,18 @@ public final class PrimaryCalls
      */
     public void handle() throws ReplicaStop
     {
-        final long[] a = call.args;
+        try
+        {
+            dispatch(call.args);
+        }
+        finally
+        {
+            releaseDuplicate();
+        }
+    }
+
+    private void dispatch(final long[] a) throws ReplicaStop
+    {
         switch (call.nr)
         {
             case EXECVE -> execve();
@@ -146,8 +164,8 @@ public final class PrimaryCalls
             recordLength = LogRecord.appendSegment(record, 0, recordLength, address, length);
             if (call.memory.write(call.tid, address, call.record.address() + dataOffset(), length) != length)
             {
-                appendCall(ACTION_RESULT, call.signatureOfArguments(), -14 /* EFAULT */, CALL_HEADER_LENGTH);
-                respond(listener.answer(-14));
+                appendCall(ACTION_RESULT, call.signatureOfArguments(), -EFAULT, CALL_HEADER_LENGTH);
+                respond(listener.answer(-EFAULT));
                 return;
             }
         }
@@ -157,28 +175,14 @@ public final class PrimaryCalls
 
     private void input(final int fd, final long buffer, final long count, final long offset) throws ReplicaStop
     {
-        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        final int dup = externalDuplicate(fd);
+        if (dup == ANSWERED)
         {
-            proceed();
             return;
         }
-        final int dup = duplicate(fd);
-        if (dup < 0)
-        {
-            value(dup);
-            return;
-        }
-        final long n;
-        try
-        {
-            final long length = Math.min(count, call.maxData());
-            n = offset < 0 ? HOST.read(dup, call.record.at(dataOffset()), length) :
-                HOST.pread(dup, call.record.at(dataOffset()), length, offset);
-        }
-        finally
-        {
-            PROCESS.close(dup);
-        }
+        final long length = Math.min(count, call.maxData());
+        final long n = offset < 0 ? HOST.read(dup, call.record.at(dataOffset()), length) :
+            HOST.pread(dup, call.record.at(dataOffset()), length, offset);
         if (n < 0)
         {
             value(-Native.lastErrno());
@@ -204,47 +208,15 @@ public final class PrimaryCalls
             proceed();
             return;
         }
-        final int dup = duplicate(fd);
-        if (dup < 0)
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
         {
-            value(dup);
             return;
         }
-        long written = 0;
-        int error = 0;
-        final InterceptedCall c = call;
-        c.signature.reset();
-        try
-        {
-            while (written < count)
-            {
-                final int chunk = (int)Math.min(c.work.capacity(), count - written);
-                final long read = c.memory.read(c.tid, buffer + written, c.work.address(), chunk);
-                if (read <= 0)
-                {
-                    error = 14; // EFAULT, as the kernel would say
-                    break;
-                }
-                final long n = offset < 0 ? HOST.write(dup, c.work.pointer(), read) :
-                    HOST.pwrite(dup, c.work.pointer(), read, offset + written);
-                if (n < 0)
-                {
-                    error = Native.lastErrno();
-                    break;
-                }
-                c.signature.update(0, (int)n);
-                written += n;
-                if (n < read)
-                {
-                    break;
-                }
-            }
-        }
-        finally
-        {
-            PROCESS.close(dup);
-        }
-        appendOutput(written > 0 || error == 0 ? written : -error, c.signature.value());
+        call.signature.reset();
+        emitError = 0;
+        final long written = emit(dup, buffer, count, offset);
+        appendOutput(written > 0 || emitError == 0 ? written : -emitError, call.signature.value());
     }
 
     private void outputVector(final int fd, final long iov, final int iovCount) throws ReplicaStop
@@ -254,67 +226,75 @@ public final class PrimaryCalls
             proceed();
             return;
         }
-        final int dup = duplicate(fd);
-        if (dup < 0)
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
         {
-            value(dup);
             return;
         }
         final InterceptedCall c = call;
+        c.signature.reset();
+        emitError = 0;
         long written = 0;
-        int error = 0;
-        try
+        final int count = Math.min(iovCount, InterceptedCall.IOV_MAX);
+        outer:
+        for (int i = 0; i < count; i += InterceptedCall.IOV_BATCH)
         {
-            // Gather into the work buffer and write once per batch; the signature is over what was written.
-            c.signature.reset();
-            final int count = Math.min(iovCount, InterceptedCall.IOV_MAX);
-            outer:
-            for (int i = 0; i < count; i += InterceptedCall.IOV_BATCH)
+            final int batch = Math.min(InterceptedCall.IOV_BATCH, count - i);
+            final long bytes = (long)InterceptedCall.IOVEC_LENGTH * batch;
+            if (c.memory.read(c.tid, iov + (long)InterceptedCall.IOVEC_LENGTH * i, c.iovecs.address(), bytes) != bytes)
             {
-                final int batch = Math.min(InterceptedCall.IOV_BATCH, count - i);
-                final long bytes = (long)InterceptedCall.IOVEC_LENGTH * batch;
-                if (c.memory.read(c.tid, iov + (long)InterceptedCall.IOVEC_LENGTH * i, c.iovecs.address(), bytes) !=
-                    bytes)
+                emitError = EFAULT;
+                break;
+            }
+            for (int j = 0; j < batch; j++)
+            {
+                final long base = c.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * j);
+                final long length = c.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * j + 8);
+                final long done = emit(dup, base, length, -1);
+                written += done;
+                if (done < length)
                 {
-                    error = 14;
-                    break;
-                }
-                for (int j = 0; j < batch; j++)
-                {
-                    final long base = c.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * j);
-                    final long length = c.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * j + 8);
-                    long done = 0;
-                    while (done < length)
-                    {
-                        final int chunk = (int)Math.min(c.work.capacity(), length - done);
-                        final long read = c.memory.read(c.tid, base + done, c.work.address(), chunk);
-                        if (read <= 0)
-                        {
-                            error = 14;
-                            break outer;
-                        }
-                        final long n = HOST.write(dup, c.work.pointer(), read);
-                        if (n < 0)
-                        {
-                            error = Native.lastErrno();
-                            break outer;
-                        }
-                        c.signature.update(0, (int)n);
-                        written += n;
-                        done += n;
-                        if (n < read)
-                        {
-                            break outer;
-                        }
-                    }
+                    break outer;
                 }
             }
         }
-        finally
+        appendOutput(written > 0 || emitError == 0 ? written : -emitError, c.signature.value());
+    }
+
+    /**
+     * Copy {@code length} bytes at {@code address} in the application to {@code dup} (at {@code offset}, or at the
+     * descriptor's position if negative), through the work buffer, adding what was written to the signature.
+     *
+     * @return bytes written; fewer than {@code length} when the descriptor took less or failed ({@link #emitError}).
+     */
+    private long emit(final int dup, final long address, final long length, final long offset)
+    {
+        final InterceptedCall c = call;
+        long written = 0;
+        while (written < length)
         {
-            PROCESS.close(dup);
+            final int chunk = (int)Math.min(c.work.capacity(), length - written);
+            final long read = c.memory.read(c.tid, address + written, c.work.address(), chunk);
+            if (read <= 0)
+            {
+                emitError = EFAULT;
+                break;
+            }
+            final long n = offset < 0 ? HOST.write(dup, c.work.pointer(), read) :
+                HOST.pwrite(dup, c.work.pointer(), read, offset + written);
+            if (n < 0)
+            {
+                emitError = Native.lastErrno();
+                break;
+            }
+            c.signature.update(0, (int)n);
+            written += n;
+            if (n < read)
+            {
+                break;
+            }
         }
-        appendOutput(written > 0 || error == 0 ? written : -error, c.signature.value());
+        return written;
     }
 
     private void appendOutput(final long result, final long signature) throws ReplicaStop
@@ -336,7 +316,7 @@ public final class PrimaryCalls
         final String path = resolve(dirfd, pathAddress);
         if (path == null)
         {
-            value(-14);
+            value(-EFAULT);
             return;
         }
         if (classifier.isPrivate(Path.of(path)))
@@ -373,26 +353,12 @@ public final class PrimaryCalls
 
     private void statDescriptor(final int fd, final long statAddress) throws ReplicaStop
     {
-        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        final int dup = externalDuplicate(fd);
+        if (dup == ANSWERED)
         {
-            proceed();
             return;
         }
-        final int dup = duplicate(fd);
-        if (dup < 0)
-        {
-            value(dup);
-            return;
-        }
-        final int rc;
-        try
-        {
-            rc = HOST.fstat(dup, call.record.at(dataOffset()));
-        }
-        finally
-        {
-            PROCESS.close(dup);
-        }
+        final int rc = HOST.fstat(dup, call.record.at(dataOffset()));
         fillStruct(statAddress, STAT_LENGTH, rc);
     }
 
@@ -418,21 +384,12 @@ public final class PrimaryCalls
             proceed();
             return;
         }
-        final int dup = duplicate(dirfd);
-        if (dup < 0)
+        final int dup = duplicateOrFail(dirfd);
+        if (dup == ANSWERED)
         {
-            value(dup);
             return;
         }
-        final int rc;
-        try
-        {
-            rc = HOST.statx(dup, "", flags, mask, call.record.at(dataOffset()));
-        }
-        finally
-        {
-            PROCESS.close(dup);
-        }
+        final int rc = HOST.statx(dup, "", flags, mask, call.record.at(dataOffset()));
         fillStruct(statxAddress, STATX_LENGTH, rc);
     }
 
@@ -459,21 +416,12 @@ public final class PrimaryCalls
                 "replicated by this version");
             return;
         }
-        final int dup = duplicate(fd);
-        if (dup < 0)
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
         {
-            value(dup);
             return;
         }
-        final int rc;
-        try
-        {
-            rc = HOST.ioctl(dup, request, call.record.at(dataOffset()));
-        }
-        finally
-        {
-            PROCESS.close(dup);
-        }
+        final int rc = HOST.ioctl(dup, request, call.record.at(dataOffset()));
         fillStruct(argument, length, rc);
     }
 
@@ -486,24 +434,15 @@ public final class PrimaryCalls
         }
         if (call.memory.read(call.tid, address, call.work.address(), length) != length)
         {
-            value(-14);
+            value(-EFAULT);
             return;
         }
-        final int dup = duplicate(fd);
-        if (dup < 0)
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
         {
-            value(dup);
             return;
         }
-        final int rc;
-        try
-        {
-            rc = HOST.connect(dup, call.work.pointer(), length);
-        }
-        finally
-        {
-            PROCESS.close(dup);
-        }
+        final int rc = HOST.connect(dup, call.work.pointer(), length);
         value(rc < 0 ? -Native.lastErrno() : rc);
     }
 
@@ -564,7 +503,7 @@ public final class PrimaryCalls
         if (call.memory.write(call.tid, timeval, call.record.address() + dataOffset(), 16) != 16 ||
             call.memory.write(call.tid, timezone, call.record.address() + tzData, 8) != 8)
         {
-            value(-14);
+            value(-EFAULT);
             return;
         }
         log.append(TYPE_CALL, record, 0, length);
@@ -656,10 +595,61 @@ public final class PrimaryCalls
         }
     }
 
+    /**
+     * For a call that acts on a descriptor only when it reaches outside the replica: every replica runs it on a
+     * private or read-only file itself.
+     *
+     * @return a duplicate of an EXTERNAL {@code fd} to act on, or {@link #ANSWERED}.
+     */
+    private int externalDuplicate(final int fd) throws ReplicaStop
+    {
+        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        {
+            proceed();
+            return ANSWERED;
+        }
+        return duplicateOrFail(fd);
+    }
+
+    /**
+     * @return a duplicate of {@code fd} to act on, or {@link #ANSWERED} once the call has failed as the kernel
+     * would have failed it (a closed descriptor: EBADF).
+     */
+    private int duplicateOrFail(final int fd) throws ReplicaStop
+    {
+        final int dup = duplicate(fd);
+        if (dup < 0)
+        {
+            value(dup);
+            return ANSWERED;
+        }
+        return dup;
+    }
+
+    /**
+     * A duplicate of the application's descriptor for the primary to act on; {@link #handle} closes it once the
+     * call is answered.
+     *
+     * @return the duplicate, or -errno.
+     */
     private int duplicate(final int fd)
     {
         final int dup = PROCESS.pidfd_getfd(appPidfd, fd, 0);
-        return dup < 0 ? -Native.lastErrno() : dup;
+        if (dup < 0)
+        {
+            return -Native.lastErrno();
+        }
+        heldDuplicate = dup;
+        return dup;
+    }
+
+    private void releaseDuplicate()
+    {
+        if (heldDuplicate >= 0)
+        {
+            PROCESS.close(heldDuplicate);
+            heldDuplicate = -1;
+        }
     }
 
     private void appendCall(final int action, final long signature, final long result, final int length)

@@ -1,0 +1,151 @@
+package io.replicore.coordinator;
+
+import io.replicore.coordinator.cli.ReplicoreCli;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs {@code replicore run} as its own process, the way a user does, and keeps what it printed and how each
+ * replica ended.
+ */
+final class ReplicatedRun
+{
+    final int exitCode;
+    final String stdout;
+    final String stderr;
+    final Path workDir;
+    final int replicas;
+
+    private ReplicatedRun(final int exitCode, final String stdout, final String stderr, final Path workDir,
+        final int replicas)
+    {
+        this.exitCode = exitCode;
+        this.stdout = stdout;
+        this.stderr = stderr;
+        this.workDir = workDir;
+        this.replicas = replicas;
+    }
+
+    static Path testProgram(final String name)
+    {
+        return Path.of(System.getProperty("replicore.testPrograms"), name);
+    }
+
+    /**
+     * @param runOptions options of {@code run} before the program, such as --state-dir.
+     * @param stdin bytes for the program's standard input, or null for none.
+     */
+    static ReplicatedRun run(final int replicas, final List<String> runOptions, final byte[] stdin,
+        final String... program) throws IOException, InterruptedException
+    {
+        final String name = "replicore-test-" + UUID.randomUUID();
+        final Path workDir = Files.createTempDirectory("replicore-work");
+        final List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        for (final String argument : ManagementFactory.getRuntimeMXBean().getInputArguments())
+        {
+            if (argument.startsWith("--add-opens"))
+            {
+                command.add(argument);
+            }
+        }
+        command.add("-Dreplicore.launcher=" + System.getProperty("replicore.launcher"));
+        command.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+            ReplicoreCli.class.getName(), "run", "--replicas", String.valueOf(replicas),
+            "--mailbox", "/dev/shm/" + name, "--work-dir", workDir.toString()));
+        command.addAll(runOptions);
+        command.add("--");
+        command.addAll(List.of(program));
+
+        final Path out = workDir.resolve("run.out");
+        final Path err = workDir.resolve("run.err");
+        final ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(out.toFile())
+            .redirectError(err.toFile());
+        if (stdin == null)
+        {
+            builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        }
+        final Process process = builder.start();
+        if (stdin != null)
+        {
+            try (var in = process.getOutputStream())
+            {
+                in.write(stdin);
+            }
+        }
+        if (!process.waitFor(120, TimeUnit.SECONDS))
+        {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+            throw new AssertionError("replicore run did not finish in 120 s: " + String.join(" ", program));
+        }
+        return new ReplicatedRun(process.exitValue(), Files.readString(out, StandardCharsets.ISO_8859_1),
+            Files.readString(err, StandardCharsets.UTF_8), workDir, replicas);
+    }
+
+    static ReplicatedRun run(final int replicas, final String... program) throws IOException, InterruptedException
+    {
+        return run(replicas, List.of(), null, program);
+    }
+
+    String events(final int replica) throws IOException
+    {
+        final Path log = workDir.resolve("replica-" + replica).resolve("events.log");
+        return Files.exists(log) ? Files.readString(log) : "";
+    }
+
+    /**
+     * @return true if the backup replayed the primary's whole log and its application ended the same way.
+     */
+    boolean backupReplayedToTheEnd(final int replica) throws IOException
+    {
+        return events(replica).contains("replayed to the end");
+    }
+
+    /**
+     * Fails with everything the run said unless it exited 0 and every backup replayed to the end.
+     */
+    ReplicatedRun assertClean() throws IOException
+    {
+        final StringBuilder problems = new StringBuilder();
+        if (exitCode != 0)
+        {
+            problems.append("exit code ").append(exitCode).append('\n');
+        }
+        for (int id = 1; id < replicas; id++)
+        {
+            if (!backupReplayedToTheEnd(id))
+            {
+                problems.append("backup ").append(id).append(" did not replay to the end:\n").append(events(id));
+            }
+        }
+        if (problems.length() > 0)
+        {
+            throw new AssertionError(problems + "stderr:\n" + stderr + "stdout:\n" + stdout);
+        }
+        return this;
+    }
+
+    List<String> lines()
+    {
+        return stdout.lines().toList();
+    }
+
+    /**
+     * @return the value of the {@code key=value} line the test program printed.
+     */
+    String value(final String key)
+    {
+        return lines().stream().filter(line -> line.startsWith(key + "=")).map(line -> line.substring(key.length() + 1))
+            .reduce((a, b) -> { throw new AssertionError("key " + key + " printed twice:\n" + stdout); })
+            .orElseThrow(() -> new AssertionError("no " + key + " in:\n" + stdout + "\nstderr:\n" + stderr));
+    }
+}
