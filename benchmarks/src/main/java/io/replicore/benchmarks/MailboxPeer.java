@@ -8,6 +8,7 @@ import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
 import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.MessageHandler;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
 
 import java.io.IOException;
@@ -22,9 +23,10 @@ import java.util.function.IntSupplier;
  * Usage: {@code MailboxPeer MODE PATH RUN_ID_HEX}. The benchmark is replica {@link #BENCH_REPLICA} and writes on
  * the channel to the peer, replica {@link #PEER_REPLICA}; echoes come back on the reverse channel. Modes:
  * <ul>
- *   <li>{@code drain-channel}: read with a {@link ChannelReader}, which checks every record's sequence and CRC32C;
- *   the handler does nothing else, so the cost measured is the channel's own.</li>
- *   <li>{@code drain-bare}: read the same ring with Agrona's {@link OneToOneRingBuffer#read}, no checks.</li>
+ *   <li>{@code drain-channel}: read with a {@link ChannelReader}, which checks every record's sequence and CRC32C,
+ *   and copy each payload out; the copy is the same in both drains, so the difference is the channel's own.</li>
+ *   <li>{@code drain-bare}: read the same ring with Agrona's {@link OneToOneRingBuffer#read}, no checks, and copy
+ *   each payload out.</li>
  *   <li>{@code echo-channel}: send every record back unchanged with a {@link ChannelWriter}.</li>
  *   <li>{@code echo-bare}: send every record back with Agrona's {@link OneToOneRingBuffer#write}.</li>
  * </ul>
@@ -63,6 +65,11 @@ public final class MailboxPeer
     private final Mailbox mailbox;
     private final ControlBlock control;
     private final ProcessHandle creator;
+    /**
+     * Where a drain copies each payload, as a backup copies each record it replays: a consumer that never reads
+     * the bytes would make the bare ring look cheaper than any real use of it.
+     */
+    private final UnsafeBuffer consumed = new UnsafeBuffer(new byte[MailboxContext.DEFAULT_CHANNEL_CAPACITY]);
     private int idlePolls;
 
     private MailboxPeer(final Mailbox mailbox)
@@ -114,16 +121,17 @@ public final class MailboxPeer
     {
         final ChannelReader reader = mailbox.newReader(BENCH_REPLICA, PEER_REPLICA);
         final ChannelHandler handler = (type, sequence, buffer, offset, length) ->
-            ControlledMessageHandler.Action.CONTINUE;
+        {
+            consumed.putBytes(0, buffer, offset, length);
+            return ControlledMessageHandler.Action.CONTINUE;
+        };
         return serve(() -> reader.poll(handler, POLL_LIMIT), reader);
     }
 
     private int drainBare()
     {
         final OneToOneRingBuffer ring = mailbox.ring(BENCH_REPLICA, PEER_REPLICA);
-        final MessageHandler handler = (type, buffer, index, length) ->
-        {
-        };
+        final MessageHandler handler = (type, buffer, index, length) -> consumed.putBytes(0, buffer, index, length);
         return serve(() -> ring.read(handler, POLL_LIMIT), null);
     }
 

@@ -177,7 +177,7 @@ final class MailboxReport
         }
 
         ps.println();
-        ps.println("One-way throughput (benchmark writes, peer process drains; MB = 10^6 payload bytes; +- is JMH's 99.9% CI)");
+        ps.println("One-way throughput (benchmark writes, peer process drains and copies each payload out; MB = 10^6 payload bytes; +- is JMH's 99.9% CI)");
         ps.printf(Locale.ROOT, "%-8s %8s %20s %22s %9s %15s%n",
             "kind", "payload", "Mrecords/s", "MB/s", "vs bare", "ring full/Mrec");
         for (final Throughput row : throughput)
