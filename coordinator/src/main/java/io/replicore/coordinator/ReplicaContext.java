@@ -10,6 +10,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ReplicaContext
 {
+    /** Long enough that a garbage collection or a busy core is not taken for a hung primary. */
+    public static final long DEFAULT_HEARTBEAT_TIMEOUT_MS = 300;
+
     private String mailboxPath;
     private long runId;
     private int replicaId = -1;
@@ -21,6 +24,7 @@ public final class ReplicaContext
     private Path logFile;
     private List<String> command;
     private long heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(10);
+    private long heartbeatTimeoutNs = TimeUnit.MILLISECONDS.toNanos(DEFAULT_HEARTBEAT_TIMEOUT_MS);
     private long handshakeTimeoutMs = 10_000;
     private long voteTimeoutNs = TimeUnit.SECONDS.toNanos(5);
     private long corruptInputAt;
@@ -52,6 +56,12 @@ public final class ReplicaContext
         if (heartbeatIntervalNs <= 0)
         {
             throw new IllegalArgumentException("heartbeat interval must be positive");
+        }
+        if (heartbeatTimeoutNs < 5 * heartbeatIntervalNs)
+        {
+            throw new IllegalArgumentException("the heartbeat timeout (" + heartbeatTimeoutNs / 1_000_000 +
+                " ms) must be at least five heartbeat intervals (" + 5 * heartbeatIntervalNs / 1_000_000 +
+                " ms), or a busy machine looks like a dead primary");
         }
         return this;
     }
@@ -207,6 +217,20 @@ public final class ReplicaContext
     public ReplicaContext command(final List<String> command)
     {
         this.command = List.copyOf(command);
+        return this;
+    }
+
+    public long heartbeatTimeoutNs()
+    {
+        return heartbeatTimeoutNs;
+    }
+
+    /**
+     * @param heartbeatTimeoutNs how long a primary's heartbeat may stand still before a backup takes it for hung.
+     */
+    public ReplicaContext heartbeatTimeoutNs(final long heartbeatTimeoutNs)
+    {
+        this.heartbeatTimeoutNs = heartbeatTimeoutNs;
         return this;
     }
 

@@ -13,6 +13,7 @@ import io.replicore.coordinator.replay.InterceptedCall;
 import io.replicore.coordinator.replay.LogRecord;
 import io.replicore.coordinator.replay.PrimaryCalls;
 import io.replicore.coordinator.replay.ReplicaStop;
+import io.replicore.mailbox.ControlBlock;
 import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
 import io.replicore.mailbox.ReplicaSlot;
@@ -23,6 +24,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -34,18 +36,28 @@ public final class ReplicaCoordinator
     /** Exit codes of a replica's coordinator process besides the application's own status. */
     public static final int EXIT_FAILED = 125;
     public static final int EXIT_DIVERGED = 124;
+    /** It was primary and stopped because another replica was named primary, or it handed over on request. */
+    public static final int EXIT_FENCED = 123;
 
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final int POLLIN = 0x1;
     private static final int POLLHUP = 0x10;
     private static final int EXEC_PENDING = 1;
+    /** Longest wait for a notification before the checks between calls run again. */
+    private static final int POLL_MS = 20;
+    /** How Java reports a process ended by SIGKILL. */
+    private static final int KILLED_FROM_OUTSIDE = 128 + 9;
+    private static final int COMMAND_DONE = 0;
+    private static final int COMMAND_REFUSED = 1;
 
     private final ReplicaContext ctx;
     private final EventLog events;
     private Mailbox mailbox;
     private ReplicaSlot slot;
     private volatile boolean beating = true;
+    /** The sequence of the last admin command this replica acted on, so a command is acted on once. */
+    private int handledCommand;
 
     public ReplicaCoordinator(final ReplicaContext ctx, final EventLog events)
     {
@@ -73,6 +85,7 @@ public final class ReplicaCoordinator
                     mailbox.replicaCount() + " replicas");
             }
             slot = mailbox.slot(ctx.replicaId());
+            handledCommand = ControlBlock.commandSequenceOf(mailbox.control().commandWord());
             slot.register((int)ProcessHandle.current().pid(), ctx.replicaId(), System.currentTimeMillis());
             final Thread heartbeat = startHeartbeat();
             try
@@ -131,12 +144,16 @@ public final class ReplicaCoordinator
             return EXIT_FAILED;
         }
         final int maxRecord = mailbox.newWriter(0, 1).maxPayloadLength();
-        final InterceptedCall call = new InterceptedCall(listener, maxRecord);
+        final Application app = new Application(application, listener, new InterceptedCall(listener, maxRecord),
+            pidfd, appPid);
         try
         {
-            return primary ?
-                runPrimary(application, listener, call, pidfd) :
-                runBackup(application, listener, call);
+            if (primary)
+            {
+                mailbox.control().applicationIds(appPid, (int)ProcessHandle.current().pid());
+                return runAsPrimary(app, new PrimaryLog(mailbox, ctx.replicaId(), 0));
+            }
+            return runBackup(app, new StdioHandover(appPid));
         }
         finally
         {
@@ -147,6 +164,14 @@ public final class ReplicaCoordinator
                 application.destroyForcibly();
             }
         }
+    }
+
+    /**
+     * The application as its coordinator holds it.
+     */
+    private record Application(
+        Process process, SeccompListener listener, InterceptedCall call, int pidfd, int pid)
+    {
     }
 
     /**
@@ -199,27 +224,76 @@ public final class ReplicaCoordinator
         return builder.start();
     }
 
-    private int runPrimary(
-        final Process application, final SeccompListener listener, final InterceptedCall call, final int pidfd)
+    private int runAsPrimary(final Application app, final PrimaryLog log)
         throws IOException, InterruptedException
     {
-        final PrimaryLog log = new PrimaryLog(mailbox, ctx.replicaId());
-        final int appPid = (int)application.pid();
-        final DescriptorClassifier classifier = new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), appPid);
-        final PrimaryCalls calls = new PrimaryCalls(call, log, classifier, appPid, pidfd,
-            (int)ProcessHandle.current().pid());
         try
         {
-            serve(listener, call, calls::handle);
+            serve(app, primaryCalls(app, log)::handle, () -> primaryChecks(log));
+            return primaryExit(log, app.process().waitFor());
         }
         catch (final ReplicaStop stop)
         {
-            application.destroyForcibly();
-            application.waitFor();
-            fail(stop.getMessage());
-            return EXIT_FAILED;
+            return endAsPrimary(app, stop);
         }
-        final int status = application.waitFor();
+    }
+
+    private PrimaryCalls primaryCalls(final Application app, final PrimaryLog log) throws IOException
+    {
+        return new PrimaryCalls(app.call(), log, new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()),
+            app.pid(), app.pidfd(), mailbox.control().applicationPid(), mailbox.control().applicationParentPid());
+    }
+
+    /**
+     * Between two calls: a primary that has been replaced stops (fencing); one asked to hand over does so here,
+     * where no call is half done.
+     */
+    private void primaryChecks(final PrimaryLog log) throws ReplicaStop
+    {
+        log.checkStillPrimary();
+        final ControlBlock control = mailbox.control();
+        final long command = control.commandWord();
+        final int sequence = ControlBlock.commandSequenceOf(command);
+        if (ControlBlock.commandOf(command) != ControlBlock.COMMAND_FAILOVER || sequence == handledCommand)
+        {
+            return;
+        }
+        handledCommand = sequence;
+        if (!anyLiveBackup())
+        {
+            control.commandResult(sequence, COMMAND_REFUSED);
+            events.alert("planned failover refused: no live backup to hand over to");
+            return;
+        }
+        control.commandResult(sequence, COMMAND_DONE);
+        throw new ReplicaStop(-1, "handed over in a planned failover", log.lastSequence(),
+            ReplicaStop.Kind.HANDED_OVER);
+    }
+
+    private boolean anyLiveBackup()
+    {
+        for (int id = 0; id < mailbox.replicaCount(); id++)
+        {
+            if (mailbox.slot(id).state() == ReplicaState.BACKUP)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The application ended: the backups learn its status from the log.
+     */
+    private int primaryExit(final PrimaryLog log, final int status) throws ReplicaStop
+    {
+        if (status == KILLED_FROM_OUTSIDE)
+        {
+            // SIGKILL comes from outside the application (an operator, the OOM killer, a dying partition): no backup
+            // would meet it at this point, so it is this partition's fault, not the program's end.
+            throw new ReplicaStop(-1, "the application was killed (SIGKILL) from outside; signals are not " +
+                "replicated, so a backup takes over", log.lastSequence(), ReplicaStop.Kind.FAILED);
+        }
         final UnsafeBuffer exit = new UnsafeBuffer(new byte[LogRecord.EXIT_LENGTH]);
         exit.putInt(LogRecord.EXIT_STATUS_OFFSET, status);
         log.append(LogRecord.TYPE_EXIT, exit, 0, LogRecord.EXIT_LENGTH);
@@ -230,25 +304,47 @@ public final class ReplicaCoordinator
         return status;
     }
 
-    private int runBackup(final Process application, final SeccompListener listener, final InterceptedCall call)
-        throws InterruptedException
+    private int endAsPrimary(final Application app, final ReplicaStop stop) throws InterruptedException
     {
+        final boolean fenced = stop.kind() == ReplicaStop.Kind.FENCED || stop.kind() == ReplicaStop.Kind.HANDED_OVER;
+        if (fenced)
+        {
+            // First, so that a backup waiting on a handover starts at once. The slot may say DEAD already (a
+            // successor declared this replica lost): it says why it stopped now.
+            slot.lastError(ReplicaState.FENCED.code(), stop.getMessage());
+            slot.state(ReplicaState.FENCED);
+        }
+        app.process().destroyForcibly();
+        app.process().waitFor();
+        if (fenced)
+        {
+            events.alert((stop.kind() == ReplicaStop.Kind.FENCED ? "fenced: " : "") + stop.getMessage());
+            return EXIT_FENCED;
+        }
+        fail(stop.getMessage());
+        return EXIT_FAILED;
+    }
+
+    private int runBackup(final Application app, final StdioHandover stdio) throws InterruptedException
+    {
+        prepareTakeover();
         final int primaryId = mailbox.control().primaryId();
-        final BackupReplay replay = new BackupReplay(call, mailbox.newReader(primaryId, ctx.replicaId()),
-            mailbox.slot(primaryId), slot, ctx.corruptInputAt());
+        final PrimaryLiveness watch = new PrimaryLiveness(mailbox, primaryId, ctx.heartbeatTimeoutNs());
+        final Backup backup = new Backup(app, stdio, watch, new BackupReplay(app.call(),
+            mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, ctx.corruptInputAt()));
         try
         {
-            serve(listener, call, replay::handle);
-            final int status = application.waitFor();
-            replay.finish(status);
-            slot.state(ReplicaState.STOPPED);
-            events.info("replayed to the end: application exited with status " + status + " like the primary's");
-            return status;
+            serve(app, backup::handle, backup::between);
+            return backup.finish(app.process().waitFor());
         }
         catch (final ReplicaStop stop)
         {
-            application.destroyForcibly();
-            application.waitFor();
+            if (backup.isPrimary())
+            {
+                return endAsPrimary(app, stop);
+            }
+            app.process().destroyForcibly();
+            app.process().waitFor();
             if (stop.isDivergence())
             {
                 return diverged(stop);
@@ -256,10 +352,166 @@ public final class ReplicaCoordinator
             fail(stop.getMessage());
             return EXIT_FAILED;
         }
+        finally
+        {
+            backup.close();
+        }
     }
 
     /**
-     * Handles one notified call; throws to stop the replica.
+     * Load and initialise now what a takeover runs (the primary's native bindings are generated at class
+     * initialisation, tens of milliseconds), so that it is not paid while the service waits.
+     */
+    private static void prepareTakeover()
+    {
+        for (final Class<?> type : new Class<?>[]{PrimaryCalls.class, PrimaryLog.class, Succession.class,
+            DescriptorClassifier.class, StdioHandover.class})
+        {
+            try
+            {
+                Class.forName(type.getName(), true, type.getClassLoader());
+            }
+            catch (final ClassNotFoundException ex)
+            {
+                throw new IllegalStateException(ex);
+            }
+        }
+    }
+
+    /**
+     * A backup's role, which turns into the primary's when the primary is lost and this replica succeeds it.
+     */
+    private final class Backup implements AutoCloseable
+    {
+        private final Application app;
+        private final StdioHandover stdio;
+        private final BackupReplay replay;
+        private PrimaryLiveness watch;
+        private PrimaryLog log;
+        private PrimaryCalls calls;
+        private boolean stdioPending;
+
+        Backup(final Application app, final StdioHandover stdio, final PrimaryLiveness watch, final BackupReplay replay)
+        {
+            this.app = app;
+            this.stdio = stdio;
+            this.watch = watch;
+            this.replay = replay;
+        }
+
+        boolean isPrimary()
+        {
+            return calls != null;
+        }
+
+        void handle() throws ReplicaStop
+        {
+            while (calls == null)
+            {
+                if (replay.handle())
+                {
+                    return;
+                }
+                succeed();
+            }
+            if (stdioPending)
+            {
+                handOverStdio();
+            }
+            calls.handle();
+        }
+
+        void between() throws ReplicaStop
+        {
+            if (log != null)
+            {
+                primaryChecks(log);
+            }
+            else if (replay.primaryGoneAndLogReplayed())
+            {
+                succeed();
+            }
+        }
+
+        /**
+         * The real standard descriptors go to the application during a notification (SECCOMP_IOCTL_NOTIF_ADDFD
+         * needs one): the first call it makes as the new primary's.
+         */
+        private void handOverStdio() throws ReplicaStop
+        {
+            stdioPending = false;
+            final int handedOver = stdio.handOver(app.listener(), replay.placeholders());
+            events.info(handedOver + " standard descriptors handed to the application");
+        }
+
+        int finish(final int status) throws ReplicaStop
+        {
+            while (calls == null && !replay.finish(status))
+            {
+                succeed();
+            }
+            if (calls != null)
+            {
+                return primaryExit(log, status);
+            }
+            slot.state(ReplicaState.STOPPED);
+            events.info("replayed to the end: application exited with status " + status + " like the primary's");
+            return status;
+        }
+
+        /**
+         * The primary is lost and its log replayed to the end: take over, or follow whoever did.
+         *
+         * @return true if this replica is the primary now.
+         */
+        private boolean succeed() throws ReplicaStop
+        {
+            final long detectedNs = System.nanoTime();
+            final String reason = replay.lostReason();
+            final int lostId = watch.primaryId();
+            final int next = Succession.decide(mailbox, lostId, ctx.replicaId(), ctx.heartbeatTimeoutNs(), reason);
+            watch.close();
+            watch = new PrimaryLiveness(mailbox, next, ctx.heartbeatTimeoutNs());
+            if (next != ctx.replicaId())
+            {
+                replay.follow(mailbox.newReaderFromAnySequence(next, ctx.replicaId()), watch);
+                events.info("primary replica " + lostId + " lost (" + reason + "); following replica " + next +
+                    ", primary of epoch " + mailbox.control().epoch());
+                return false;
+            }
+            log = new PrimaryLog(mailbox, ctx.replicaId(), replay.lastSequence());
+            if (replay.lastSequence() > 0)
+            {
+                log.repeat(replay.lastRecordType(), replay.lastRecord(), 0, replay.lastRecordLength());
+            }
+            stdioPending = true;
+            try
+            {
+                calls = primaryCalls(app, log);
+            }
+            catch (final IOException ex)
+            {
+                throw new ReplicaStop(-1, "cannot take over: " + ex.getMessage());
+            }
+            // A planned failover that made this replica primary is done: it is not a request to this one.
+            handledCommand = ControlBlock.commandSequenceOf(mailbox.control().commandWord());
+            slot.state(ReplicaState.PRIMARY);
+            final long tookNs = System.nanoTime() - detectedNs;
+            mailbox.control().recordFailover(tookNs, System.currentTimeMillis());
+            events.alert(String.format(Locale.ROOT, "took over as primary of epoch %d at log record %d in %.3f ms " +
+                "(%s)", mailbox.control().epoch(), replay.lastSequence(), tookNs / 1e6, reason));
+            return true;
+        }
+
+        @Override
+        public void close()
+        {
+            watch.close();
+        }
+    }
+
+    /**
+     * Handles one notified call, or checks between calls; throws to stop the replica.
      */
     @FunctionalInterface
     private interface CallHandler
@@ -269,21 +521,25 @@ public final class ReplicaCoordinator
 
     /**
      * The loop both roles share: wait for a notification, patch the vDSO of a freshly executed image, hand the
-     * call to the role. Returns when no process of the application is left.
+     * call to the role. {@code between} runs before each wait, and at least every {@link #POLL_MS} while none
+     * comes. Returns when no process of the application is left.
      */
-    private void serve(final SeccompListener listener, final InterceptedCall call, final CallHandler handler)
+    private void serve(final Application app, final CallHandler handler, final CallHandler between)
         throws ReplicaStop
     {
+        final SeccompListener listener = app.listener();
+        final InterceptedCall call = app.call();
         final Native.Scratch pollFd = Native.allocate(8);
         final UnsafeBuffer poll = pollFd.buffer();
         int execState = 0;
         long calls = 0;
         while (true)
         {
+            between.handle();
             poll.putInt(0, listener.fd());
             poll.putShort(4, (short)POLLIN);
             poll.putShort(6, (short)0);
-            if (SOCKETS.poll(pollFd.pointer(), 1, 100) <= 0)
+            if (SOCKETS.poll(pollFd.pointer(), 1, POLL_MS) <= 0)
             {
                 continue;
             }
@@ -356,13 +612,13 @@ public final class ReplicaCoordinator
         slot.state(ReplicaState.DIVERGED);
         if (mailbox.replicaCount() < 3)
         {
-            events.alert("diverged " + stop.getMessage() + "; stopped (two replicas: the primary's output stands)");
+            events.info("diverged " + stop.getMessage() + "; stopped (two replicas: the primary's output stands)");
             return EXIT_DIVERGED;
         }
         final Vote vote = awaitVote(stop.sequence());
         if (vote.agreeWithPrimary > 0)
         {
-            events.alert("diverged " + stop.getMessage() + "; replicas " + vote.agreeing + " agree, so this " +
+            events.info("diverged " + stop.getMessage() + "; replicas " + vote.agreeing + " agree, so this " +
                 "replica is the odd one and stopped");
         }
         else if (vote.agreeWithMe > 0)
@@ -374,12 +630,12 @@ public final class ReplicaCoordinator
             {
                 ProcessHandle.of(primary.pid()).ifPresent(ProcessHandle::destroyForcibly);
             }
-            events.alert("diverged " + stop.getMessage() + "; replicas " + vote.disagreeing + " disagree with the primary, which " +
+            events.info("diverged " + stop.getMessage() + "; replicas " + vote.disagreeing + " disagree with the primary, which " +
                 "is the odd one: it was stopped");
         }
         else
         {
-            events.alert("diverged " + stop.getMessage() + "; no other backup gave a verdict in time; stopped");
+            events.info("diverged " + stop.getMessage() + "; no other backup gave a verdict in time; stopped");
         }
         return EXIT_DIVERGED;
     }

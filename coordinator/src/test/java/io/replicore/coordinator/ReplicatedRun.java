@@ -46,7 +46,16 @@ final class ReplicatedRun
     static ReplicatedRun run(final int replicas, final List<String> runOptions, final byte[] stdin,
         final String... program) throws IOException, InterruptedException
     {
-        final String name = "replicore-test-" + UUID.randomUUID();
+        return start(replicas, runOptions, stdin, program).finish();
+    }
+
+    /**
+     * Start {@code replicore run} and return while it runs, for tests that act on the service meanwhile.
+     */
+    static Running start(final int replicas, final List<String> runOptions, final byte[] stdin,
+        final String... program) throws IOException
+    {
+        final String mailbox = "/dev/shm/replicore-test-" + UUID.randomUUID();
         final Path workDir = Files.createTempDirectory("replicore-work");
         final List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse("java"));
@@ -60,7 +69,7 @@ final class ReplicatedRun
         command.add("-Dreplicore.launcher=" + System.getProperty("replicore.launcher"));
         command.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
             ReplicoreCli.class.getName(), "run", "--replicas", String.valueOf(replicas),
-            "--mailbox", "/dev/shm/" + name, "--work-dir", workDir.toString()));
+            "--mailbox", mailbox, "--work-dir", workDir.toString()));
         command.addAll(runOptions);
         command.add("--");
         command.addAll(List.of(program));
@@ -81,14 +90,31 @@ final class ReplicatedRun
                 in.write(stdin);
             }
         }
-        if (!process.waitFor(120, TimeUnit.SECONDS))
+        return new Running(process, mailbox, workDir, replicas, String.join(" ", program));
+    }
+
+    /**
+     * A {@code replicore run} still going.
+     */
+    record Running(Process process, String mailbox, Path workDir, int replicas, String program)
+    {
+        Path stdoutFile()
         {
-            process.descendants().forEach(ProcessHandle::destroyForcibly);
-            process.destroyForcibly();
-            throw new AssertionError("replicore run did not finish in 120 s: " + String.join(" ", program));
+            return workDir.resolve("run.out");
         }
-        return new ReplicatedRun(process.exitValue(), Files.readString(out, StandardCharsets.ISO_8859_1),
-            Files.readString(err, StandardCharsets.UTF_8), workDir, replicas);
+
+        ReplicatedRun finish() throws IOException, InterruptedException
+        {
+            if (!process.waitFor(120, TimeUnit.SECONDS))
+            {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                process.destroyForcibly();
+                throw new AssertionError("replicore run did not finish in 120 s: " + program);
+            }
+            return new ReplicatedRun(process.exitValue(),
+                Files.readString(workDir.resolve("run.out"), StandardCharsets.ISO_8859_1),
+                Files.readString(workDir.resolve("run.err"), StandardCharsets.UTF_8), workDir, replicas);
+        }
     }
 
     static ReplicatedRun run(final int replicas, final String... program) throws IOException, InterruptedException

@@ -14,6 +14,8 @@ public final class ChannelReader
 {
     /** The next record failed its checks; it was left in the channel. */
     public static final int CORRUPT = -1;
+    /** As the expected sequence: take the first record's, then require each next one. */
+    public static final long ANY_SEQUENCE = 0;
 
     private final OneToOneRingBuffer ring;
     private final AtomicBuffer buffer;
@@ -21,6 +23,7 @@ public final class ChannelReader
     private long expectedSequence;
     private ChannelHandler handler;
     private String corruption;
+    private int lastChecksum;
 
     ChannelReader(final OneToOneRingBuffer ring, final long expectedSequence)
     {
@@ -58,6 +61,15 @@ public final class ChannelReader
     }
 
     /**
+     * @return the checksum of the last record delivered: records with the same type, sequence and bytes have the
+     * same one, so two replicas can tell whether they applied the same record.
+     */
+    public int lastChecksum()
+    {
+        return lastChecksum;
+    }
+
+    /**
      * @return bytes written to the ring and not yet consumed.
      */
     public long backlogBytes()
@@ -81,6 +93,10 @@ public final class ChannelReader
                 " bytes but says its payload is " + payloadLength;
             return ControlledMessageHandler.Action.ABORT;
         }
+        if (expectedSequence == ANY_SEQUENCE && sequence > 0)
+        {
+            expectedSequence = sequence;
+        }
         if (sequence != expectedSequence)
         {
             corruption = "record sequence " + sequence + " where " + expectedSequence + " was expected";
@@ -95,6 +111,7 @@ public final class ChannelReader
                 ", computed 0x" + Integer.toHexString(computed);
             return ControlledMessageHandler.Action.ABORT;
         }
+        lastChecksum = stored;
         final ControlledMessageHandler.Action action = handler.onRecord(
             type, sequence, buffer, frameIndex + ChannelRecord.PAYLOAD_OFFSET, payloadLength);
         if (action != ControlledMessageHandler.Action.ABORT)

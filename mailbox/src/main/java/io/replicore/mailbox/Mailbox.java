@@ -233,7 +233,20 @@ public final class Mailbox implements AutoCloseable
      */
     public ChannelWriter newWriter(final int from, final int to)
     {
-        return new ChannelWriter(ring(from, to), 1);
+        return newWriter(from, to, 1);
+    }
+
+    /**
+     * A writer whose first record carries {@code firstSequence}: a new primary numbers its records by their
+     * position in the replicated log, which goes on from where the old primary's ended.
+     */
+    public ChannelWriter newWriter(final int from, final int to, final long firstSequence)
+    {
+        if (firstSequence < 1)
+        {
+            throw new IllegalArgumentException("a channel's sequences start at 1 or later: " + firstSequence);
+        }
+        return new ChannelWriter(ring(from, to), firstSequence);
     }
 
     /**
@@ -242,6 +255,15 @@ public final class Mailbox implements AutoCloseable
     public ChannelReader newReader(final int from, final int to)
     {
         return new ChannelReader(ring(from, to), 1);
+    }
+
+    /**
+     * A reader that takes the first record's sequence, whatever it is, and then requires each next one: for a
+     * backup that follows a new primary, whose first record may repeat the last one the backup applied.
+     */
+    public ChannelReader newReaderFromAnySequence(final int from, final int to)
+    {
+        return new ChannelReader(ring(from, to), ChannelReader.ANY_SEQUENCE);
     }
 
     /**

@@ -96,6 +96,33 @@ class ChannelTest
     }
 
     @Test
+    void aReaderFromAnySequenceTakesTheFirstAndThenRequiresEachNext()
+    {
+        // A new primary numbers its records by their place in the log, which goes on from the old primary's.
+        final ChannelWriter writer = mailbox.newWriter(0, 1, 41);
+        final UnsafeBuffer payload = new UnsafeBuffer(new byte[8]);
+        assertEquals(41, writer.tryWrite(1, payload, 0, 8));
+        assertEquals(42, writer.tryWrite(1, payload, 0, 8));
+        final ChannelReader reader = mailbox.newReaderFromAnySequence(0, 1);
+        final List<Long> sequences = new ArrayList<>();
+        assertEquals(2, reader.poll((type, sequence, buffer, offset, length) ->
+        {
+            sequences.add(sequence);
+            return Action.CONTINUE;
+        }, 10));
+        assertEquals(List.of(41L, 42L), sequences);
+        assertEquals(43, reader.expectedSequence());
+
+        final int firstChecksum = reader.lastChecksum();
+        final ChannelWriter again = mailbox.newWriter(1, 0, 7);
+        again.tryWrite(1, payload, 0, 8);
+        final ChannelReader other = mailbox.newReaderFromAnySequence(1, 0);
+        other.poll((type, sequence, buffer, offset, length) -> Action.CONTINUE, 1);
+        assertNotEquals(firstChecksum, other.lastChecksum(), "the checksum covers the sequence");
+        assertThrows(IllegalArgumentException.class, () -> mailbox.newWriter(0, 1, 0));
+    }
+
+    @Test
     void abortedRecordStaysForTheNextPoll()
     {
         final ChannelWriter writer = mailbox.newWriter(1, 0);

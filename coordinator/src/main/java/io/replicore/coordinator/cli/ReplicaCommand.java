@@ -10,6 +10,7 @@ import picocli.CommandLine.Parameters;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One replica's coordinator process; {@code replicore run} starts one per replica.
@@ -44,6 +45,10 @@ final class ReplicaCommand implements Callable<Integer>
     @Option(names = "--log", description = "File for this replica's event log.")
     Path log;
 
+    @Option(names = "--heartbeat-timeout", description = "Milliseconds of heartbeat silence after which the primary " +
+        "is taken for hung.")
+    long heartbeatTimeoutMs = ReplicaContext.DEFAULT_HEARTBEAT_TIMEOUT_MS;
+
     @Option(names = "--corrupt-input-at", hidden = true,
         description = "Fault injection: flip one byte of the N-th input this backup replays.")
     long corruptInputAt;
@@ -56,7 +61,8 @@ final class ReplicaCommand implements Callable<Integer>
     {
         final ReplicaContext ctx = new ReplicaContext()
             .mailboxPath(mailbox).runId(runId).replicaId(id).cpus(cpus).appCpus(appCpus).launcher(Launcher.path())
-            .stateDir(stateDir).stateCopy(stateCopy).logFile(log).command(command).corruptInputAt(corruptInputAt);
+            .stateDir(stateDir).stateCopy(stateCopy).logFile(log).command(command).corruptInputAt(corruptInputAt)
+            .heartbeatTimeoutNs(TimeUnit.MILLISECONDS.toNanos(heartbeatTimeoutMs));
         try (EventLog events = new EventLog(log, id))
         {
             return new ReplicaCoordinator(ctx, events).run();

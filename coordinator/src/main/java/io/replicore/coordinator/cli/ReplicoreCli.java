@@ -4,21 +4,24 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * {@code replicore}: run a program as replicas and inspect them.
+ * {@code replicore}: run a program as replicas, inspect them, and switch or break them on purpose.
  */
 @Command(
     name = "replicore",
     mixinStandardHelpOptions = true,
     versionProvider = ReplicoreCli.Version.class,
     description = "Transparent fault tolerance for an unmodified program: replicas in partitions of one machine.",
-    subcommands = {RunCommand.class, StatusCommand.class, ReplicaCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {RunCommand.class, StatusCommand.class, WatchCommand.class, FailoverCommand.class,
+        KillReplicaCommand.class, ReplicaCommand.class, CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
         "0:the program exited with 0 (run), or the command succeeded",
         "1-123:the program's own exit status (run)",
         "124:a replica diverged and was stopped",
         "125:a replica could not start or stopped on a call it cannot replicate",
-        "2:bad arguments or a mailbox that cannot be used"})
+        "2:bad arguments or a mailbox that cannot be used",
+        "3:the request cannot be carried out now (no live backup, replica already ended, not our process)",
+        "4:timed out waiting for the change"})
 public final class ReplicoreCli
 {
     private ReplicoreCli()

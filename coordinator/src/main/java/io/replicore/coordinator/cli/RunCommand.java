@@ -14,7 +14,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.File;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -60,6 +59,11 @@ final class RunCommand implements Callable<Integer>
     @Option(names = "--channel-capacity", defaultValue = "1048576",
         description = "Bytes of log each replica pair's channel holds, a power of two (default ${DEFAULT-VALUE}).")
     int channelCapacity;
+
+    @Option(names = "--heartbeat-timeout", paramLabel = "MS", defaultValue = "" +
+        ReplicaContext.DEFAULT_HEARTBEAT_TIMEOUT_MS, description = "Heartbeat silence after which a backup takes " +
+        "the primary for hung and takes over (default ${DEFAULT-VALUE} ms); a dead primary is seen at once.")
+    long heartbeatTimeoutMs;
 
     @Option(names = "--reset", description = "Replace a mailbox left by a previous run (never one in use).")
     boolean reset;
@@ -210,7 +214,8 @@ final class RunCommand implements Callable<Integer>
         jvm.add("-Dreplicore.launcher=" + Launcher.path());
         jvm.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
             ReplicoreCli.class.getName(), "replica", "--id", String.valueOf(id), "--mailbox", box.path(),
-            "--run-id", Long.toHexString(box.runId()), "--cpus", partition, "--log", log.toString()));
+            "--run-id", Long.toHexString(box.runId()), "--cpus", partition, "--log", log.toString(),
+            "--heartbeat-timeout", String.valueOf(heartbeatTimeoutMs)));
         if (appPartition != null)
         {
             jvm.add("--app-cpus");
@@ -236,18 +241,9 @@ final class RunCommand implements Callable<Integer>
         jvm.add("--");
         jvm.addAll(command);
 
-        final ProcessBuilder builder = new ProcessBuilder(jvm);
-        if (id == box.control().primaryId())
-        {
-            builder.inheritIO();
-        }
-        else
-        {
-            final File output = replicaDir.resolve("output.log").toFile();
-            builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            builder.redirectOutput(output).redirectErrorStream(true);
-        }
-        return builder.start();
+        // Every coordinator holds the real standard input and output: a backup that takes over hands them to its
+        // application. Only the primary's coordinator reads or writes them.
+        return new ProcessBuilder(jvm).inheritIO().start();
     }
 
     /**

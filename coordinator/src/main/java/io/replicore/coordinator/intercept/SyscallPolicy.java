@@ -31,6 +31,8 @@ public final class SyscallPolicy
         ARCH_PRCTL, SET_ROBUST_LIST, FUTEX, SCHED_YIELD,
         // sleeping returns the same in every replica; the backup's sleep only slows the backup
         NANOSLEEP, CLOCK_NANOSLEEP, CLOCK_GETRES,
+        // resumes a sleep that a signal interrupted (a frozen and thawed partition): deterministic as the sleep
+        RESTART_SYSCALL,
         EXIT, EXIT_GROUP,
     };
 

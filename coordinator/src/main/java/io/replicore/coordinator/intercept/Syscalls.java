@@ -86,6 +86,7 @@ public final class Syscalls
     public static final int SCHED_GETAFFINITY = 204;
     public static final int GETDENTS64 = 217;
     public static final int SET_TID_ADDRESS = 218;
+    public static final int RESTART_SYSCALL = 219;
     public static final int FADVISE64 = 221;
     public static final int CLOCK_GETTIME = 228;
     public static final int CLOCK_GETRES = 229;

@@ -6,7 +6,7 @@ import jnr.ffi.types.size_t;
 import jnr.ffi.types.ssize_t;
 
 /**
- * Reaching into the application's process: its memory, its descriptors, its CPU placement.
+ * Reaching into the application's process: its memory, its descriptors, its CPU placement, signals.
  */
 public interface ProcessCalls
 {
@@ -23,6 +23,12 @@ public interface ProcessCalls
 
     @SaveError
     int pidfd_getfd(int pidfd, int targetFd, int flags);
+
+    /**
+     * Signal the process a pidfd holds: unlike kill(2) it cannot reach another process that reused the pid.
+     */
+    @SaveError
+    int pidfd_send_signal(int pidfd, int sig, Pointer info, int flags);
 
     @SaveError
     int sched_setaffinity(int pid, @size_t long size, Pointer mask);

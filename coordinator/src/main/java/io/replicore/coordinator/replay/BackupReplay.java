@@ -7,11 +7,13 @@ import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
 import io.replicore.mailbox.ChannelReader;
 import io.replicore.mailbox.ReplicaSlot;
-import io.replicore.mailbox.ReplicaState;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.BitSet;
 
 import static io.replicore.coordinator.intercept.Syscalls.*;
 import static io.replicore.coordinator.replay.LogRecord.*;
@@ -28,37 +30,56 @@ public final class BackupReplay
     private static final int O_RDWR = 2;
     private static final int O_CLOEXEC = 0x80000;
     private static final int AT_FDCWD = -100;
+    /** How often the primary's liveness is looked at while its log is empty. */
+    private static final long WATCH_INTERVAL_NS = 1_000_000;
 
     private final InterceptedCall call;
     private final SeccompListener listener;
-    private final ChannelReader reader;
-    private final ReplicaSlot primarySlot;
     private final ReplicaSlot ownSlot;
     private final UnsafeBuffer record;
     private final IdleStrategy idle = new BackoffIdleStrategy(100, 10, 1_000, 200_000);
     private final long corruptInputAt;
+    private ChannelReader reader;
+    private PrimaryWatch watch;
+    private long nextWatchNs;
+    private String lostReason;
     private long inputRecords;
     private int recordType;
+    private int recordLength;
     private long recordSequence;
+    private int recordChecksum;
+    /** Descriptors that stand in for files only the primary opened: a new primary cannot use them. */
+    private final BitSet placeholders = new BitSet();
 
     /**
+     * @param watch says when the primary is gone while its log has nothing more.
      * @param corruptInputAt fault injection: flip one byte of the N-th input record applied (0: never).
      */
     public BackupReplay(
-        final InterceptedCall call, final ChannelReader reader, final ReplicaSlot primarySlot,
-        final ReplicaSlot ownSlot, final long corruptInputAt)
+        final InterceptedCall call, final ChannelReader reader, final PrimaryWatch watch, final ReplicaSlot ownSlot,
+        final long corruptInputAt)
     {
         this.call = call;
         this.listener = call.listener;
         this.reader = reader;
-        this.primarySlot = primarySlot;
+        this.watch = watch;
         this.ownSlot = ownSlot;
         this.record = call.recordBuffer;
         this.corruptInputAt = corruptInputAt;
     }
 
     /**
-     * @return the sequence of the last record applied.
+     * Go on from a new primary's log. Its first record may repeat the last one applied here (see PrimaryLog).
+     */
+    public void follow(final ChannelReader reader, final PrimaryWatch watch)
+    {
+        this.reader = reader;
+        this.watch = watch;
+        this.lostReason = null;
+    }
+
+    /**
+     * @return the position in the log of the last record taken: the replica has replayed to here.
      */
     public long lastSequence()
     {
@@ -66,11 +87,52 @@ public final class BackupReplay
     }
 
     /**
-     * Answer the loaded notification from the next record.
+     * The last record taken is still in the record buffer until the next call is handled: a new primary repeats
+     * it to the backups ({@link #lastRecordType()}, {@link #lastRecordLength()}).
      */
-    public void handle() throws ReplicaStop
+    public int lastRecordType()
     {
-        next();
+        return recordType;
+    }
+
+    public int lastRecordLength()
+    {
+        return recordLength;
+    }
+
+    public DirectBuffer lastRecord()
+    {
+        return record;
+    }
+
+    /**
+     * @return the descriptors installed as placeholders for files only the primary opened (the application may
+     * have closed some since).
+     */
+    public BitSet placeholders()
+    {
+        return placeholders;
+    }
+
+    /**
+     * @return why the primary was found gone, after {@link #handle} or {@link #finish} returned false.
+     */
+    public String lostReason()
+    {
+        return lostReason;
+    }
+
+    /**
+     * Answer the loaded notification from the next record.
+     *
+     * @return false, leaving the notification unanswered, if the primary is gone and its log ends before this call.
+     */
+    public boolean handle() throws ReplicaStop
+    {
+        if (!next())
+        {
+            return false;
+        }
         if (recordType == TYPE_STOP)
         {
             throw stopRecord();
@@ -103,14 +165,20 @@ public final class BackupReplay
                 record.getInt(ACTION_OFFSET));
         }
         ownSlot.logSequence(recordSequence);
+        return true;
     }
 
     /**
      * The application ended with {@code exitStatus}: the primary's must have ended the same way, at the same point.
+     *
+     * @return false if the primary is gone and its log ends before the end.
      */
-    public void finish(final int exitStatus) throws ReplicaStop
+    public boolean finish(final int exitStatus) throws ReplicaStop
     {
-        next();
+        if (!next())
+        {
+            return false;
+        }
         if (recordType == TYPE_STOP)
         {
             throw stopRecord();
@@ -127,6 +195,7 @@ public final class BackupReplay
                 primaryStatus);
         }
         ownSlot.logSequence(recordSequence);
+        return true;
     }
 
     private void applyResult(final long result) throws ReplicaStop
@@ -193,6 +262,7 @@ public final class BackupReplay
                 throw diverged("descriptor " + fd + " that the primary's open returned cannot be used here (" +
                     installed + ")");
             }
+            placeholders.set(fd);
         }
         finally
         {
@@ -207,37 +277,74 @@ public final class BackupReplay
     }
 
     /**
-     * Wait for the next record and copy it into the record buffer.
+     * Also asked between calls, so that a backup whose application is waiting in the kernel (asleep, say) takes
+     * over too. Looks at the primary at most every {@link #WATCH_INTERVAL_NS}.
+     *
+     * @return true if the primary is gone and every record it logged has been taken.
      */
-    private void next() throws ReplicaStop
+    public boolean primaryGoneAndLogReplayed()
+    {
+        if (reader.backlogBytes() != 0)
+        {
+            return false;
+        }
+        final long nowNs = System.nanoTime();
+        if (nowNs - nextWatchNs < 0)
+        {
+            return false;
+        }
+        nextWatchNs = nowNs + WATCH_INTERVAL_NS;
+        lostReason = watch.lostReason(nowNs);
+        return lostReason != null;
+    }
+
+    /**
+     * Wait for the next record and copy it into the record buffer.
+     *
+     * @return false if there is none and the primary is gone.
+     */
+    private boolean next() throws ReplicaStop
     {
         idle.reset();
         while (true)
         {
+            final long previous = recordSequence;
+            final int previousChecksum = recordChecksum;
             final int read = reader.poll(this::take, 1);
             if (read == 1)
             {
-                return;
+                if (recordSequence == previous + 1)
+                {
+                    return true;
+                }
+                if (recordSequence == previous && recordChecksum == previousChecksum)
+                {
+                    continue; // a new primary repeating the record applied last
+                }
+                throw new ReplicaStop(call.nr, "the new primary's log goes on with record " + recordSequence +
+                    " where this replica has applied " + previous + (recordSequence == previous ?
+                    ", a different one: it came from the old primary after it was replaced" : ""),
+                    previous, true);
             }
             if (read == ChannelReader.CORRUPT)
             {
                 throw new ReplicaStop(call.nr, "the replication log is damaged: " + reader.corruption());
             }
-            final ReplicaState primaryState = primarySlot.state();
-            if (primaryState.isEnded() && reader.backlogBytes() == 0)
+            if (primaryGoneAndLogReplayed())
             {
-                throw new ReplicaStop(call.nr, "the primary (replica " + primarySlot.replicaId() + ") is " +
-                    primaryState.name().toLowerCase() + " and its log ends here; this version does not take over");
+                return false;
             }
             idle.idle();
         }
     }
 
     private ControlledMessageHandler.Action take(
-        final int type, final long sequence, final org.agrona.DirectBuffer buffer, final int offset, final int length)
+        final int type, final long sequence, final DirectBuffer buffer, final int offset, final int length)
     {
         recordType = type;
         recordSequence = sequence;
+        recordLength = length;
+        recordChecksum = reader.lastChecksum();
         record.putBytes(0, buffer, offset, length);
         return ControlledMessageHandler.Action.CONTINUE;
     }

@@ -9,6 +9,15 @@ public interface LogSink
 {
     /**
      * Append one record to every live backup's log, waiting out back-pressure.
+     *
+     * @throws ReplicaStop of kind {@link ReplicaStop.Kind#FENCED} if this replica is no longer the primary: it
+     * must emit nothing more.
      */
-    void append(int type, DirectBuffer buffer, int offset, int length);
+    void append(int type, DirectBuffer buffer, int offset, int length) throws ReplicaStop;
+
+    /**
+     * @throws ReplicaStop of kind {@link ReplicaStop.Kind#FENCED} if another replica has been named primary;
+     * called before every action that reaches outside the replica.
+     */
+    void checkStillPrimary() throws ReplicaStop;
 }

@@ -43,16 +43,22 @@ public final class PrimaryCalls
     private final DescriptorClassifier classifier;
     private final int appPid;
     private final int appPidfd;
-    private final int appParentPid;
+    private final int visiblePid;
+    private final int visibleParentPid;
     private final UnsafeBuffer record;
     /** The descriptor {@link #duplicate} made for the call in hand, or -1. */
     private int heldDuplicate = -1;
     /** Why {@link #emit} stopped short: an errno, or 0. */
     private int emitError;
 
+    /**
+     * @param appPid the application's real pid here, for /proc and its CPU clocks.
+     * @param visiblePid the pid the application is told (the first primary's application's, in every replica).
+     * @param visibleParentPid the parent pid it is told.
+     */
     public PrimaryCalls(
         final InterceptedCall call, final LogSink log, final DescriptorClassifier classifier, final int appPid,
-        final int appPidfd, final int appParentPid)
+        final int appPidfd, final int visiblePid, final int visibleParentPid)
     {
         this.call = call;
         this.listener = call.listener;
@@ -60,7 +66,8 @@ public final class PrimaryCalls
         this.classifier = classifier;
         this.appPid = appPid;
         this.appPidfd = appPidfd;
-        this.appParentPid = appParentPid;
+        this.visiblePid = visiblePid;
+        this.visibleParentPid = visibleParentPid;
         this.record = call.recordBuffer;
     }
 
@@ -71,6 +78,7 @@ public final class PrimaryCalls
      */
     public void handle() throws ReplicaStop
     {
+        log.checkStillPrimary();
         try
         {
             dispatch(call.args);
@@ -107,9 +115,10 @@ public final class PrimaryCalls
             case TIME -> time(a[0]);
             case GETCPU -> getcpu(a[0], a[1]);
             case SCHED_GETAFFINITY -> schedGetaffinity((int)a[0], a[1], a[2]);
-            case GETPID -> value(appPid);
-            case GETTID, SET_TID_ADDRESS -> value(call.tid);
-            case GETPPID -> value(appParentPid);
+            case GETPID -> value(visiblePid);
+            // Single-threaded applications only (clone is refused): the main thread's id is the pid it sees.
+            case GETTID, SET_TID_ADDRESS -> value(call.tid == appPid ? visiblePid : call.tid);
+            case GETPPID -> value(visibleParentPid);
             case RSEQ -> value(-ENOSYS);
             case UNLINK, RMDIR, MKDIR, CHMOD, CHOWN, TRUNCATE -> changePaths(AT_FDCWD, a[0], AT_FDCWD, 0);
             case RENAME, LINK -> changePaths(AT_FDCWD, a[0], AT_FDCWD, a[1]);
@@ -653,6 +662,7 @@ public final class PrimaryCalls
     }
 
     private void appendCall(final int action, final long signature, final long result, final int length)
+        throws ReplicaStop
     {
         LogRecord.putCall(record, 0, call.nr, action, signature, result);
         log.append(TYPE_CALL, record, 0, length);

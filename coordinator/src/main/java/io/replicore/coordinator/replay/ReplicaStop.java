@@ -1,16 +1,25 @@
 package io.replicore.coordinator.replay;
 
 /**
- * Why a replica stops before its application finished: a call it cannot replay, a divergence, a damaged log.
- * Carries the message that goes to the replica's slot, its event log and the operator.
+ * Why a replica stops before its application finished: a call it cannot replay, a divergence, a damaged log, a
+ * primary that found itself replaced (fenced) or that handed over on request. Carries the message that goes to the
+ * replica's slot, its event log and the operator.
  */
 public final class ReplicaStop extends Exception
 {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * What kind of end it is, which decides the replica's final state.
+     */
+    public enum Kind
+    {
+        FAILED, DIVERGED, FENCED, HANDED_OVER
+    }
+
     private final int nr;
     private final long sequence;
-    private final boolean divergence;
+    private final Kind kind;
 
     public ReplicaStop(final int nr, final String message)
     {
@@ -23,10 +32,20 @@ public final class ReplicaStop extends Exception
      */
     public ReplicaStop(final int nr, final String message, final long sequence, final boolean divergence)
     {
+        this(nr, message, sequence, divergence ? Kind.DIVERGED : Kind.FAILED);
+    }
+
+    public ReplicaStop(final int nr, final String message, final long sequence, final Kind kind)
+    {
         super(message);
         this.nr = nr;
         this.sequence = sequence;
-        this.divergence = divergence;
+        this.kind = kind;
+    }
+
+    public Kind kind()
+    {
+        return kind;
     }
 
     public long sequence()
@@ -36,7 +55,7 @@ public final class ReplicaStop extends Exception
 
     public boolean isDivergence()
     {
-        return divergence;
+        return kind == Kind.DIVERGED;
     }
 
     /**

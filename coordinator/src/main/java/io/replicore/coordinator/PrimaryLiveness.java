@@ -1,0 +1,86 @@
+package io.replicore.coordinator;
+
+import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.natives.ProcessCalls;
+import io.replicore.coordinator.natives.SocketCalls;
+import io.replicore.coordinator.replay.PrimaryWatch;
+import io.replicore.mailbox.HeartbeatMonitor;
+import io.replicore.mailbox.Mailbox;
+import io.replicore.mailbox.ReplicaSlot;
+import io.replicore.mailbox.ReplicaState;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * A backup's view of whether its primary lives, from three sources: the primary's slot says it ended; its
+ * coordinator process is gone (a pidfd turns readable at once when a process partition is killed); its heartbeat
+ * counter has not moved for longer than the timeout (a frozen or hung partition, or a replica kernel that died
+ * without a word).
+ */
+final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
+{
+    private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
+    private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
+    private static final short POLLIN = 0x1;
+
+    private final ReplicaSlot primary;
+    private final HeartbeatMonitor heartbeats;
+    private final long timeoutNs;
+    private final int pidfd;
+    private final Native.Scratch pollFd = Native.allocate(8);
+
+    PrimaryLiveness(final Mailbox mailbox, final int primaryId, final long timeoutNs)
+    {
+        this.primary = mailbox.slot(primaryId);
+        this.heartbeats = new HeartbeatMonitor(mailbox, System.nanoTime());
+        this.timeoutNs = timeoutNs;
+        // The coordinator's pid is only a hint in kernel partitions (another kernel's pid space): no pidfd there.
+        final int pid = primary.pid();
+        this.pidfd = pid > 0 ? PROCESS.pidfd_open(pid, 0) : -1;
+    }
+
+    int primaryId()
+    {
+        return primary.replicaId();
+    }
+
+    @Override
+    public String lostReason(final long nowNs)
+    {
+        final ReplicaState state = primary.state();
+        if (state.isEnded())
+        {
+            final String error = primary.lastErrorMessage();
+            return "replica " + primary.replicaId() + " is " + state.name().toLowerCase() +
+                (error.isEmpty() ? "" : " (" + error + ")");
+        }
+        if (pidfd >= 0 && exited())
+        {
+            return "replica " + primary.replicaId() + "'s coordinator (pid " + primary.pid() + ") is gone";
+        }
+        heartbeats.poll(nowNs);
+        final long silenceNs = heartbeats.silenceNs(primary.replicaId(), nowNs);
+        if (silenceNs >= timeoutNs)
+        {
+            return "replica " + primary.replicaId() + " missed its heartbeats for " + silenceNs / 1_000_000 + " ms";
+        }
+        return null;
+    }
+
+    private boolean exited()
+    {
+        final UnsafeBuffer poll = pollFd.buffer();
+        poll.putInt(0, pidfd);
+        poll.putShort(4, POLLIN);
+        poll.putShort(6, (short)0);
+        return SOCKETS.poll(pollFd.pointer(), 1, 0) > 0 && (poll.getShort(6) & POLLIN) != 0;
+    }
+
+    @Override
+    public void close()
+    {
+        if (pidfd >= 0)
+        {
+            PROCESS.close(pidfd);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+package io.replicore.coordinator;
+
+import io.replicore.coordinator.cli.ReplicoreCli;
+import io.replicore.mailbox.ControlBlock;
+import io.replicore.mailbox.Mailbox;
+import io.replicore.mailbox.MailboxContext;
+import io.replicore.mailbox.ReplicaState;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The primary's partition fails (killed, frozen) or is switched over on purpose while a program writes a
+ * numbered line every 20 ms: the output goes on from a backup with every line exactly once, in order, and the
+ * run ends with the program's own status. Faults and the switch-over go through the CLI, as an operator does.
+ */
+class FailoverTest
+{
+    private static final int TICKS = 150;
+    private static final long WAIT_MS = 30_000;
+
+    @Test
+    void aKilledPrimaryIsReplacedAndItsOutputGoesOnWithNoLineLostOrRepeated() throws Exception
+    {
+        final ReplicatedRun.Running running = startTicker(2);
+        awaitLines(running, 30);
+        assertEquals(0, cli("kill-replica", "0", "--mailbox", running.mailbox()));
+
+        final ReplicatedRun run = running.finish();
+        assertEveryTickOnceInOrder(run);
+        assertTrue(run.stderr.contains("replica 1: took over as primary of epoch 2"), run.stderr);
+        assertTrue(run.events(1).contains("is gone"), run.events(1));
+    }
+
+    @Test
+    void threeReplicasSurviveTheirPrimaryKilledTwiceInARow() throws Exception
+    {
+        final ReplicatedRun.Running running = startTicker(3);
+        awaitLines(running, 20);
+        assertEquals(0, cli("kill-replica", "0", "--mailbox", running.mailbox()));
+        awaitEpoch(running, 2);
+        awaitLines(running, 60);
+        assertEquals(0, cli("kill-replica", "1", "--mailbox", running.mailbox()));
+
+        final ReplicatedRun run = running.finish();
+        assertEveryTickOnceInOrder(run);
+        assertTrue(run.stderr.contains("replica 2: took over as primary of epoch 3"), run.stderr);
+        assertTrue(run.events(2).contains("following replica 1, primary of epoch 2"), run.events(2));
+    }
+
+    @Test
+    void aFrozenPrimaryIsReplacedAfterItsHeartbeatsStopAndFencesItselfWhenThawed() throws Exception
+    {
+        final ReplicatedRun.Running running = startTicker(2);
+        awaitLines(running, 30);
+        assertEquals(0, cli("kill-replica", "0", "--freeze", "--mailbox", running.mailbox()));
+        awaitEpoch(running, 2);
+        assertEquals(0, cli("kill-replica", "0", "--thaw", "--mailbox", running.mailbox()));
+        awaitState(running, 0, state -> state == ReplicaState.FENCED);
+
+        final ReplicatedRun run = running.finish();
+        assertEveryTickOnceInOrder(run);
+        assertTrue(run.stderr.contains("missed its heartbeats"), run.stderr);
+        assertTrue(run.events(0).contains("fenced: replaced by replica 1, primary of epoch 2"), run.events(0));
+    }
+
+    @Test
+    void aPlannedFailoverHandsOverBetweenTwoCallsWithNoLineLostOrRepeated() throws Exception
+    {
+        final ReplicatedRun.Running running = startTicker(2);
+        awaitLines(running, 30);
+        assertEquals(0, cli("failover", "--mailbox", running.mailbox()));
+
+        final ReplicatedRun run = running.finish();
+        assertEveryTickOnceInOrder(run);
+        assertTrue(run.events(0).contains("handed over in a planned failover"), run.events(0));
+        assertTrue(run.stderr.contains("replica 1: took over as primary of epoch 2"), run.stderr);
+    }
+
+    private static ReplicatedRun.Running startTicker(final int replicas) throws IOException
+    {
+        return ReplicatedRun.start(replicas, List.of(), null,
+            ReplicatedRun.testProgram("ft_ticker").toString(), String.valueOf(TICKS), "20");
+    }
+
+    private static void assertEveryTickOnceInOrder(final ReplicatedRun run)
+    {
+        final List<String> expected = new ArrayList<>();
+        for (int i = 1; i <= TICKS; i++)
+        {
+            expected.add("tick " + i);
+        }
+        expected.add("done");
+        assertEquals(expected, run.lines(), "stderr:\n" + run.stderr);
+        assertEquals(0, run.exitCode, run.stderr);
+    }
+
+    private static int cli(final String... args)
+    {
+        final StringWriter out = new StringWriter();
+        final int code = ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out))
+            .execute(args);
+        if (code != 0)
+        {
+            System.err.println("replicore " + String.join(" ", args) + " -> " + code + ": " + out);
+        }
+        return code;
+    }
+
+    private static void awaitLines(final ReplicatedRun.Running running, final int lines) throws Exception
+    {
+        awaitTrue(running, () -> Files.exists(running.stdoutFile()) &&
+            Files.readString(running.stdoutFile(), StandardCharsets.ISO_8859_1).lines().count() >= lines,
+            lines + " lines of output");
+    }
+
+    private static void awaitEpoch(final ReplicatedRun.Running running, final int epoch) throws Exception
+    {
+        awaitTrue(running, () -> control(running).epoch() >= epoch, "epoch " + epoch);
+    }
+
+    private static void awaitState(
+        final ReplicatedRun.Running running, final int replica, final Predicate<ReplicaState> wanted) throws Exception
+    {
+        awaitTrue(running, () ->
+        {
+            try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
+            {
+                return wanted.test(box.slot(replica).state());
+            }
+        }, "replica " + replica + "'s state");
+    }
+
+    private static ControlBlockView control(final ReplicatedRun.Running running)
+    {
+        try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
+        {
+            final ControlBlock control = box.control();
+            return new ControlBlockView(control.epoch(), control.primaryId());
+        }
+    }
+
+    private record ControlBlockView(int epoch, int primary)
+    {
+    }
+
+    @FunctionalInterface
+    private interface Condition
+    {
+        boolean holds() throws Exception;
+    }
+
+    private static void awaitTrue(final ReplicatedRun.Running running, final Condition condition, final String what)
+        throws Exception
+    {
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MS);
+        while (!condition.holds())
+        {
+            if (!running.process().isAlive() || System.nanoTime() > deadline)
+            {
+                throw new AssertionError("no " + what + " (run " + (running.process().isAlive() ? "still running" :
+                    "ended") + ")");
+            }
+            Thread.sleep(10);
+        }
+    }
+}
