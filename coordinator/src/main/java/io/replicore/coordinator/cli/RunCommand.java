@@ -102,6 +102,9 @@ final class RunCommand implements Callable<Integer>
             box.control().compareAndSetEpoch(box.control().epochWord(), 0);
             box.control().serviceState(ControlBlock.SERVICE_RUNNING);
             final List<Process> coordinators = new ArrayList<>();
+            // Stopping run (Ctrl-C, SIGTERM) stops the service: every coordinator, and with it its application.
+            final Thread stopService = new Thread(() -> coordinators.forEach(Process::destroyForcibly));
+            Runtime.getRuntime().addShutdownHook(stopService);
             try
             {
                 for (int id = 0; id < replicas; id++)
@@ -119,6 +122,7 @@ final class RunCommand implements Callable<Integer>
             }
             finally
             {
+                Runtime.getRuntime().removeShutdownHook(stopService);
                 coordinators.forEach(Process::destroyForcibly);
                 if (!keepMailbox)
                 {

@@ -24,7 +24,10 @@ public final class SyscallPolicy
         // the process's own descriptors and paths; files live in the private state copy or are read-only system files
         CLOSE, STAT, LSTAT, LSEEK, ACCESS, FACCESSAT, FACCESSAT2, READLINK, READLINKAT,
         DUP, DUP2, DUP3, PIPE, PIPE2, FCNTL, FLOCK, FSYNC, FDATASYNC, FADVISE64,
-        GETDENTS64, GETCWD, CHDIR, FCHDIR, UMASK, STATFS, FSTATFS, SOCKET,
+        GETDENTS64, GETCWD, CHDIR, FCHDIR, UMASK, STATFS, FSTATFS,
+        // a backup's sockets are never bound or connected: they stand in, at the same numbers, for the primary's;
+        // an epoll set holds the same numbers in every replica (waiting on it is replicated)
+        SOCKET, EPOLL_CREATE, EPOLL_CREATE1, EPOLL_CTL,
         // credentials and limits are inherited identically
         GETUID, GETGID, GETEUID, GETEGID, GETGROUPS, GETRLIMIT, PRLIMIT64, GETPGRP,
         // thread-local setup of a single-threaded program

@@ -63,5 +63,39 @@ public interface HostCalls
     @SaveError
     int statx(int dirfd, String path, int flags, int mask, Pointer statx);
 
+    @SaveError
+    int bind(int fd, Pointer address, int length);
+
+    @SaveError
+    int listen(int fd, int backlog);
+
+    @SaveError
+    int shutdown(int fd, int how);
+
+    @SaveError
+    int accept4(int fd, Pointer address, Pointer length, int flags);
+
+    @SaveError
+    int getsockname(int fd, Pointer address, Pointer length);
+
+    @SaveError
+    int getpeername(int fd, Pointer address, Pointer length);
+
+    @SaveError
+    int setsockopt(int fd, int level, int name, Pointer value, int length);
+
+    @SaveError
+    int getsockopt(int fd, int level, int name, Pointer value, Pointer length);
+
+    @SaveError
+    @ssize_t
+    long recvfrom(int fd, Pointer buffer, @size_t long length, int flags, Pointer address, Pointer addressLength);
+
+    @SaveError
+    int epoll_wait(int epfd, Pointer events, int maxEvents, int timeoutMs);
+
+    @SaveError
+    int socket(int domain, int type, int protocol);
+
     int close(int fd);
 }

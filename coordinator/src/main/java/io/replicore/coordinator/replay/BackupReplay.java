@@ -30,6 +30,10 @@ public final class BackupReplay
     private static final int O_RDWR = 2;
     private static final int O_CLOEXEC = 0x80000;
     private static final int AT_FDCWD = -100;
+    private static final int AF_INET = 2;
+    private static final int SOCK_STREAM = 1;
+    private static final int SOCK_NONBLOCK = 0x800;
+    private static final int SOCK_CLOEXEC = 0x80000;
     /** How often the primary's liveness is looked at while its log is empty. */
     private static final long WATCH_INTERVAL_NS = 1_000_000;
 
@@ -161,6 +165,7 @@ public final class BackupReplay
             case ACTION_RESULT -> applyResult(result);
             case ACTION_OUTPUT -> compareOutput(result);
             case ACTION_DESCRIPTOR -> installPlaceholder((int)result);
+            case ACTION_SOCKET -> installSocketPlaceholder((int)result);
             default -> throw new ReplicaStop(nr, "record " + recordSequence + " has unknown action " +
                 record.getInt(ACTION_OFFSET));
         }
@@ -268,6 +273,34 @@ public final class BackupReplay
         {
             PROCESS.close(placeholder);
         }
+    }
+
+    /**
+     * An accepted connection: an unconnected socket stands in for it at the primary's number, with the flags the
+     * application asked for, and the peer's address is copied as the primary got it.
+     */
+    private void installSocketPlaceholder(final int fd) throws ReplicaStop
+    {
+        final int flags = call.nr == ACCEPT4 ? (int)call.args[3] : 0;
+        final int placeholder = HOST.socket(AF_INET, SOCK_STREAM | (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC, 0);
+        if (placeholder < 0)
+        {
+            throw new ReplicaStop(call.nr, "cannot make a stand-in socket: errno " + Native.lastErrno());
+        }
+        try
+        {
+            final int installed = listener.installDescriptor(placeholder, fd, (flags & SOCK_CLOEXEC) != 0, false);
+            if (installed != fd && installed != SeccompListener.GONE)
+            {
+                throw diverged("descriptor " + fd + " of the primary's accepted connection cannot be used here (" +
+                    installed + ")");
+            }
+        }
+        finally
+        {
+            PROCESS.close(placeholder);
+        }
+        applyResult(fd);
     }
 
     private long execSignature()

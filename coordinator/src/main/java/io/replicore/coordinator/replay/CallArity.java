@@ -20,6 +20,11 @@ final class CallArity
             UNLINKAT, MKDIRAT, FCHMODAT, EXECVE);
         set(4, PREAD64, PWRITE64, OPENAT, NEWFSTATAT, RSEQ, RENAMEAT, FALLOCATE);
         set(5, STATX, FCHOWNAT, RENAMEAT2, CLONE);
+        set(2, LISTEN, SHUTDOWN);
+        set(3, ACCEPT, BIND, GETSOCKNAME, GETPEERNAME);
+        set(4, ACCEPT4, EPOLL_WAIT, EPOLL_PWAIT);
+        set(5, SETSOCKOPT, GETSOCKOPT);
+        set(6, RECVFROM);
     }
 
     private CallArity()

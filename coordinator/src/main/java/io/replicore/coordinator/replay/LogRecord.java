@@ -25,6 +25,8 @@ import org.agrona.MutableDirectBuffer;
  *   Action 3 OUTPUT: complete with Result; one 8-byte segment (address 0) holds the signature of the bytes
  *            the primary emitted, which a backup compares with its own.
  *   Action 4 DESCRIPTOR: the primary installed descriptor Result; a backup installs a placeholder there.
+ *   Action 5 SOCKET: the primary installed an accepted connection as descriptor Result; a backup installs an
+ *            unconnected socket there; segments (the peer's address and its length) are copied as for RESULT.
  *
  * EXIT (type 2): the application ended.        STOP (type 3): the primary stopped on a call it cannot replay.
  *   |  Wait Status (4) | reserved (4) |         |  Call Number (4) | Message Length (4) | Message, UTF-8 ... |
@@ -40,6 +42,7 @@ public final class LogRecord
     public static final int ACTION_RESULT = 2;
     public static final int ACTION_OUTPUT = 3;
     public static final int ACTION_DESCRIPTOR = 4;
+    public static final int ACTION_SOCKET = 5;
 
     public static final int CALL_NUMBER_OFFSET = 0;
     public static final int ACTION_OFFSET = 4;

@@ -9,6 +9,7 @@ import io.replicore.coordinator.natives.ProcessCalls;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 import static io.replicore.coordinator.intercept.Syscalls.*;
 import static io.replicore.coordinator.replay.LogRecord.*;
@@ -23,6 +24,16 @@ public final class PrimaryCalls
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     private static final int ENOSYS = 38;
     private static final int EFAULT = 14;
+    private static final int EINVAL = 22;
+    private static final int SOCK_NONBLOCK = 0x800;
+    private static final int SOCK_CLOEXEC = 0x80000;
+    /** sizeof(struct sockaddr_storage). */
+    private static final int SOCKADDR_MAX = 128;
+    /** Socket options are small structures; a larger one is refused as a fault. */
+    private static final int OPTION_MAX = 256;
+    /** sizeof(struct epoll_event) on x86_64: packed u32 events and u64 data. */
+    private static final int EPOLL_EVENT_LENGTH = 12;
+    private static final int EPOLL_SLICE_MS = 20;
     /** Instead of a descriptor: the call has been answered already. */
     private static final int ANSWERED = -1;
     private static final int AT_FDCWD = -100;
@@ -126,6 +137,16 @@ public final class PrimaryCalls
             case UNLINKAT, MKDIRAT, FCHMODAT, FCHOWNAT -> changePaths((int)a[0], a[1], AT_FDCWD, 0);
             case RENAMEAT, RENAMEAT2 -> changePaths((int)a[0], a[1], (int)a[2], a[3]);
             case FTRUNCATE, FCHMOD, FCHOWN, FALLOCATE -> changeDescriptor((int)a[0]);
+            case BIND -> socketValue((int)a[0], SocketOp.BIND, a[1], (int)a[2]);
+            case LISTEN -> socketValue((int)a[0], SocketOp.LISTEN, 0, (int)a[1]);
+            case SHUTDOWN -> socketValue((int)a[0], SocketOp.SHUTDOWN, 0, (int)a[1]);
+            case SETSOCKOPT -> setsockopt((int)a[0], (int)a[1], (int)a[2], a[3], (int)a[4]);
+            case GETSOCKOPT -> getsockopt((int)a[0], (int)a[1], (int)a[2], a[3], a[4]);
+            case GETSOCKNAME, GETPEERNAME -> socketName((int)a[0], a[1], a[2]);
+            case ACCEPT -> accept((int)a[0], a[1], a[2], 0);
+            case ACCEPT4 -> accept((int)a[0], a[1], a[2], (int)a[3]);
+            case RECVFROM -> recvfrom((int)a[0], a[1], a[2], (int)a[3], a[4], a[5]);
+            case EPOLL_WAIT, EPOLL_PWAIT -> epollWait((int)a[0], a[1], (int)a[2], (int)a[3]);
             case CLONE, CLONE3, FORK, VFORK -> stop("starting a process or thread (" + call.name() +
                 ") needs the deterministic scheduler, which is not in this version");
             default -> stop(call.name() + " (system call " + call.nr + ") cannot be replicated by this version");
@@ -554,6 +575,265 @@ public final class PrimaryCalls
             return;
         }
         resultWithData(rc, mask, rc);
+    }
+
+    /**
+     * Socket calls whose only outcome is a return value; the primary performs them on its duplicate.
+     */
+    private enum SocketOp
+    {
+        BIND, LISTEN, SHUTDOWN
+    }
+
+    private void socketValue(final int fd, final SocketOp op, final long address, final int argument)
+        throws ReplicaStop
+    {
+        if (op == SocketOp.BIND && (argument <= 0 || argument > SOCKADDR_MAX ||
+            call.memory.read(call.tid, address, call.work.address(), argument) != argument))
+        {
+            value(-EFAULT);
+            return;
+        }
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
+        {
+            return;
+        }
+        final int rc = switch (op)
+        {
+            case BIND -> HOST.bind(dup, call.work.pointer(), argument);
+            case LISTEN -> HOST.listen(dup, argument);
+            case SHUTDOWN -> HOST.shutdown(dup, argument);
+        };
+        value(rc < 0 ? -Native.lastErrno() : rc);
+    }
+
+    private void setsockopt(final int fd, final int level, final int name, final long value, final int length)
+        throws ReplicaStop
+    {
+        if (length < 0 || length > OPTION_MAX ||
+            (length > 0 && call.memory.read(call.tid, value, call.work.address(), length) != length))
+        {
+            value(-EFAULT);
+            return;
+        }
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
+        {
+            return;
+        }
+        final int rc = HOST.setsockopt(dup, level, name, call.work.pointer(), length);
+        value(rc < 0 ? -Native.lastErrno() : rc);
+    }
+
+    /**
+     * The record's data areas for a result made of a value of up to {@code capacity} bytes and the 4-byte length
+     * the kernel writes back: the length first, so the value's offset is fixed.
+     */
+    private static final int LENGTH_DATA = CALL_HEADER_LENGTH + SEGMENT_HEADER_LENGTH;
+    private static final int VALUE_DATA = LENGTH_DATA + 8 + SEGMENT_HEADER_LENGTH;
+
+    private void getsockopt(final int fd, final int level, final int name, final long value, final long lengthAddress)
+        throws ReplicaStop
+    {
+        final int capacity = readLength(lengthAddress, OPTION_MAX);
+        if (capacity < 0)
+        {
+            value(-EFAULT);
+            return;
+        }
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
+        {
+            return;
+        }
+        record.putInt(LENGTH_DATA, capacity);
+        final int rc = HOST.getsockopt(dup, level, name, call.record.at(VALUE_DATA), call.record.at(LENGTH_DATA));
+        resultWithValueAndLength(rc < 0 ? -Native.lastErrno() : rc, value, lengthAddress, capacity);
+    }
+
+    private void socketName(final int fd, final long address, final long lengthAddress) throws ReplicaStop
+    {
+        final int capacity = readLength(lengthAddress, SOCKADDR_MAX);
+        if (capacity < 0)
+        {
+            value(-EFAULT);
+            return;
+        }
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
+        {
+            return;
+        }
+        record.putInt(LENGTH_DATA, capacity);
+        final int rc = call.nr == GETSOCKNAME ?
+            HOST.getsockname(dup, call.record.at(VALUE_DATA), call.record.at(LENGTH_DATA)) :
+            HOST.getpeername(dup, call.record.at(VALUE_DATA), call.record.at(LENGTH_DATA));
+        resultWithValueAndLength(rc < 0 ? -Native.lastErrno() : rc, address, lengthAddress, capacity);
+    }
+
+    /**
+     * A new connection: the primary accepts it on its duplicate of the listening socket and installs it in the
+     * application at the lowest free number; the backups install a stand-in socket at the same number.
+     */
+    private void accept(final int fd, final long address, final long lengthAddress, final int flags)
+        throws ReplicaStop
+    {
+        final int capacity = address == 0 ? 0 : readLength(lengthAddress, SOCKADDR_MAX);
+        if (capacity < 0)
+        {
+            value(-EFAULT);
+            return;
+        }
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
+        {
+            return;
+        }
+        record.putInt(LENGTH_DATA, capacity);
+        final int connection = HOST.accept4(dup, address == 0 ? null : call.record.at(VALUE_DATA),
+            address == 0 ? null : call.record.at(LENGTH_DATA), (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC);
+        if (connection < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        final int installed = listener.installDescriptor(connection, -1, (flags & SOCK_CLOEXEC) != 0, false);
+        HOST.close(connection);
+        if (installed == SeccompListener.GONE)
+        {
+            return; // the application is gone: nothing to log for a call it will never see answered
+        }
+        if (installed < 0)
+        {
+            value(installed);
+            return;
+        }
+        LogRecord.putCall(record, 0, call.nr, ACTION_SOCKET, call.signatureOfArguments(), installed);
+        final int length = address == 0 ? CALL_HEADER_LENGTH : appendValueAndLength(address, lengthAddress, capacity);
+        log.append(TYPE_CALL, record, 0, length);
+        respond(listener.answer(installed));
+    }
+
+    private void recvfrom(
+        final int fd, final long buffer, final long count, final int flags, final long address,
+        final long lengthAddress) throws ReplicaStop
+    {
+        if (address != 0)
+        {
+            stop("recvfrom asking for the sender's address cannot be replicated by this version");
+            return;
+        }
+        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        {
+            proceed();
+            return;
+        }
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
+        {
+            return;
+        }
+        final long n = HOST.recvfrom(dup, call.record.at(dataOffset()), Math.min(count, call.maxData()), flags, null,
+            null);
+        if (n < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        resultWithData(n, buffer, (int)n);
+    }
+
+    /**
+     * The primary waits on its duplicate of the application's epoll set, which holds the application's own
+     * registrations; the events it returns go to every replica. The wait is cut into slices so that a primary that
+     * has been replaced stops waiting.
+     */
+    private void epollWait(final int epfd, final long events, final int maxEvents, final int timeoutMs)
+        throws ReplicaStop
+    {
+        if (maxEvents <= 0)
+        {
+            value(-EINVAL);
+            return;
+        }
+        final int dup = duplicateOrFail(epfd);
+        if (dup == ANSWERED)
+        {
+            return;
+        }
+        final int max = Math.min(maxEvents, call.maxData() / EPOLL_EVENT_LENGTH);
+        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(timeoutMs, 0));
+        int n;
+        while (true)
+        {
+            final long leftMs = timeoutMs < 0 ? EPOLL_SLICE_MS :
+                TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime() + 999_999);
+            n = HOST.epoll_wait(dup, call.record.at(dataOffset()), max, (int)Math.max(0, Math.min(leftMs,
+                EPOLL_SLICE_MS)));
+            if (n != 0 || (timeoutMs >= 0 && System.nanoTime() - deadlineNs >= 0))
+            {
+                break;
+            }
+            log.checkStillPrimary();
+        }
+        if (n < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        resultWithData(n, events, n * EPOLL_EVENT_LENGTH);
+    }
+
+    /**
+     * @return the socket-address or option length the application passed at {@code address}, capped, or -1.
+     */
+    private int readLength(final long address, final int max)
+    {
+        if (address == 0 || call.memory.read(call.tid, address, call.work.address(), 4) != 4)
+        {
+            return -1;
+        }
+        final int length = call.work.buffer().getInt(0);
+        return length < 0 ? -1 : Math.min(length, max);
+    }
+
+    /**
+     * Log and apply a RESULT carrying a value the kernel wrote at {@link #VALUE_DATA} (its length, as the kernel
+     * left it at {@link #LENGTH_DATA}, capped by what the application offered) and that length.
+     */
+    private void resultWithValueAndLength(
+        final long result, final long address, final long lengthAddress, final int capacity) throws ReplicaStop
+    {
+        if (result < 0)
+        {
+            value(result);
+            return;
+        }
+        LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), result);
+        final int length = appendValueAndLength(address, lengthAddress, capacity);
+        log.append(TYPE_CALL, record, 0, length);
+        respond(listener.answer(result));
+    }
+
+    /**
+     * Append the length and value segments (already in place) and copy them into the application.
+     *
+     * @return the record's length.
+     */
+    private int appendValueAndLength(final long address, final long lengthAddress, final int capacity)
+        throws ReplicaStop
+    {
+        final int actual = record.getInt(LENGTH_DATA);
+        final int copied = Math.min(Math.max(actual, 0), capacity);
+        int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, lengthAddress, 4);
+        length = LogRecord.appendSegment(record, 0, length, address, copied);
+        if (call.memory.write(call.tid, lengthAddress, call.record.address() + LENGTH_DATA, 4) != 4 ||
+            (copied > 0 && call.memory.write(call.tid, address, call.record.address() + VALUE_DATA, copied) != copied))
+        {
+            stop(call.name() + " cannot write its result into the application");
+        }
+        return length;
     }
 
     /**
