@@ -5,6 +5,9 @@ import io.replicore.coordinator.intercept.LauncherHandshake;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.intercept.SyscallPolicy;
 import io.replicore.coordinator.intercept.VdsoPatcher;
+import io.replicore.coordinator.ioowner.BackupSockets;
+import io.replicore.coordinator.ioowner.PrimarySockets;
+import io.replicore.coordinator.ioowner.SocketTakeover;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
 import io.replicore.coordinator.natives.SocketCalls;
@@ -23,6 +26,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.locks.LockSupport;
@@ -49,6 +53,8 @@ public final class ReplicaCoordinator
     /** How Java reports a process ended by SIGKILL. */
     private static final int KILLED_FROM_OUTSIDE = 128 + 9;
     private static final int COMMAND_DONE = 0;
+    /** The helper next to the launcher that registers taken-over sockets in the application's epoll sets. */
+    private static final String REARM = "replicore-rearm";
     private static final int COMMAND_REFUSED = 1;
 
     private final ReplicaContext ctx;
@@ -58,6 +64,8 @@ public final class ReplicaCoordinator
     private volatile boolean beating = true;
     /** The sequence of the last admin command this replica acted on, so a command is acted on once. */
     private int handledCommand;
+    /** The primary's sockets as handed to this replica while it is a backup. */
+    private BackupSockets heldSockets;
 
     public ReplicaCoordinator(final ReplicaContext ctx, final EventLog events)
     {
@@ -86,6 +94,8 @@ public final class ReplicaCoordinator
             }
             slot = mailbox.slot(ctx.replicaId());
             handledCommand = ControlBlock.commandSequenceOf(mailbox.control().commandWord());
+            // Bound before registering: a primary that sees this replica live can always hand it a socket.
+            heldSockets = new BackupSockets(mailbox.runId(), ctx.replicaId());
             slot.register((int)ProcessHandle.current().pid(), ctx.replicaId(), System.currentTimeMillis());
             final Thread heartbeat = startHeartbeat();
             try
@@ -96,6 +106,7 @@ public final class ReplicaCoordinator
             {
                 beating = false;
                 heartbeat.join();
+                heldSockets.close();
             }
         }
         finally
@@ -227,9 +238,9 @@ public final class ReplicaCoordinator
     private int runAsPrimary(final Application app, final PrimaryLog log)
         throws IOException, InterruptedException
     {
-        try
+        try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), () -> log.lastSequence() + 1))
         {
-            serve(app, primaryCalls(app, log)::handle, () -> primaryChecks(log));
+            serve(app, primaryCalls(app, log, sockets)::handle, () -> primaryChecks(log));
             return primaryExit(log, app.process().waitFor());
         }
         catch (final ReplicaStop stop)
@@ -238,9 +249,11 @@ public final class ReplicaCoordinator
         }
     }
 
-    private PrimaryCalls primaryCalls(final Application app, final PrimaryLog log) throws IOException
+    private PrimaryCalls primaryCalls(final Application app, final PrimaryLog log, final PrimarySockets sockets)
+        throws IOException
     {
-        return new PrimaryCalls(app.call(), log, new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()),
+        return new PrimaryCalls(app.call(), log, sockets,
+            new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()),
             app.pid(), app.pidfd(), mailbox.control().applicationPid(), mailbox.control().applicationParentPid());
     }
 
@@ -331,7 +344,7 @@ public final class ReplicaCoordinator
         final int primaryId = mailbox.control().primaryId();
         final PrimaryLiveness watch = new PrimaryLiveness(mailbox, primaryId, ctx.heartbeatTimeoutNs());
         final Backup backup = new Backup(app, stdio, watch, new BackupReplay(app.call(),
-            mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, ctx.corruptInputAt()));
+            mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, heldSockets, ctx.corruptInputAt()));
         try
         {
             serve(app, backup::handle, backup::between);
@@ -365,7 +378,8 @@ public final class ReplicaCoordinator
     private static void prepareTakeover()
     {
         for (final Class<?> type : new Class<?>[]{PrimaryCalls.class, PrimaryLog.class, Succession.class,
-            DescriptorClassifier.class, StdioHandover.class})
+            DescriptorClassifier.class, StdioHandover.class, io.replicore.coordinator.ioowner.PrimarySockets.class,
+            SocketTakeover.class})
         {
             try
             {
@@ -389,7 +403,8 @@ public final class ReplicaCoordinator
         private PrimaryLiveness watch;
         private PrimaryLog log;
         private PrimaryCalls calls;
-        private boolean stdioPending;
+        private PrimarySockets sockets;
+        private boolean ioPending;
 
         Backup(final Application app, final StdioHandover stdio, final PrimaryLiveness watch, final BackupReplay replay)
         {
@@ -414,9 +429,9 @@ public final class ReplicaCoordinator
                 }
                 succeed();
             }
-            if (stdioPending)
+            if (ioPending)
             {
-                handOverStdio();
+                handOverIo();
             }
             calls.handle();
         }
@@ -437,11 +452,20 @@ public final class ReplicaCoordinator
          * The real standard descriptors go to the application during a notification (SECCOMP_IOCTL_NOTIF_ADDFD
          * needs one): the first call it makes as the new primary's.
          */
-        private void handOverStdio() throws ReplicaStop
+        private void handOverIo() throws ReplicaStop
         {
-            stdioPending = false;
-            final int handedOver = stdio.handOver(app.listener(), replay.placeholders());
-            events.info(handedOver + " standard descriptors handed to the application");
+            ioPending = false;
+            heldSockets.takeHandedOver(replay.lastSequence());
+            final BitSet unheld = (BitSet)replay.placeholders().clone();
+            unheld.andNot(heldSockets.held());
+            final int handedOver = stdio.handOver(app.listener(), unheld);
+            final SocketTakeover takeover = new SocketTakeover();
+            final long[] alreadySent = takeover.takeOver(app.listener(), app.pid(), heldSockets, replay.lastSequence(),
+                app.call().nr(), ctx.launcher().resolveSibling(REARM));
+            sockets.adopt(takeover.takenOver(), alreadySent, takeover.acceptedUnseen());
+            events.info(handedOver + " standard descriptors and " + takeover.takenOver().cardinality() +
+                " sockets handed to the application" +
+                (takeover.notes().isEmpty() ? "" : "; " + String.join("; ", takeover.notes())));
         }
 
         int finish(final int status) throws ReplicaStop
@@ -484,10 +508,12 @@ public final class ReplicaCoordinator
             {
                 log.repeat(replay.lastRecordType(), replay.lastRecord(), 0, replay.lastRecordLength());
             }
-            stdioPending = true;
+            ioPending = true;
             try
             {
-                calls = primaryCalls(app, log);
+                final PrimaryLog primaryLog = log;
+                sockets = new PrimarySockets(mailbox, ctx.replicaId(), () -> primaryLog.lastSequence() + 1);
+                calls = primaryCalls(app, log, sockets);
             }
             catch (final IOException ex)
             {
@@ -507,6 +533,17 @@ public final class ReplicaCoordinator
         public void close()
         {
             watch.close();
+            if (sockets != null)
+            {
+                try
+                {
+                    sockets.close();
+                }
+                catch (final IOException ex)
+                {
+                    events.info("closing the socket hand-over channel: " + ex.getMessage());
+                }
+            }
         }
     }
 

@@ -1,19 +1,25 @@
 package io.replicore.coordinator;
 
+import io.replicore.coordinator.cli.ReplicoreCli;
 import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
 import io.replicore.mailbox.ReplicaSlot;
 import io.replicore.mailbox.ReplicaState;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -24,8 +30,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * lighttpd from Debian, unmodified, replicated: the primary owns the listening socket and every connection, the
- * backups answer socket calls, accept and epoll_wait from the log with stand-in sockets, and every response's bytes
- * are compared. Clients are curl and ab on loopback.
+ * backups answer socket calls, accept and epoll_wait from the log with stand-in sockets and hold duplicates of the
+ * real ones, and every response's bytes are compared. When the primary is killed a backup takes the sockets over
+ * and the clients (curl and ab on loopback) see no error and lose no byte.
  */
 class NetworkServerReplicationTest
 {
@@ -35,54 +42,202 @@ class NetworkServerReplicationTest
     @ValueSource(ints = {2, 3})
     void lighttpdServesEveryRequestAndItsBackupsReplayEveryConnection(final int replicas) throws Exception
     {
-        final Path site = Files.createTempDirectory("replicore-lighttpd");
-        final byte[] page = new byte[PAGE_LENGTH];
-        final Random random = new Random(replicas);
-        for (int i = 0; i < page.length; i++)
-        {
-            page[i] = (byte)('a' + random.nextInt(26));
-        }
-        Files.write(site.resolve("page.html"), page);
-        final int port = freePort();
-        final Path config = site.resolve("lighttpd.conf");
-        Files.writeString(config, String.join("\n",
-            "server.document-root = \"" + site + "\"",
-            "server.bind = \"127.0.0.1\"",
-            "server.port = " + port,
-            "server.errorlog = \"" + site.resolve("error.log") + "\"",
-            "server.pid-file = \"\"",
-            "server.network-backend = \"writev\"",
-            ""));
-
-        final ReplicatedRun.Running running = ReplicatedRun.start(replicas, List.of("--keep-mailbox"), null,
-            "/usr/sbin/lighttpd", "-D", "-f", config.toString());
+        final Site site = Site.create(replicas, 0);
+        final ReplicatedRun.Running running = site.start(replicas);
         try
         {
-            awaitListening(running, port);
             for (int i = 0; i < 10; i++)
             {
-                final Path body = site.resolve("got-" + i);
+                final Path body = site.dir.resolve("got-" + i);
                 final Process curl = new ProcessBuilder("curl", "-sS", "--max-time", "10", "-o", body.toString(),
-                    "http://127.0.0.1:" + port + "/page.html").redirectErrorStream(true).start();
+                    site.url("page.html")).redirectErrorStream(true).start();
                 assertEquals(0, curl.waitFor(), new String(curl.getInputStream().readAllBytes()));
-                assertArrayEquals(page, Files.readAllBytes(body), "response " + i);
+                assertArrayEquals(site.page, Files.readAllBytes(body), "response " + i);
             }
-            final Process ab = new ProcessBuilder("ab", "-n", "400", "-c", "20", "-s", "20",
-                "http://127.0.0.1:" + port + "/page.html").redirectErrorStream(true).start();
-            final String report = new String(ab.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(ab.waitFor(60, TimeUnit.SECONDS) && ab.exitValue() == 0, report);
-            assertTrue(report.contains("Complete requests:      400"), report);
-            assertTrue(report.contains("Failed requests:        0"), report);
-            assertTrue(!report.contains("Non-2xx"), report);
-
+            assertAbServedEverything(startAb(site, 400).finish(), 400);
             awaitBackupsCaughtUp(running, replicas);
         }
         finally
         {
-            running.process().destroy();
-            running.process().waitFor(30, TimeUnit.SECONDS);
-            Files.deleteIfExists(Path.of(running.mailbox()));
+            stop(running);
         }
+    }
+
+    @ParameterizedTest(name = "{0} replicas")
+    @ValueSource(ints = {2, 3})
+    void abSeesNoFailedRequestWhileItsPrimaryIsKilled(final int replicas) throws Exception
+    {
+        final Site site = Site.create(replicas, 0);
+        final ReplicatedRun.Running running = site.start(replicas);
+        try
+        {
+            final int requests = 1500 * replicas;
+            final Ab ab = startAb(site, requests);
+            for (int kill = 0; kill < replicas - 1; kill++)
+            {
+                awaitPrimaryLogPast(running, 3000L * (kill + 1));
+                assertEquals(0, cli("kill-replica", String.valueOf(kill), "--mailbox", running.mailbox()));
+            }
+            assertAbServedEverything(ab.finish(), requests);
+            assertEquals(replicas - 1, epochOf(running) - 1, "one failover per kill");
+        }
+        finally
+        {
+            stop(running);
+        }
+    }
+
+    @Test
+    void aLongDownloadSpanningTheKillOfThePrimaryArrivesWhole() throws Exception
+    {
+        final Site site = Site.create(2, 200_000_000);
+        final ReplicatedRun.Running running = site.start(2);
+        try
+        {
+            final Path got = site.dir.resolve("got.bin");
+            final Process curl = new ProcessBuilder("curl", "-sS", "--limit-rate", "40M", "-o", got.toString(),
+                site.url("big.bin")).redirectErrorStream(true).start();
+            awaitPrimaryLogPast(running, 2000);
+            assertEquals(0, cli("kill-replica", "0", "--mailbox", running.mailbox()));
+            assertTrue(curl.waitFor(120, TimeUnit.SECONDS), "curl did not finish");
+            assertEquals(0, curl.exitValue(), new String(curl.getInputStream().readAllBytes()));
+            assertEquals(sha256(site.dir.resolve("big.bin")), sha256(got), "what curl received");
+            assertEquals(2, epochOf(running));
+        }
+        finally
+        {
+            stop(running);
+        }
+    }
+
+    /**
+     * A document root with a 32 KB page (and, if asked, a large file) and a lighttpd configuration on a free port.
+     */
+    private record Site(Path dir, Path config, int port, byte[] page)
+    {
+        static Site create(final long seed, final long bigFileLength) throws IOException
+        {
+            final Path dir = Files.createTempDirectory("replicore-lighttpd");
+            final byte[] page = new byte[PAGE_LENGTH];
+            final Random random = new Random(seed);
+            for (int i = 0; i < page.length; i++)
+            {
+                page[i] = (byte)('a' + random.nextInt(26));
+            }
+            Files.write(dir.resolve("page.html"), page);
+            if (bigFileLength > 0)
+            {
+                final byte[] chunk = new byte[1 << 20];
+                try (var out = Files.newOutputStream(dir.resolve("big.bin")))
+                {
+                    for (long written = 0; written < bigFileLength; written += chunk.length)
+                    {
+                        random.nextBytes(chunk);
+                        out.write(chunk, 0, (int)Math.min(chunk.length, bigFileLength - written));
+                    }
+                }
+            }
+            final int port = freePort();
+            final Path config = dir.resolve("lighttpd.conf");
+            Files.writeString(config, String.join("\n",
+                "server.document-root = \"" + dir + "\"",
+                "server.bind = \"127.0.0.1\"",
+                "server.port = " + port,
+                "server.errorlog = \"" + dir.resolve("error.log") + "\"",
+                "server.pid-file = \"\"",
+                "server.network-backend = \"writev\"",
+                ""));
+            return new Site(dir, config, port, page);
+        }
+
+        String url(final String file)
+        {
+            return "http://127.0.0.1:" + port + "/" + file;
+        }
+
+        ReplicatedRun.Running start(final int replicas) throws Exception
+        {
+            final ReplicatedRun.Running running = ReplicatedRun.start(replicas, List.of("--keep-mailbox"), null,
+                "/usr/sbin/lighttpd", "-D", "-f", config.toString());
+            awaitListening(running, port);
+            return running;
+        }
+    }
+
+    private record Ab(Process process)
+    {
+        String finish() throws Exception
+        {
+            final String report = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(process.waitFor(120, TimeUnit.SECONDS) && process.exitValue() == 0, report);
+            return report;
+        }
+    }
+
+    private static Ab startAb(final Site site, final int requests) throws IOException
+    {
+        return new Ab(new ProcessBuilder("ab", "-n", String.valueOf(requests), "-c", "20", "-s", "20",
+            site.url("page.html")).redirectErrorStream(true).start());
+    }
+
+    /**
+     * ab counts a response whose length differs from the first one's as failed: every body was the page.
+     */
+    private static void assertAbServedEverything(final String report, final int requests)
+    {
+        assertTrue(report.contains("Complete requests:      " + requests), report);
+        assertTrue(report.contains("Failed requests:        0"), report);
+        assertTrue(report.contains("Document Length:        " + PAGE_LENGTH + " bytes"), report);
+        assertTrue(!report.contains("Non-2xx"), report);
+    }
+
+    private static void stop(final ReplicatedRun.Running running) throws Exception
+    {
+        running.process().destroy();
+        running.process().waitFor(30, TimeUnit.SECONDS);
+        Files.deleteIfExists(Path.of(running.mailbox()));
+    }
+
+    private static int cli(final String... args)
+    {
+        final StringWriter out = new StringWriter();
+        return ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out)).execute(args);
+    }
+
+    private static int epochOf(final ReplicatedRun.Running running)
+    {
+        try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
+        {
+            return box.control().epoch();
+        }
+    }
+
+    private static void awaitPrimaryLogPast(final ReplicatedRun.Running running, final long records) throws Exception
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
+        {
+            while (box.slot(box.control().primaryId()).logSequence() < records)
+            {
+                assertTrue(System.nanoTime() < deadline, "the primary's log did not reach " + records);
+                Thread.sleep(5);
+            }
+        }
+    }
+
+    private static String sha256(final Path file) throws Exception
+    {
+        final MessageDigest digest = MessageDigest.getInstance("SHA-256");
+        try (var in = Files.newInputStream(file))
+        {
+            final byte[] buffer = new byte[1 << 16];
+            int n;
+            while ((n = in.read(buffer)) > 0)
+            {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(digest.digest());
     }
 
     private static int freePort() throws IOException

@@ -22,7 +22,7 @@ public final class SyscallPolicy
         // signal dispositions and masks (delivery itself is not replicated yet)
         RT_SIGACTION, RT_SIGPROCMASK, RT_SIGRETURN, SIGALTSTACK,
         // the process's own descriptors and paths; files live in the private state copy or are read-only system files
-        CLOSE, STAT, LSTAT, LSEEK, ACCESS, FACCESSAT, FACCESSAT2, READLINK, READLINKAT,
+        STAT, LSTAT, LSEEK, ACCESS, FACCESSAT, FACCESSAT2, READLINK, READLINKAT,
         DUP, DUP2, DUP3, PIPE, PIPE2, FCNTL, FLOCK, FSYNC, FDATASYNC, FADVISE64,
         GETDENTS64, GETCWD, CHDIR, FCHDIR, UMASK, STATFS, FSTATFS,
         // a backup's sockets are never bound or connected: they stand in, at the same numbers, for the primary's;

@@ -12,6 +12,7 @@ public interface SocketCalls
 {
     int AF_UNIX = 1;
     int SOCK_STREAM = 1;
+    int SOCK_DGRAM = 2;
     int SOCK_CLOEXEC = 0x80000;
     int SOL_SOCKET = 1;
     int SCM_RIGHTS = 1;
@@ -35,6 +36,10 @@ public interface SocketCalls
     @SaveError
     @ssize_t
     long send(int fd, Pointer buffer, @size_t long length, int flags);
+
+    @SaveError
+    @ssize_t
+    long sendmsg(int fd, Pointer message, int flags);
 
     @SaveError
     int poll(Pointer fds, long count, int timeoutMs);

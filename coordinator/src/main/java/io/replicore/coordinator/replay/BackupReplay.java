@@ -1,6 +1,7 @@
 package io.replicore.coordinator.replay;
 
 import io.replicore.coordinator.intercept.SeccompListener;
+import io.replicore.coordinator.ioowner.BackupSockets;
 import io.replicore.coordinator.intercept.SyscallNames;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
@@ -40,6 +41,7 @@ public final class BackupReplay
     private final InterceptedCall call;
     private final SeccompListener listener;
     private final ReplicaSlot ownSlot;
+    private final BackupSockets sockets;
     private final UnsafeBuffer record;
     private final IdleStrategy idle = new BackoffIdleStrategy(100, 10, 1_000, 200_000);
     private final long corruptInputAt;
@@ -57,13 +59,15 @@ public final class BackupReplay
 
     /**
      * @param watch says when the primary is gone while its log has nothing more.
+     * @param sockets the primary's sockets as handed over, and each connection's position in the log.
      * @param corruptInputAt fault injection: flip one byte of the N-th input record applied (0: never).
      */
     public BackupReplay(
         final InterceptedCall call, final ChannelReader reader, final PrimaryWatch watch, final ReplicaSlot ownSlot,
-        final long corruptInputAt)
+        final BackupSockets sockets, final long corruptInputAt)
     {
         this.call = call;
+        this.sockets = sockets;
         this.listener = call.listener;
         this.reader = reader;
         this.watch = watch;
@@ -169,8 +173,55 @@ public final class BackupReplay
             default -> throw new ReplicaStop(nr, "record " + recordSequence + " has unknown action " +
                 record.getInt(ACTION_OFFSET));
         }
+        followSockets(nr, result);
         ownSlot.logSequence(recordSequence);
         return true;
+    }
+
+    /**
+     * Keep the hold on the primary's sockets and each connection's logical position in step with the log.
+     */
+    private void followSockets(final int nr, final long result)
+    {
+        final int fd = (int)call.args[0];
+        switch (nr)
+        {
+            case CLOSE ->
+            {
+                // What was handed over before this close is the descriptor being closed; a socket that reuses
+                // the number comes with a later record.
+                sockets.takeHandedOver(recordSequence);
+                sockets.closed(fd);
+                placeholders.clear(fd);
+            }
+            case OPEN, OPENAT, GETSOCKOPT, GETSOCKNAME, GETPEERNAME, SHUTDOWN -> sockets.takeHandedOver(recordSequence);
+            case ACCEPT, ACCEPT4 ->
+            {
+                if (result >= 0)
+                {
+                    sockets.takeHandedOver(recordSequence);
+                    sockets.connectionAccepted((int)result);
+                }
+            }
+            case BIND, LISTEN, SETSOCKOPT, CONNECT -> sockets.takeHandedOver(recordSequence);
+            case READ, RECVFROM ->
+            {
+                if (result > 0)
+                {
+                    sockets.delivered(fd, result);
+                }
+            }
+            case WRITE, WRITEV ->
+            {
+                if (result > 0)
+                {
+                    sockets.written(fd, result);
+                }
+            }
+            default ->
+            {
+            }
+        }
     }
 
     /**

@@ -100,6 +100,17 @@ public final class InterceptedCall
     long signatureOfApplicationBytes(final long address, final long length)
     {
         signature.reset();
+        signApplicationBytes(address, length);
+        return signature.value();
+    }
+
+    /**
+     * Add {@code length} bytes at {@code address} of the application to the signature.
+     *
+     * @return how many could be read.
+     */
+    long signApplicationBytes(final long address, final long length)
+    {
         long done = 0;
         while (done < length)
         {
@@ -112,7 +123,7 @@ public final class InterceptedCall
             signature.update(0, (int)n);
             done += n;
         }
-        return signature.value();
+        return done;
     }
 
     /**

@@ -26,6 +26,8 @@ public final class PrimaryCalls
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
     private static final int SOCK_NONBLOCK = 0x800;
+    private static final int MSG_PEEK = 0x2;
+    private static final int MSG_DONTWAIT = 0x40;
     private static final int SOCK_CLOEXEC = 0x80000;
     /** sizeof(struct sockaddr_storage). */
     private static final int SOCKADDR_MAX = 128;
@@ -51,6 +53,7 @@ public final class PrimaryCalls
     private final InterceptedCall call;
     private final SeccompListener listener;
     private final LogSink log;
+    private final SocketOwner sockets;
     private final DescriptorClassifier classifier;
     private final int appPid;
     private final int appPidfd;
@@ -68,12 +71,14 @@ public final class PrimaryCalls
      * @param visibleParentPid the parent pid it is told.
      */
     public PrimaryCalls(
-        final InterceptedCall call, final LogSink log, final DescriptorClassifier classifier, final int appPid,
-        final int appPidfd, final int visiblePid, final int visibleParentPid)
+        final InterceptedCall call, final LogSink log, final SocketOwner sockets,
+        final DescriptorClassifier classifier, final int appPid, final int appPidfd, final int visiblePid,
+        final int visibleParentPid)
     {
         this.call = call;
         this.listener = call.listener;
         this.log = log;
+        this.sockets = sockets;
         this.classifier = classifier;
         this.appPid = appPid;
         this.appPidfd = appPidfd;
@@ -137,6 +142,7 @@ public final class PrimaryCalls
             case UNLINKAT, MKDIRAT, FCHMODAT, FCHOWNAT -> changePaths((int)a[0], a[1], AT_FDCWD, 0);
             case RENAMEAT, RENAMEAT2 -> changePaths((int)a[0], a[1], (int)a[2], a[3]);
             case FTRUNCATE, FCHMOD, FCHOWN, FALLOCATE -> changeDescriptor((int)a[0]);
+            case CLOSE -> close((int)a[0]);
             case BIND -> socketValue((int)a[0], SocketOp.BIND, a[1], (int)a[2]);
             case LISTEN -> socketValue((int)a[0], SocketOp.LISTEN, 0, (int)a[1]);
             case SHUTDOWN -> socketValue((int)a[0], SocketOp.SHUTDOWN, 0, (int)a[1]);
@@ -211,6 +217,11 @@ public final class PrimaryCalls
             return;
         }
         final long length = Math.min(count, call.maxData());
+        if (offset < 0 && sockets.isSocket(fd))
+        {
+            socketInput(dup, buffer, length, 0);
+            return;
+        }
         final long n = offset < 0 ? HOST.read(dup, call.record.at(dataOffset()), length) :
             HOST.pread(dup, call.record.at(dataOffset()), length, offset);
         if (n < 0)
@@ -245,7 +256,7 @@ public final class PrimaryCalls
         }
         call.signature.reset();
         emitError = 0;
-        final long written = emit(dup, buffer, count, offset);
+        final long written = emitOnce(fd, dup, buffer, count, offset);
         appendOutput(written > 0 || emitError == 0 ? written : -emitError, call.signature.value());
     }
 
@@ -280,7 +291,7 @@ public final class PrimaryCalls
             {
                 final long base = c.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * j);
                 final long length = c.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * j + 8);
-                final long done = emit(dup, base, length, -1);
+                final long done = emitOnce(fd, dup, base, length, -1);
                 written += done;
                 if (done < length)
                 {
@@ -289,6 +300,21 @@ public final class PrimaryCalls
             }
         }
         appendOutput(written > 0 || emitError == 0 ? written : -emitError, c.signature.value());
+    }
+
+    /**
+     * {@link #emit}, less the bytes that an old primary had already sent on this connection before it was lost:
+     * those are signed and counted as written, not sent twice.
+     */
+    private long emitOnce(final int fd, final int dup, final long address, final long length, final long offset)
+    {
+        final long skip = sockets.alreadySent(fd, length);
+        if (skip > 0 && call.signApplicationBytes(address, skip) != skip)
+        {
+            emitError = EFAULT;
+            return 0;
+        }
+        return skip + emit(dup, address + skip, length - skip, offset < 0 ? offset : offset + skip);
     }
 
     /**
@@ -372,6 +398,9 @@ public final class PrimaryCalls
             {
                 throw new ReplicaStop(call.nr, "cannot install a descriptor in the application: errno " + -installed);
             }
+            // The backups hold the same open file (and so its offset) from now on, to carry it over a failover.
+            sockets.closed(installed);
+            sockets.shareAlways(installed, fd);
             appendCall(ACTION_DESCRIPTOR, call.signatureOfArguments(), installed, CALL_HEADER_LENGTH);
             respond(listener.answer(installed));
         }
@@ -578,6 +607,15 @@ public final class PrimaryCalls
     }
 
     /**
+     * Every replica closes its own descriptor; the backups also let go of their duplicate of it, if it is a socket.
+     */
+    private void close(final int fd) throws ReplicaStop
+    {
+        sockets.closed(fd);
+        proceed();
+    }
+
+    /**
      * Socket calls whose only outcome is a return value; the primary performs them on its duplicate.
      */
     private enum SocketOp
@@ -691,14 +729,22 @@ public final class PrimaryCalls
             return;
         }
         record.putInt(LENGTH_DATA, capacity);
-        final int connection = HOST.accept4(dup, address == 0 ? null : call.record.at(VALUE_DATA),
-            address == 0 ? null : call.record.at(LENGTH_DATA), (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC);
+        final int unseen = sockets.takeAcceptedUnseen();
+        final int connection = unseen >= 0 ? peer(unseen, address) : HOST.accept4(dup,
+            address == 0 ? null : call.record.at(VALUE_DATA), address == 0 ? null : call.record.at(LENGTH_DATA),
+            (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC);
         if (connection < 0)
         {
             value(-Native.lastErrno());
             return;
         }
         final int installed = listener.installDescriptor(connection, -1, (flags & SOCK_CLOEXEC) != 0, false);
+        if (installed >= 0)
+        {
+            // Handed to the backups before the application can use it, so the connection outlives this primary.
+            sockets.closed(installed);
+            sockets.share(installed, connection);
+        }
         HOST.close(connection);
         if (installed == SeccompListener.GONE)
         {
@@ -713,6 +759,18 @@ public final class PrimaryCalls
         final int length = address == 0 ? CALL_HEADER_LENGTH : appendValueAndLength(address, lengthAddress, capacity);
         log.append(TYPE_CALL, record, 0, length);
         respond(listener.answer(installed));
+    }
+
+    /**
+     * A connection accepted before: its peer's address, as accept would have given it.
+     */
+    private int peer(final int connection, final long address)
+    {
+        if (address != 0 && HOST.getpeername(connection, call.record.at(VALUE_DATA), call.record.at(LENGTH_DATA)) < 0)
+        {
+            record.putInt(LENGTH_DATA, 0);
+        }
+        return connection;
     }
 
     private void recvfrom(
@@ -734,14 +792,44 @@ public final class PrimaryCalls
         {
             return;
         }
-        final long n = HOST.recvfrom(dup, call.record.at(dataOffset()), Math.min(count, call.maxData()), flags, null,
-            null);
+        socketInput(dup, buffer, Math.min(count, call.maxData()), flags);
+    }
+
+    /**
+     * Input from a connection is in the log before it leaves the kernel's queue: the primary peeks, logs, then
+     * consumes exactly what it logged. If it dies in between, the new primary finds the logged bytes still queued
+     * and consumes them (logical TCP, SocketTakeover), so no byte is lost or delivered twice.
+     */
+    private void socketInput(final int dup, final long buffer, final long length, final int flags)
+        throws ReplicaStop
+    {
+        final long n = HOST.recvfrom(dup, call.record.at(dataOffset()), length, flags | MSG_PEEK, null, null);
         if (n < 0)
         {
             value(-Native.lastErrno());
             return;
         }
-        resultWithData(n, buffer, (int)n);
+        LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), n);
+        final int recordLength = n == 0 ? CALL_HEADER_LENGTH :
+            LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, buffer, (int)n);
+        if (n > 0 && call.memory.write(call.tid, buffer, call.record.address() + dataOffset(), n) != n)
+        {
+            value(-EFAULT);
+            return;
+        }
+        log.append(TYPE_CALL, record, 0, recordLength);
+        long left = (flags & MSG_PEEK) == 0 ? n : 0;
+        while (left > 0)
+        {
+            final long consumed = HOST.recvfrom(dup, call.work.pointer(), Math.min(left, call.work.capacity()),
+                MSG_DONTWAIT, null, null);
+            if (consumed <= 0)
+            {
+                stop("consuming " + left + " logged bytes of a connection failed: errno " + Native.lastErrno());
+            }
+            left -= consumed;
+        }
+        respond(listener.answer(n));
     }
 
     /**
@@ -912,6 +1000,7 @@ public final class PrimaryCalls
             value(dup);
             return ANSWERED;
         }
+        sockets.share(fd, dup);
         return dup;
     }
 

@@ -1,0 +1,163 @@
+package io.replicore.coordinator.ioowner;
+
+import io.replicore.coordinator.natives.HostCalls;
+import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.replay.ReplicaStop;
+import io.replicore.coordinator.replay.SocketOwner;
+import io.replicore.mailbox.Mailbox;
+import io.replicore.mailbox.ReplicaSlot;
+import io.replicore.mailbox.ReplicaState;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
+
+/**
+ * The primary's {@link SocketOwner}: hands each socket of the application to every live backup over its
+ * {@link SocketShadowChannel} the first time the primary acts on it, and skips the bytes an old primary had sent.
+ */
+public final class PrimarySockets implements SocketOwner, AutoCloseable
+{
+    private static final HostCalls HOST = Native.load(HostCalls.class);
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
+    private static final int STAT_MODE_OFFSET = 24;
+    private static final long REGISTER_WAIT_NS = TimeUnit.SECONDS.toNanos(10);
+
+    private final Mailbox mailbox;
+    private final int selfId;
+    private final LongSupplier nextPosition;
+    private final SocketShadowChannel channel;
+    private final BitSet shared = new BitSet();
+    private final BitSet notSockets = new BitSet();
+    private final BitSet files = new BitSet();
+    private long[] alreadySent;
+    private final List<Integer> acceptedUnseen = new ArrayList<>();
+    private final Native.Scratch stat = Native.allocate(144);
+
+    /**
+     * @param nextPosition the position of the record the primary appends next.
+     */
+    public PrimarySockets(final Mailbox mailbox, final int selfId, final LongSupplier nextPosition) throws IOException
+    {
+        this.mailbox = mailbox;
+        this.selfId = selfId;
+        this.nextPosition = nextPosition;
+        this.channel = SocketShadowChannel.sender();
+    }
+
+    /**
+     * After a takeover: the sockets taken over are held by the other backups already (the old primary handed them
+     * to every backup), and some bytes of their output were sent by the old primary.
+     *
+     * @param alreadySent per application descriptor, bytes an old primary sent that the application will write
+     * again.
+     */
+    public void adopt(final BitSet takenOver, final long[] alreadySent, final List<Integer> acceptedUnseen)
+    {
+        shared.or(takenOver);
+        this.alreadySent = alreadySent;
+        this.acceptedUnseen.addAll(acceptedUnseen);
+    }
+
+    @Override
+    public int takeAcceptedUnseen()
+    {
+        return acceptedUnseen.isEmpty() ? -1 : acceptedUnseen.remove(0);
+    }
+
+    @Override
+    public boolean isSocket(final int appFd)
+    {
+        return shared.get(appFd) && !files.get(appFd);
+    }
+
+    @Override
+    public void share(final int appFd, final int dupFd) throws ReplicaStop
+    {
+        if (shared.get(appFd) || notSockets.get(appFd))
+        {
+            return;
+        }
+        if (HOST.fstat(dupFd, stat.pointer()) < 0 || (stat.buffer().getInt(STAT_MODE_OFFSET) & S_IFMT) != S_IFSOCK)
+        {
+            notSockets.set(appFd);
+            return;
+        }
+        handToBackups(appFd, dupFd);
+    }
+
+    @Override
+    public void shareAlways(final int appFd, final int dupFd) throws ReplicaStop
+    {
+        files.set(appFd);
+        handToBackups(appFd, dupFd);
+    }
+
+    private void handToBackups(final int appFd, final int dupFd) throws ReplicaStop
+    {
+        for (int id = 0; id < mailbox.replicaCount(); id++)
+        {
+            if (id != selfId)
+            {
+                handTo(mailbox.slot(id), appFd, dupFd);
+            }
+        }
+        shared.set(appFd);
+    }
+
+    private void handTo(final ReplicaSlot backup, final int appFd, final int dupFd) throws ReplicaStop
+    {
+        final long deadline = System.nanoTime() + REGISTER_WAIT_NS;
+        // A backup still starting binds its channel before it registers: wait for it rather than leave it behind.
+        while (backup.state() == ReplicaState.EMPTY && System.nanoTime() - deadline < 0)
+        {
+            LockSupport.parkNanos(100_000);
+        }
+        if (!backup.state().isLive())
+        {
+            return;
+        }
+        final int rc = channel.send(mailbox.runId(), backup.replicaId(), appFd, nextPosition.getAsLong(), dupFd);
+        if (rc < 0 && backup.state().isLive())
+        {
+            throw new ReplicaStop(-1, "cannot hand socket " + appFd + " to replica " + backup.replicaId() +
+                ": errno " + -rc + "; it could not take the connection over");
+        }
+    }
+
+    @Override
+    public void closed(final int appFd)
+    {
+        shared.clear(appFd);
+        notSockets.clear(appFd);
+        files.clear(appFd);
+        if (alreadySent != null && appFd < alreadySent.length)
+        {
+            alreadySent[appFd] = 0;
+        }
+    }
+
+    @Override
+    public long alreadySent(final int appFd, final long count)
+    {
+        if (alreadySent == null || appFd >= alreadySent.length || alreadySent[appFd] == 0)
+        {
+            return 0;
+        }
+        final long skip = Math.min(alreadySent[appFd], count);
+        alreadySent[appFd] -= skip;
+        return skip;
+    }
+
+    @Override
+    public void close() throws IOException
+    {
+        acceptedUnseen.forEach(HOST::close);
+        channel.close();
+    }
+}

@@ -1,0 +1,41 @@
+package io.replicore.coordinator.replay;
+
+/**
+ * The primary's side of I/O ownership: every real socket of the application, and every file only the primary
+ * opened for writing, is handed to the backups before the application may use it, so that it outlives the
+ * primary; and after a takeover, the bytes that the old primary already sent on a connection are not sent again.
+ */
+public interface SocketOwner
+{
+    /**
+     * Called with a duplicate of the application's descriptor {@code appFd} whenever the primary acts on it; the
+     * first time it is a socket, the backups get their own duplicate.
+     */
+    void share(int appFd, int dupFd) throws ReplicaStop;
+
+    /**
+     * Hand the backups a duplicate of {@code appFd} whatever it is (a file only the primary opened for writing).
+     */
+    void shareAlways(int appFd, int dupFd) throws ReplicaStop;
+
+    /**
+     * @return a connection the old primary accepted as it died, for the application's accept made again, or -1.
+     */
+    int takeAcceptedUnseen();
+
+    /**
+     * @return true if {@code appFd} is a socket the backups hold (its input is peeked, logged, then consumed).
+     */
+    boolean isSocket(int appFd);
+
+    /**
+     * The application closed {@code appFd}.
+     */
+    void closed(int appFd);
+
+    /**
+     * @return how many of the next {@code count} bytes the application writes to {@code appFd} the old primary had
+     * already sent before it was lost (0 almost always); they are counted as written, not sent again.
+     */
+    long alreadySent(int appFd, long count);
+}
