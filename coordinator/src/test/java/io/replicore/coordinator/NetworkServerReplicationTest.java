@@ -88,6 +88,55 @@ class NetworkServerReplicationTest
     }
 
     @Test
+    void aPlannedFailoverUnderLoadCostsNoRequest() throws Exception
+    {
+        final Site site = Site.create(7, 0);
+        final ReplicatedRun.Running running = site.start(2);
+        try
+        {
+            final Ab ab = startAb(site, 3000);
+            awaitPrimaryLogPast(running, 3000);
+            assertEquals(0, cli("failover", "--mailbox", running.mailbox()));
+            assertAbServedEverything(ab.finish(), 3000);
+            assertEquals(2, epochOf(running));
+        }
+        finally
+        {
+            stop(running);
+        }
+    }
+
+    @Test
+    void aFrozenPrimaryIsReplacedUnderLoadAndWritesNothingWhenThawed() throws Exception
+    {
+        final Site site = Site.create(8, 0);
+        final ReplicatedRun.Running running = site.start(2);
+        try
+        {
+            final Ab ab = startAb(site, 3000);
+            awaitPrimaryLogPast(running, 3000);
+            assertEquals(0, cli("kill-replica", "0", "--freeze", "--mailbox", running.mailbox()));
+            awaitEpoch(running, 2);
+            assertEquals(0, cli("kill-replica", "0", "--thaw", "--mailbox", running.mailbox()));
+            assertAbServedEverything(ab.finish(), 3000);
+            try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
+            {
+                final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (box.slot(0).state() != ReplicaState.FENCED)
+                {
+                    assertTrue(System.nanoTime() < deadline, "the thawed primary did not fence itself: " +
+                        box.slot(0).state());
+                    Thread.sleep(10);
+                }
+            }
+        }
+        finally
+        {
+            stop(running);
+        }
+    }
+
+    @Test
     void aLongDownloadSpanningTheKillOfThePrimaryArrivesWhole() throws Exception
     {
         final Site site = Site.create(2, 200_000_000);
@@ -209,6 +258,16 @@ class NetworkServerReplicationTest
         try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
         {
             return box.control().epoch();
+        }
+    }
+
+    private static void awaitEpoch(final ReplicatedRun.Running running, final int epoch) throws Exception
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (epochOf(running) < epoch)
+        {
+            assertTrue(System.nanoTime() < deadline, "no epoch " + epoch);
+            Thread.sleep(5);
         }
     }
 

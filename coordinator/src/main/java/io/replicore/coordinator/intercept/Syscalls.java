@@ -38,6 +38,7 @@ public final class Syscalls
     public static final int SOCKET = 41;
     public static final int CONNECT = 42;
     public static final int ACCEPT = 43;
+    public static final int SENDTO = 44;
     public static final int RECVFROM = 45;
     public static final int SHUTDOWN = 48;
     public static final int BIND = 49;

@@ -211,7 +211,7 @@ public final class BackupReplay
                     sockets.delivered(fd, result);
                 }
             }
-            case WRITE, WRITEV ->
+            case WRITE, WRITEV, SENDTO ->
             {
                 if (result > 0)
                 {

@@ -24,7 +24,7 @@ final class CallArity
         set(3, ACCEPT, BIND, GETSOCKNAME, GETPEERNAME);
         set(4, ACCEPT4, EPOLL_WAIT, EPOLL_PWAIT);
         set(5, SETSOCKOPT, GETSOCKOPT);
-        set(6, RECVFROM);
+        set(6, RECVFROM, SENDTO);
     }
 
     private CallArity()

@@ -11,6 +11,7 @@ final class IoctlRequests
     static final long FIONREAD = 0x541B;
     static final long FIONCLEX = 0x5450;
     static final long FIOCLEX = 0x5451;
+    static final long FIONBIO = 0x5421;
     /** struct termios as the kernel returns it for TCGETS. */
     static final int KERNEL_TERMIOS_LENGTH = 36;
 
@@ -39,10 +40,12 @@ final class IoctlRequests
     }
 
     /**
-     * @return true for requests that change only the calling process's own descriptor table.
+     * @return true for requests every replica runs on its own descriptor: close-on-exec changes only the calling
+     * process's table; FIONBIO sets the blocking mode of the primary's socket and of a backup's stand-in alike, so
+     * that fcntl(F_GETFL), which runs in the kernel, answers the same in every replica.
      */
     static boolean isLocal(final long request)
     {
-        return request == FIOCLEX || request == FIONCLEX;
+        return request == FIOCLEX || request == FIONCLEX || request == FIONBIO;
     }
 }

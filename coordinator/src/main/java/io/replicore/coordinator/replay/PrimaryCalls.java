@@ -151,6 +151,7 @@ public final class PrimaryCalls
             case GETSOCKNAME, GETPEERNAME -> socketName((int)a[0], a[1], a[2]);
             case ACCEPT -> accept((int)a[0], a[1], a[2], 0);
             case ACCEPT4 -> accept((int)a[0], a[1], a[2], (int)a[3]);
+            case SENDTO -> send((int)a[0], a[1], a[2], a[4]);
             case RECVFROM -> recvfrom((int)a[0], a[1], a[2], (int)a[3], a[4], a[5]);
             case EPOLL_WAIT, EPOLL_PWAIT -> epollWait((int)a[0], a[1], (int)a[2], (int)a[3]);
             case CLONE, CLONE3, FORK, VFORK -> stop("starting a process or thread (" + call.name() +
@@ -771,6 +772,20 @@ public final class PrimaryCalls
             record.putInt(LENGTH_DATA, 0);
         }
         return connection;
+    }
+
+    /**
+     * send(2) is sendto without a destination: an output like write. Its flags (MSG_NOSIGNAL, MSG_MORE...) change
+     * nothing the application sees but a SIGPIPE, which the coordinator's write never raises.
+     */
+    private void send(final int fd, final long buffer, final long count, final long destination) throws ReplicaStop
+    {
+        if (destination != 0)
+        {
+            stop("sendto with a destination address cannot be replicated by this version");
+            return;
+        }
+        output(fd, buffer, count, -1);
     }
 
     private void recvfrom(
