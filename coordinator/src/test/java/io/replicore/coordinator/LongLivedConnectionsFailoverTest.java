@@ -111,7 +111,9 @@ class LongLivedConnectionsFailoverTest
             }
             try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
             {
-                assertEquals(2, box.control().epoch(), "one failover");
+                assertEquals(2, box.control().epoch(), "one failover: " +
+                    Files.readString(running.workDir().resolve("run.err")) + "replica 1: " +
+                    Files.readString(running.workDir().resolve("replica-1").resolve("events.log")));
             }
             assertTrue(running.process().isAlive(), "the service still runs");
         }

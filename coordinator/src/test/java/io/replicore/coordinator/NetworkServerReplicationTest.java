@@ -88,6 +88,29 @@ class NetworkServerReplicationTest
     }
 
     @Test
+    void wrkOnKeepAliveConnectionsSeesNoErrorWhileThePrimaryIsKilled() throws Exception
+    {
+        final Site site = Site.create(9, 0);
+        final ReplicatedRun.Running running = site.start(2);
+        try
+        {
+            final Process wrk = new ProcessBuilder("wrk", "-t2", "-c20", "-d5s", "--timeout", "10s",
+                site.url("page.html")).redirectErrorStream(true).start();
+            awaitPrimaryLogPast(running, 3000);
+            assertEquals(0, cli("kill-replica", "0", "--mailbox", running.mailbox()));
+            final String report = new String(wrk.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(wrk.waitFor(60, TimeUnit.SECONDS) && wrk.exitValue() == 0, report);
+            assertTrue(report.contains("requests in"), report);
+            assertTrue(!report.contains("Socket errors") && !report.contains("Non-2xx"), report);
+            assertEquals(2, epochOf(running));
+        }
+        finally
+        {
+            stop(running);
+        }
+    }
+
+    @Test
     void aPlannedFailoverUnderLoadCostsNoRequest() throws Exception
     {
         final Site site = Site.create(7, 0);
