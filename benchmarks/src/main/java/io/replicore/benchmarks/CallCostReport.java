@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
+import static io.replicore.benchmarks.Reports.ratio;
+
 /**
  * The report of bin/bench-calls: what one system call costs the application unintercepted, and as a replica on the
  * primary and on a backup, read from the {@code call-cost.csv} the script gathered from call_cost's own files.
@@ -173,10 +175,5 @@ public final class CallCostReport
             }
         }
         return null;
-    }
-
-    private static double ratio(final double value, final double base)
-    {
-        return base > 0 ? value / base : Double.NaN;
     }
 }

@@ -18,6 +18,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.TreeSet;
 
+import static io.replicore.benchmarks.Reports.csv;
+import static io.replicore.benchmarks.Reports.ratio;
+import static io.replicore.benchmarks.Reports.writeLines;
+
 /**
  * The results of one run of {@link MailboxBenchmarkMain}: JMH's throughput scores and the round-trip histograms
  * the forks dumped, side by side for our channel and the bare ring, with the ratio of the two. Printed as a
@@ -340,11 +344,6 @@ final class MailboxReport
         return ratio(row.percentileUs(percentile), bare == null ? Double.NaN : bare.percentileUs(percentile));
     }
 
-    private static double ratio(final double ours, final double bare)
-    {
-        return bare > 0 ? ours / bare : Double.NaN;
-    }
-
     private static boolean isLatency(final BenchmarkParams params)
     {
         return params.getBenchmark().startsWith(MailboxLatencyBenchmark.class.getName() + ".");
@@ -392,22 +391,5 @@ final class MailboxReport
     private static String sizeLabel(final int size)
     {
         return size % 1024 == 0 ? (size / 1024) + " KiB" : size + " B";
-    }
-
-    private static String csv(final double value, final int decimals)
-    {
-        return Double.isFinite(value) ? String.format(Locale.ROOT, "%." + decimals + "f", value) : "";
-    }
-
-    private static void writeLines(final Path file, final List<String> lines)
-    {
-        try
-        {
-            Files.write(file, lines, StandardCharsets.UTF_8);
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException("cannot write " + file, ex);
-        }
     }
 }

@@ -3,6 +3,7 @@ package io.replicore.coordinator;
 import io.replicore.coordinator.cli.ReplicoreCli;
 import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -27,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Many clients hold connections to a replicated line-echo server (python3 with an epoll selector) and stream
+ * In the fault campaign ({@code bin/test --faults}): a kill under load. Many clients hold connections to a replicated line-echo server (python3 with an epoll selector) and stream
  * lines through it while its primary is killed: every client gets back exactly what it sent, in order, on the
  * same connection.
  */
@@ -62,6 +63,7 @@ class LongLivedConnectionsFailoverTest
         "                key.fileobj.close()",
         "");
 
+    @Tag("faults")
     @Test
     void everyClientGetsBackExactlyWhatItSentAcrossTheKillOfThePrimary() throws Exception
     {

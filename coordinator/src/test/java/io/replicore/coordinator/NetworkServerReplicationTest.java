@@ -5,6 +5,7 @@ import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
 import io.replicore.mailbox.ReplicaSlot;
 import io.replicore.mailbox.ReplicaState;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -63,6 +64,7 @@ class NetworkServerReplicationTest
         }
     }
 
+    @Tag("faults")
     @ParameterizedTest(name = "{0} replicas")
     @ValueSource(ints = {2, 3})
     void abSeesNoFailedRequestWhileItsPrimaryIsKilled(final int replicas) throws Exception
@@ -87,6 +89,7 @@ class NetworkServerReplicationTest
         }
     }
 
+    @Tag("faults")
     @Test
     void wrkOnKeepAliveConnectionsSeesNoErrorWhileThePrimaryIsKilled() throws Exception
     {

@@ -24,6 +24,7 @@ public final class BackupSockets implements AutoCloseable
     private final int[] received = new int[1];
     private final long[] receivedPosition = new long[1];
     private int pendingFd = NONE;
+    private int acceptedConnection = NONE;
     private int pendingAppFd;
     private long pendingPosition;
     private int[] shadows = new int[64];
@@ -65,7 +66,18 @@ public final class BackupSockets implements AutoCloseable
             {
                 return;
             }
-            hold(pendingAppFd, pendingFd);
+            if (pendingAppFd == SocketShadowChannel.ACCEPTED)
+            {
+                if (acceptedConnection != NONE)
+                {
+                    HOST.close(acceptedConnection);
+                }
+                acceptedConnection = pendingFd;
+            }
+            else
+            {
+                hold(pendingAppFd, pendingFd);
+            }
             pendingFd = NONE;
         }
     }
@@ -108,10 +120,16 @@ public final class BackupSockets implements AutoCloseable
     }
 
     /**
-     * A connection was accepted at {@code appFd}: its positions start at zero.
+     * A connection was accepted at {@code appFd}: the one handed over for this accept is held as it, and its
+     * positions start at zero.
      */
     public void connectionAccepted(final int appFd)
     {
+        if (acceptedConnection != NONE)
+        {
+            hold(appFd, acceptedConnection);
+            acceptedConnection = NONE;
+        }
         grow(appFd);
         delivered[appFd] = 0;
         written[appFd] = 0;

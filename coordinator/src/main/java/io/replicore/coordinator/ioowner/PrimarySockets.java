@@ -110,6 +110,25 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         shared.set(appFd);
     }
 
+    @Override
+    public void shareAccepted(final int connection) throws ReplicaStop
+    {
+        for (int id = 0; id < mailbox.replicaCount(); id++)
+        {
+            if (id != selfId)
+            {
+                handTo(mailbox.slot(id), SocketShadowChannel.ACCEPTED, connection);
+            }
+        }
+    }
+
+    @Override
+    public void accepted(final int appFd)
+    {
+        closed(appFd);
+        shared.set(appFd);
+    }
+
     private void handTo(final ReplicaSlot backup, final int appFd, final int dupFd) throws ReplicaStop
     {
         final long deadline = System.nanoTime() + REGISTER_WAIT_NS;

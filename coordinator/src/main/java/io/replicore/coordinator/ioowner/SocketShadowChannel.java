@@ -25,6 +25,9 @@ import java.nio.file.Path;
  */
 public final class SocketShadowChannel implements AutoCloseable
 {
+    /** As the application's number: the connection of the accept whose record comes at the position. */
+    public static final int ACCEPTED = -1;
+
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final int MSG_DONTWAIT = 0x40;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;

@@ -68,6 +68,10 @@ public final class SocketTakeover
                 acceptedUnseen.add(rest[1]);
                 notes.add("a connection the old primary had just accepted goes to the accept made again");
             }
+            else if (rest[0] == SocketShadowChannel.ACCEPTED)
+            {
+                HOST.close(rest[1]);
+            }
             else
             {
                 sockets.hold(rest[0], rest[1]);

@@ -739,12 +739,15 @@ public final class PrimaryCalls
             value(-Native.lastErrno());
             return;
         }
+        // Handed to the backups at once, so that the connection outlives this primary from here on.
+        if (unseen < 0)
+        {
+            sockets.shareAccepted(connection);
+        }
         final int installed = listener.installDescriptor(connection, -1, (flags & SOCK_CLOEXEC) != 0, false);
         if (installed >= 0)
         {
-            // Handed to the backups before the application can use it, so the connection outlives this primary.
-            sockets.closed(installed);
-            sockets.share(installed, connection);
+            sockets.accepted(installed);
         }
         HOST.close(connection);
         if (installed == SeccompListener.GONE)

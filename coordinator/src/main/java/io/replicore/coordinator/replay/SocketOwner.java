@@ -29,6 +29,17 @@ public interface SocketOwner
     boolean isSocket(int appFd);
 
     /**
+     * Hand the backups a connection the primary has just accepted, before anything else happens to it: the backups
+     * number it by the accept's record. {@link #accepted} follows once the application's number is known.
+     */
+    void shareAccepted(int connection) throws ReplicaStop;
+
+    /**
+     * The connection shared by {@link #shareAccepted} is the application's {@code appFd}.
+     */
+    void accepted(int appFd);
+
+    /**
      * The application closed {@code appFd}.
      */
     void closed(int appFd);
