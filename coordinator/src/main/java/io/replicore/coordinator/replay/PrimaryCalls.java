@@ -62,6 +62,8 @@ public final class PrimaryCalls
     private final UnsafeBuffer record;
     /** The descriptor {@link #duplicate} made for the call in hand, or -1. */
     private int heldDuplicate = -1;
+    /** The value length the application offered to the call in hand (getsockopt, getsockname...). */
+    private int valueCapacity;
     /** Why {@link #emit} stopped short: an errno, or 0. */
     private int emitError;
 
@@ -672,43 +674,51 @@ public final class PrimaryCalls
     private static final int LENGTH_DATA = CALL_HEADER_LENGTH + SEGMENT_HEADER_LENGTH;
     private static final int VALUE_DATA = LENGTH_DATA + 8 + SEGMENT_HEADER_LENGTH;
 
+    /**
+     * For a call that returns a value and its length: read the length the application offers (capped at
+     * {@code max}, kept in {@link #valueCapacity}) and put it where the kernel reads it.
+     *
+     * @return a duplicate of {@code fd} to call on, or {@link #ANSWERED}.
+     */
+    private int valueAndLengthCall(final int fd, final long lengthAddress, final int max) throws ReplicaStop
+    {
+        valueCapacity = readLength(lengthAddress, max);
+        if (valueCapacity < 0)
+        {
+            value(-EFAULT);
+            return ANSWERED;
+        }
+        final int dup = duplicateOrFail(fd);
+        if (dup != ANSWERED)
+        {
+            record.putInt(LENGTH_DATA, valueCapacity);
+        }
+        return dup;
+    }
+
     private void getsockopt(final int fd, final int level, final int name, final long value, final long lengthAddress)
         throws ReplicaStop
     {
-        final int capacity = readLength(lengthAddress, OPTION_MAX);
-        if (capacity < 0)
-        {
-            value(-EFAULT);
-            return;
-        }
-        final int dup = duplicateOrFail(fd);
+        final int dup = valueAndLengthCall(fd, lengthAddress, OPTION_MAX);
         if (dup == ANSWERED)
         {
             return;
         }
-        record.putInt(LENGTH_DATA, capacity);
         final int rc = HOST.getsockopt(dup, level, name, call.record.at(VALUE_DATA), call.record.at(LENGTH_DATA));
-        resultWithValueAndLength(rc < 0 ? -Native.lastErrno() : rc, value, lengthAddress, capacity);
+        resultWithValueAndLength(rc < 0 ? -Native.lastErrno() : rc, value, lengthAddress, valueCapacity);
     }
 
     private void socketName(final int fd, final long address, final long lengthAddress) throws ReplicaStop
     {
-        final int capacity = readLength(lengthAddress, SOCKADDR_MAX);
-        if (capacity < 0)
-        {
-            value(-EFAULT);
-            return;
-        }
-        final int dup = duplicateOrFail(fd);
+        final int dup = valueAndLengthCall(fd, lengthAddress, SOCKADDR_MAX);
         if (dup == ANSWERED)
         {
             return;
         }
-        record.putInt(LENGTH_DATA, capacity);
         final int rc = call.nr == GETSOCKNAME ?
             HOST.getsockname(dup, call.record.at(VALUE_DATA), call.record.at(LENGTH_DATA)) :
             HOST.getpeername(dup, call.record.at(VALUE_DATA), call.record.at(LENGTH_DATA));
-        resultWithValueAndLength(rc < 0 ? -Native.lastErrno() : rc, address, lengthAddress, capacity);
+        resultWithValueAndLength(rc < 0 ? -Native.lastErrno() : rc, address, lengthAddress, valueCapacity);
     }
 
     /**
