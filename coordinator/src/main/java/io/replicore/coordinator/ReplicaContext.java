@@ -10,8 +10,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ReplicaContext
 {
-    /** Long enough that a garbage collection or a busy core is not taken for a hung primary. */
-    public static final long DEFAULT_HEARTBEAT_TIMEOUT_MS = 300;
+    /** Long enough that a garbage collection or a starved core (two CPUs, three JVMs) is not taken for a hung primary:
+     * a dead one is seen at once through its pidfd, so this only bounds how long a hang goes unnoticed. */
+    public static final long DEFAULT_HEARTBEAT_TIMEOUT_MS = 1000;
 
     private String mailboxPath;
     private long runId;
