@@ -180,6 +180,12 @@ class LongLivedConnectionsFailoverTest
     private static int cli(final String... args)
     {
         final StringWriter out = new StringWriter();
-        return ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out)).execute(args);
+        final int code = ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out))
+            .execute(args);
+        if (code != 0)
+        {
+            System.err.println("replicore " + String.join(" ", args) + " -> " + code + ": " + out);
+        }
+        return code;
     }
 }

@@ -276,7 +276,13 @@ class NetworkServerReplicationTest
     private static int cli(final String... args)
     {
         final StringWriter out = new StringWriter();
-        return ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out)).execute(args);
+        final int code = ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out))
+            .execute(args);
+        if (code != 0)
+        {
+            System.err.println("replicore " + String.join(" ", args) + " -> " + code + ": " + out);
+        }
+        return code;
     }
 
     private static int epochOf(final ReplicatedRun.Running running)

@@ -196,6 +196,11 @@ final class KillReplicaCommand implements Callable<Integer>
             if (process.pidfd_send_signal(fds[i], signal, null, 0) < 0)
             {
                 final int errno = Native.lastErrno();
+                if (errno == ESRCH && signal == SIGKILL && done != null)
+                {
+                    // The application dies with its coordinator: it may be gone before its own SIGKILL.
+                    continue;
+                }
                 return "sending " + signalName(signal) + " to " + names[i] + " failed: " +
                     (errno == ESRCH ? "it has exited" : process.strerror(errno)) +
                     (done == null ? "" : " (" + done + " had been sent it)");
