@@ -310,7 +310,11 @@ public final class PrimaryCalls
      * those are signed and counted as written, not sent twice.
      */
     private long emitOnce(final int fd, final int dup, final long address, final long length, final long offset)
+        throws ReplicaStop
     {
+        // Checked again right before the bytes leave: a primary frozen while handling this call and replaced
+        // meanwhile must not write them when it is thawed.
+        log.checkStillPrimary();
         final long skip = sockets.alreadySent(fd, length);
         if (skip > 0 && call.signApplicationBytes(address, skip) != skip)
         {
