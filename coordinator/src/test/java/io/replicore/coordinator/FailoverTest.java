@@ -1,6 +1,5 @@
 package io.replicore.coordinator;
 
-import io.replicore.coordinator.cli.ReplicoreCli;
 import io.replicore.mailbox.ControlBlock;
 import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
@@ -8,8 +7,6 @@ import io.replicore.mailbox.ReplicaState;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -17,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
+import static io.replicore.coordinator.ReplicatedRun.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -104,18 +102,6 @@ class FailoverTest
         expected.add("done");
         assertEquals(expected, run.lines(), "stderr:\n" + run.stderr);
         assertEquals(0, run.exitCode, run.stderr);
-    }
-
-    private static int cli(final String... args)
-    {
-        final StringWriter out = new StringWriter();
-        final int code = ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out))
-            .execute(args);
-        if (code != 0)
-        {
-            System.err.println("replicore " + String.join(" ", args) + " -> " + code + ": " + out);
-        }
-        return code;
     }
 
     private static void awaitLines(final ReplicatedRun.Running running, final int lines) throws Exception

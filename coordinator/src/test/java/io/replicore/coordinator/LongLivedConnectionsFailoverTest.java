@@ -1,6 +1,5 @@
 package io.replicore.coordinator;
 
-import io.replicore.coordinator.cli.ReplicoreCli;
 import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
 import org.junit.jupiter.api.Tag;
@@ -9,9 +8,6 @@ import org.junit.jupiter.api.Test;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -24,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
+import static io.replicore.coordinator.ReplicatedRun.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -80,7 +77,7 @@ class LongLivedConnectionsFailoverTest
         final ExecutorService clients = Executors.newFixedThreadPool(CLIENTS * 2);
         try
         {
-            awaitListening(running, port);
+            running.awaitListening(port);
             final List<Future<String>> echoes = new ArrayList<>();
             final List<String> sent = new ArrayList<>();
             final List<Socket> sockets = new ArrayList<>();
@@ -158,34 +155,4 @@ class LongLivedConnectionsFailoverTest
         return null;
     }
 
-    private static void awaitListening(final ReplicatedRun.Running running, final int port) throws Exception
-    {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true)
-        {
-            try (Socket socket = new Socket())
-            {
-                socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return;
-            }
-            catch (final java.io.IOException ex)
-            {
-                assertTrue(running.process().isAlive() && System.nanoTime() < deadline,
-                    "the echo server is not listening: " + Files.readString(running.workDir().resolve("run.err")));
-                Thread.sleep(50);
-            }
-        }
-    }
-
-    private static int cli(final String... args)
-    {
-        final StringWriter out = new StringWriter();
-        final int code = ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out))
-            .execute(args);
-        if (code != 0)
-        {
-            System.err.println("replicore " + String.join(" ", args) + " -> " + code + ": " + out);
-        }
-        return code;
-    }
 }

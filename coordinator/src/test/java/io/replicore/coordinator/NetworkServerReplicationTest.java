@@ -1,6 +1,5 @@
 package io.replicore.coordinator;
 
-import io.replicore.coordinator.cli.ReplicoreCli;
 import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
 import io.replicore.mailbox.ReplicaSlot;
@@ -11,9 +10,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -25,6 +21,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
+import static io.replicore.coordinator.ReplicatedRun.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -234,7 +231,7 @@ class NetworkServerReplicationTest
         {
             final ReplicatedRun.Running running = ReplicatedRun.start(replicas, List.of("--keep-mailbox"), null,
                 "/usr/sbin/lighttpd", "-D", "-f", config.toString());
-            awaitListening(running, port);
+            running.awaitListening(port);
             return running;
         }
     }
@@ -271,18 +268,6 @@ class NetworkServerReplicationTest
         running.process().destroy();
         running.process().waitFor(30, TimeUnit.SECONDS);
         Files.deleteIfExists(Path.of(running.mailbox()));
-    }
-
-    private static int cli(final String... args)
-    {
-        final StringWriter out = new StringWriter();
-        final int code = ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out))
-            .execute(args);
-        if (code != 0)
-        {
-            System.err.println("replicore " + String.join(" ", args) + " -> " + code + ": " + out);
-        }
-        return code;
     }
 
     private static int epochOf(final ReplicatedRun.Running running)
@@ -336,28 +321,6 @@ class NetworkServerReplicationTest
         try (ServerSocket socket = new ServerSocket(0))
         {
             return socket.getLocalPort();
-        }
-    }
-
-    private static void awaitListening(final ReplicatedRun.Running running, final int port) throws Exception
-    {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true)
-        {
-            try (Socket socket = new Socket())
-            {
-                socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return;
-            }
-            catch (final IOException ex)
-            {
-                if (!running.process().isAlive() || System.nanoTime() > deadline)
-                {
-                    throw new AssertionError("lighttpd is not listening on " + port + ": " +
-                        Files.readString(running.workDir().resolve("run.err")), ex);
-                }
-                Thread.sleep(50);
-            }
         }
     }
 

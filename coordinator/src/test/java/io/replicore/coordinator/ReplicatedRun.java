@@ -3,7 +3,11 @@ package io.replicore.coordinator;
 import io.replicore.coordinator.cli.ReplicoreCli;
 
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -103,6 +107,31 @@ final class ReplicatedRun
             return workDir.resolve("run.out");
         }
 
+        /**
+         * Wait until the replicated server accepts connections on {@code port}.
+         */
+        void awaitListening(final int port) throws Exception
+        {
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (true)
+            {
+                try (Socket socket = new Socket())
+                {
+                    socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                    return;
+                }
+                catch (final IOException ex)
+                {
+                    if (!process.isAlive() || System.nanoTime() > deadline)
+                    {
+                        throw new AssertionError("nothing listens on " + port + ": " +
+                            Files.readString(workDir.resolve("run.err")), ex);
+                    }
+                    Thread.sleep(50);
+                }
+            }
+        }
+
         ReplicatedRun finish() throws IOException, InterruptedException
         {
             if (!process.waitFor(120, TimeUnit.SECONDS))
@@ -120,6 +149,24 @@ final class ReplicatedRun
     static ReplicatedRun run(final int replicas, final String... program) throws IOException, InterruptedException
     {
         return run(replicas, List.of(), null, program);
+    }
+
+    /**
+     * Run an admin command in this JVM, as an operator would from the shell; what it says goes to stderr when it
+     * does not succeed.
+     *
+     * @return its exit code.
+     */
+    static int cli(final String... args)
+    {
+        final StringWriter out = new StringWriter();
+        final int code = ReplicoreCli.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(out))
+            .execute(args);
+        if (code != 0)
+        {
+            System.err.println("replicore " + String.join(" ", args) + " -> " + code + ": " + out);
+        }
+        return code;
     }
 
     String events(final int replica) throws IOException
