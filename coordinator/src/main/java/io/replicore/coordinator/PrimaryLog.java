@@ -95,12 +95,16 @@ final class PrimaryLog implements LogSink
         ownSlot.logSequence(++lastSequence);
     }
 
-    /**
-     * @return the position of the last record appended.
-     */
-    long lastSequence()
+    @Override
+    public long lastSequence()
     {
         return lastSequence;
+    }
+
+    @Override
+    public int epoch()
+    {
+        return ControlBlock.epochOf(ownEpochWord);
     }
 
     @Override

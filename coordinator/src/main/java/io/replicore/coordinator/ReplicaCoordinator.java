@@ -238,7 +238,7 @@ public final class ReplicaCoordinator
     private int runAsPrimary(final Application app, final PrimaryLog log)
         throws IOException, InterruptedException
     {
-        try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), () -> log.lastSequence() + 1))
+        try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), log))
         {
             serve(app, primaryCalls(app, log, sockets)::handle, () -> primaryChecks(log));
             return primaryExit(log, app.process().waitFor());
@@ -390,6 +390,7 @@ public final class ReplicaCoordinator
                 throw new IllegalStateException(ex);
             }
         }
+        SocketTakeover.warmUp();
     }
 
     /**
@@ -455,6 +456,7 @@ public final class ReplicaCoordinator
         private void handOverIo() throws ReplicaStop
         {
             ioPending = false;
+            final long startNs = System.nanoTime();
             heldSockets.takeHandedOver(replay.lastSequence());
             final BitSet unheld = (BitSet)replay.placeholders().clone();
             unheld.andNot(heldSockets.held());
@@ -463,8 +465,16 @@ public final class ReplicaCoordinator
             final long[] alreadySent = takeover.takeOver(app.listener(), app.pid(), heldSockets, replay.lastSequence(),
                 app.call().nr(), ctx.launcher().resolveSibling(REARM));
             sockets.adopt(takeover.takenOver(), alreadySent, takeover.acceptedUnseen());
-            events.info(handedOver + " standard descriptors and " + takeover.takenOver().cardinality() +
-                " sockets handed to the application" +
+            try
+            {
+                heldSockets.close();
+            }
+            catch (final IOException ex)
+            {
+                events.info("closing the socket hand-over channel: " + ex.getMessage());
+            }
+            events.info(String.format(Locale.ROOT, "%d standard descriptors and %d sockets handed to the " +
+                "application in %.3f ms", handedOver, takeover.takenOver().cardinality(), (System.nanoTime() - startNs) / 1e6) +
                 (takeover.notes().isEmpty() ? "" : "; " + String.join("; ", takeover.notes())));
         }
 
@@ -499,6 +509,7 @@ public final class ReplicaCoordinator
             if (next != ctx.replicaId())
             {
                 replay.follow(mailbox.newReaderFromAnySequence(next, ctx.replicaId()), watch);
+                heldSockets.follow(mailbox.control().epoch(), replay.lastSequence());
                 events.info("primary replica " + lostId + " lost (" + reason + "); following replica " + next +
                     ", primary of epoch " + mailbox.control().epoch());
                 return false;
@@ -511,8 +522,7 @@ public final class ReplicaCoordinator
             ioPending = true;
             try
             {
-                final PrimaryLog primaryLog = log;
-                sockets = new PrimarySockets(mailbox, ctx.replicaId(), () -> primaryLog.lastSequence() + 1);
+                sockets = new PrimarySockets(mailbox, ctx.replicaId(), log);
                 calls = primaryCalls(app, log, sockets);
             }
             catch (final IOException ex)

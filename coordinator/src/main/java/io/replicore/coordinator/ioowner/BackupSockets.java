@@ -21,16 +21,19 @@ public final class BackupSockets implements AutoCloseable
     private static final int NONE = -1;
 
     private final SocketShadowChannel channel;
-    private final int[] received = new int[1];
+    private final int[] received = new int[2];
     private final long[] receivedPosition = new long[1];
     private int pendingFd = NONE;
     private int acceptedConnection = NONE;
     private int pendingAppFd;
     private long pendingPosition;
+    private int followedEpoch;
+    private long followedFrom;
     private int[] shadows = new int[64];
     private long[] delivered = new long[64];
     private long[] written = new long[64];
     private String failure;
+    private boolean closed;
 
     public BackupSockets(final long runId, final int replicaId) throws IOException
     {
@@ -39,33 +42,23 @@ public final class BackupSockets implements AutoCloseable
     }
 
     /**
+     * This replica follows the primary of {@code epoch} from here, its log going on after {@code lastApplied}:
+     * what a replaced primary handed over for a later record, one it never appended, is dropped.
+     */
+    public void follow(final int epoch, final long lastApplied)
+    {
+        followedEpoch = epoch;
+        followedFrom = lastApplied;
+    }
+
+    /**
      * Take the sockets handed over for the log up to {@code position}: the primary hands a socket over before it
      * appends the record that makes it usable, and the backup takes it as it applies that record.
      */
     public void takeHandedOver(final long position)
     {
-        while (true)
+        while (loadPending() && pendingPosition <= position)
         {
-            if (pendingFd == NONE)
-            {
-                final int fd = channel.receive(received, receivedPosition);
-                if (fd < -1)
-                {
-                    failure = "the primary's socket hand-over channel failed (errno " + (-fd - 2) + ")";
-                    return;
-                }
-                if (fd == -1)
-                {
-                    return;
-                }
-                pendingFd = fd;
-                pendingAppFd = received[0];
-                pendingPosition = receivedPosition[0];
-            }
-            if (pendingPosition > position)
-            {
-                return;
-            }
             if (pendingAppFd == SocketShadowChannel.ACCEPTED)
             {
                 if (acceptedConnection != NONE)
@@ -93,17 +86,44 @@ public final class BackupSockets implements AutoCloseable
     {
         takeHandedOver(position);
         final List<int[]> beyond = new ArrayList<>();
-        if (pendingFd != NONE)
+        while (loadPending())
         {
             beyond.add(new int[]{pendingAppFd, pendingFd});
             pendingFd = NONE;
         }
-        int fd;
-        while ((fd = channel.receive(received, receivedPosition)) >= 0)
-        {
-            beyond.add(new int[]{received[0], fd});
-        }
         return beyond;
+    }
+
+    /**
+     * Receive the next hand-over unless one is pending, dropping those of a replaced primary for records it never
+     * appended.
+     *
+     * @return true if one is pending.
+     */
+    private boolean loadPending()
+    {
+        while (pendingFd == NONE && !closed)
+        {
+            final int fd = channel.receive(received, receivedPosition);
+            if (fd < -1)
+            {
+                failure = "the primary's socket hand-over channel failed (errno " + (-fd - 2) + ")";
+                return false;
+            }
+            if (fd == -1)
+            {
+                return false;
+            }
+            if (received[1] < followedEpoch && receivedPosition[0] > followedFrom)
+            {
+                HOST.close(fd);
+                continue;
+            }
+            pendingFd = fd;
+            pendingAppFd = received[0];
+            pendingPosition = receivedPosition[0];
+        }
+        return pendingFd != NONE;
     }
 
     /**
@@ -232,14 +252,28 @@ public final class BackupSockets implements AutoCloseable
         }
     }
 
+    /**
+     * Let go of everything and stop receiving: hand-overs still in flight, from a replaced primary, are dropped by
+     * the kernel with the channel. A new primary does this once it has taken the sockets over.
+     */
     @Override
     public void close() throws IOException
     {
+        if (closed)
+        {
+            return;
+        }
         for (final int[] rest : takeRest(Long.MAX_VALUE))
         {
             HOST.close(rest[1]);
         }
+        if (acceptedConnection != NONE)
+        {
+            HOST.close(acceptedConnection);
+            acceptedConnection = NONE;
+        }
         releaseAll();
+        closed = true;
         channel.close();
     }
 }

@@ -2,6 +2,7 @@ package io.replicore.coordinator.ioowner;
 
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.replay.LogSink;
 import io.replicore.coordinator.replay.ReplicaStop;
 import io.replicore.coordinator.replay.SocketOwner;
 import io.replicore.mailbox.Mailbox;
@@ -14,7 +15,6 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.LongSupplier;
 
 /**
  * The primary's {@link SocketOwner}: hands each socket of the application to every live backup over its
@@ -30,7 +30,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
 
     private final Mailbox mailbox;
     private final int selfId;
-    private final LongSupplier nextPosition;
+    private final LogSink log;
     private final SocketShadowChannel channel;
     private final BitSet shared = new BitSet();
     private final BitSet notSockets = new BitSet();
@@ -40,13 +40,14 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final Native.Scratch stat = Native.allocate(144);
 
     /**
-     * @param nextPosition the position of the record the primary appends next.
+     * @param log the primary's log: a socket is handed over for the record appended next, and only while this
+     * replica is still the primary.
      */
-    public PrimarySockets(final Mailbox mailbox, final int selfId, final LongSupplier nextPosition) throws IOException
+    public PrimarySockets(final Mailbox mailbox, final int selfId, final LogSink log) throws IOException
     {
         this.mailbox = mailbox;
         this.selfId = selfId;
-        this.nextPosition = nextPosition;
+        this.log = log;
         this.channel = SocketShadowChannel.sender();
     }
 
@@ -100,6 +101,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
 
     private void handToBackups(final int appFd, final int dupFd) throws ReplicaStop
     {
+        log.checkStillPrimary();
         for (int id = 0; id < mailbox.replicaCount(); id++)
         {
             if (id != selfId)
@@ -113,6 +115,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     @Override
     public void shareAccepted(final int connection) throws ReplicaStop
     {
+        log.checkStillPrimary();
         for (int id = 0; id < mailbox.replicaCount(); id++)
         {
             if (id != selfId)
@@ -141,7 +144,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         {
             return;
         }
-        final int rc = channel.send(mailbox.runId(), backup.replicaId(), appFd, nextPosition.getAsLong(), dupFd);
+        final int rc = channel.send(mailbox.runId(), backup.replicaId(), appFd, log.epoch(), log.lastSequence() + 1,
+            dupFd);
         if (rc < 0 && backup.state().isLive())
         {
             throw new ReplicaStop(-1, "cannot hand socket " + appFd + " to replica " + backup.replicaId() +

@@ -16,12 +16,11 @@ import java.nio.file.Path;
  * alive in the kernel, so a socket is handed over the moment {@link #send} returns, whether or not the backup has
  * read it yet.
  * <pre>
- *   datagram: application descriptor number (4) | reserved (4) | log position (8)   + SCM_RIGHTS: one descriptor
+ *   datagram: application descriptor number (4) | sender's epoch (4) | log position (8)  + SCM_RIGHTS: one fd
  * </pre>
  * The log position is that of the record the primary appends next: the backup takes the socket when it applies
- * that record, not before, so that the numbers the application closes and reuses stay in log order.
- * <pre>
- * </pre>
+ * that record, not before, so that the numbers the application closes and reuses stay in log order. The epoch
+ * tells a hand-over from a replaced primary (for a record it never appended) from its successor's.
  */
 public final class SocketShadowChannel implements AutoCloseable
 {
@@ -37,6 +36,8 @@ public final class SocketShadowChannel implements AutoCloseable
     private static final int CMSG_ONE_FD_LENGTH = 20;
     private static final int CMSG_ONE_FD_SPACE = 24;
     private static final int PAYLOAD_LENGTH = 16;
+    private static final int APP_FD_OFFSET = 0;
+    private static final int EPOCH_OFFSET = 4;
     private static final int POSITION_OFFSET = 8;
 
     // Scratch layout: payload | iovec | msghdr | sockaddr_un | cmsg
@@ -102,15 +103,18 @@ public final class SocketShadowChannel implements AutoCloseable
 
     /**
      * Hand {@code socketFd} to replica {@code toReplica} as the application's descriptor {@code appFd}, to be
-     * taken when the record at {@code position} is applied.
+     * taken when the record at {@code position} of the primary of {@code epoch} is applied.
      *
      * @return 0, or -errno (ECONNREFUSED or ENOENT: that backup is gone).
      */
-    public int send(final long runId, final int toReplica, final int appFd, final long position, final int socketFd)
+    public int send(
+        final long runId, final int toReplica, final int appFd, final int epoch, final long position,
+        final int socketFd)
     {
         final UnsafeBuffer buffer = scratch.buffer();
         buffer.setMemory(0, SCRATCH_LENGTH, (byte)0);
-        buffer.putInt(PAYLOAD_OFFSET, appFd);
+        buffer.putInt(PAYLOAD_OFFSET + APP_FD_OFFSET, appFd);
+        buffer.putInt(PAYLOAD_OFFSET + EPOCH_OFFSET, epoch);
         buffer.putLong(PAYLOAD_OFFSET + POSITION_OFFSET, position);
         putIov();
         putAddress(pathOf(runId, toReplica));
@@ -128,11 +132,11 @@ public final class SocketShadowChannel implements AutoCloseable
     /**
      * Take the next socket handed over, without waiting.
      *
-     * @param appFd where the application's number for it goes.
+     * @param appFdAndEpoch where the application's number for it and the sender's epoch go.
      * @param position where the log position it belongs to goes.
      * @return the socket (close-on-exec), -1 if none is waiting, or -2 - errno on failure.
      */
-    public int receive(final int[] appFd, final long[] position)
+    public int receive(final int[] appFdAndEpoch, final long[] position)
     {
         final UnsafeBuffer buffer = scratch.buffer();
         buffer.setMemory(0, SCRATCH_LENGTH, (byte)0);
@@ -150,7 +154,8 @@ public final class SocketShadowChannel implements AutoCloseable
         {
             return -2;
         }
-        appFd[0] = buffer.getInt(PAYLOAD_OFFSET);
+        appFdAndEpoch[0] = buffer.getInt(PAYLOAD_OFFSET + APP_FD_OFFSET);
+        appFdAndEpoch[1] = buffer.getInt(PAYLOAD_OFFSET + EPOCH_OFFSET);
         position[0] = buffer.getLong(PAYLOAD_OFFSET + POSITION_OFFSET);
         return buffer.getInt(CONTROL_OFFSET + 16);
     }

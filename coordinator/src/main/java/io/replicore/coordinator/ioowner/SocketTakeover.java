@@ -7,27 +7,23 @@ import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.replay.ReplicaStop;
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A new primary takes the application's sockets over, during the first call it handles:
  * <ol>
- *   <li>notes the application's epoll registrations of its stand-in sockets (/proc/PID/fdinfo of each epoll set);</li>
+ *   <li>notes the application's epoll registrations of its stand-in sockets and their descriptor flags;</li>
  *   <li>puts each real socket, handed over earlier by the old primary, at its number in place of the stand-in
  *   (SECCOMP_IOCTL_NOTIF_ADDFD with SETFD);</li>
  *   <li>lines each connection's kernel state up with the log (logical TCP): bytes the log delivered to the
  *   application but still queued in the kernel, because the old primary died between logging and consuming them,
  *   are consumed now; bytes the kernel took from the old primary beyond what the log says the application wrote
  *   are reported, so the new primary does not send them twice;</li>
- *   <li>registers the real sockets in the epoll sets again ({@code replicore-rearm}: a registration is keyed by
- *   the number in the table of the process that makes it, so a helper borrows each socket at that number).</li>
+ *   <li>registers the real sockets in the epoll sets again ({@link Rearm}: a registration is keyed by the number in
+ *   the table of the process that makes it, so a helper borrows each socket at that number).</li>
  * </ol>
  */
 public final class SocketTakeover
@@ -43,8 +39,6 @@ public final class SocketTakeover
     private static final long SIOCINQ = 0x541B;
     private static final long SIOCOUTQ = 0x5411;
     private static final int MSG_DONTWAIT = 0x40;
-    private static final int O_CLOEXEC = 02000000;
-    private static final long REARM_TIMEOUT_MS = 10_000;
 
     private final Native.Scratch info = Native.allocate(TCP_INFO_LENGTH + 8);
     private final Native.Scratch drain = Native.allocate(64 * 1024);
@@ -58,7 +52,7 @@ public final class SocketTakeover
      * @return per application descriptor, the bytes the old primary sent that the application will write again.
      */
     public long[] takeOver(final SeccompListener listener, final int appPid, final BackupSockets sockets,
-        final long position, final int pendingNr, final Path rearm) throws ReplicaStop
+        final long position, final int pendingNr, final Path rearmHelper) throws ReplicaStop
     {
         for (final int[] rest : sockets.takeRest(position))
         {
@@ -88,19 +82,38 @@ public final class SocketTakeover
         {
             return alreadySent;
         }
-        final List<String> registrations = epollRegistrations(appPid, held);
-        for (int fd = held.nextSetBit(0); fd >= 0; fd = held.nextSetBit(fd + 1))
+        final Rearm rearm = Rearm.start(rearmHelper, appPid, held);
+        try
         {
-            final int installed = listener.installDescriptor(sockets.shadow(fd), fd, isCloseOnExec(appPid, fd), false);
-            if (installed != fd && installed != SeccompListener.GONE)
+            for (int fd = held.nextSetBit(0); fd >= 0; fd = held.nextSetBit(fd + 1))
             {
-                throw new ReplicaStop(-1, "cannot take socket " + fd + " over: errno " + -installed);
+                final int installed = listener.installDescriptor(sockets.shadow(fd), fd, rearm.closeOnExec(fd), false);
+                if (installed != fd && installed != SeccompListener.GONE)
+                {
+                    throw new ReplicaStop(-1, "cannot take socket " + fd + " over: errno " + -installed);
+                }
+                alreadySent[fd] = lineUp(fd, sockets);
             }
-            alreadySent[fd] = lineUp(fd, sockets);
+            notes.add(rearm.finish());
         }
-        rearm(rearm, appPid, registrations);
+        finally
+        {
+            rearm.close();
+        }
         sockets.releaseAll();
         return alreadySent;
+    }
+
+    /**
+     * Call once, on nothing, the native functions a takeover calls: their bindings are generated on first use, tens
+     * of milliseconds that a takeover should not pay while the service waits.
+     */
+    public static void warmUp()
+    {
+        final SocketTakeover takeover = new SocketTakeover();
+        HOST.getsockopt(-1, IPPROTO_TCP, TCP_INFO, takeover.info.pointer(), takeover.info.at(TCP_INFO_LENGTH));
+        HOST.ioctl(-1, SIOCINQ, takeover.info.pointer());
+        HOST.recvfrom(-1, takeover.drain.pointer(), 1, MSG_DONTWAIT, null, null);
     }
 
     /**
@@ -186,108 +199,6 @@ public final class SocketTakeover
                 throw new ReplicaStop(-1, "cannot consume " + left + " logged bytes left in a connection's queue");
             }
             left -= n;
-        }
-    }
-
-    private static boolean isCloseOnExec(final int pid, final int fd)
-    {
-        try
-        {
-            for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/fdinfo/" + fd)))
-            {
-                if (line.startsWith("flags:"))
-                {
-                    return (Integer.parseInt(line.substring(6).trim(), 8) & O_CLOEXEC) != 0;
-                }
-            }
-        }
-        catch (final IOException | NumberFormatException ex)
-        {
-            return true;
-        }
-        return true;
-    }
-
-    /**
-     * @return the helper's arguments for each epoll set of the application that registers a held socket:
-     * "EPFD FD EVENTS DATA ..." per set.
-     */
-    private static List<String> epollRegistrations(final int pid, final BitSet held) throws ReplicaStop
-    {
-        final List<String> sets = new ArrayList<>();
-        try (var fds = Files.list(Path.of("/proc/" + pid + "/fd")))
-        {
-            for (final Path link : fds.toList())
-            {
-                final String target;
-                try
-                {
-                    target = Files.readSymbolicLink(link).toString();
-                }
-                catch (final IOException ex)
-                {
-                    continue;
-                }
-                if (!"anon_inode:[eventpoll]".equals(target))
-                {
-                    continue;
-                }
-                final String epfd = link.getFileName().toString();
-                final StringBuilder args = new StringBuilder(epfd);
-                for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/fdinfo/" + epfd)))
-                {
-                    // tfd:        5 events:       19 data:                5  pos:0 ino:... sdev:...
-                    final String[] words = line.trim().split("\\s+");
-                    if (words.length >= 6 && "tfd:".equals(words[0]) && held.get(Integer.parseInt(words[1])))
-                    {
-                        args.append(' ').append(words[1]).append(' ').append(words[3]).append(' ').append(words[5]);
-                    }
-                }
-                if (args.indexOf(" ") > 0)
-                {
-                    sets.add(args.toString());
-                }
-            }
-        }
-        catch (final IOException | NumberFormatException ex)
-        {
-            throw new ReplicaStop(-1, "cannot read the application's epoll sets: " + ex.getMessage());
-        }
-        return sets;
-    }
-
-    private void rearm(final Path helper, final int appPid, final List<String> registrations) throws ReplicaStop
-    {
-        for (final String set : registrations)
-        {
-            final List<String> command = new ArrayList<>(List.of(helper.toString(), String.valueOf(appPid)));
-            command.addAll(List.of(set.split(" ")));
-            run(command);
-        }
-    }
-
-    private void run(final List<String> command) throws ReplicaStop
-    {
-        try
-        {
-            final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            final String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!process.waitFor(REARM_TIMEOUT_MS, TimeUnit.MILLISECONDS) || process.exitValue() != 0)
-            {
-                process.destroyForcibly();
-                throw new ReplicaStop(-1, "cannot register the taken-over sockets in the application's epoll set: " +
-                    output.trim());
-            }
-            notes.add("epoll registrations made again: " + String.join(" ", command.subList(2, command.size())));
-        }
-        catch (final IOException ex)
-        {
-            throw new ReplicaStop(-1, "cannot run " + command.get(0) + ": " + ex.getMessage());
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            throw new ReplicaStop(-1, "interrupted while registering the taken-over sockets");
         }
     }
 }

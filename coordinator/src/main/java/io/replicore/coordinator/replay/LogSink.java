@@ -20,4 +20,14 @@ public interface LogSink
      * called before every action that reaches outside the replica.
      */
     void checkStillPrimary() throws ReplicaStop;
+
+    /**
+     * @return the position of the last record appended.
+     */
+    long lastSequence();
+
+    /**
+     * @return the epoch in which this replica is the primary.
+     */
+    int epoch();
 }

@@ -3,6 +3,7 @@ package io.replicore.coordinator.cli;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -65,7 +66,15 @@ class ReplicaProcessesTest
         final Process process = new ProcessBuilder("cat", "-", "a b").start();
         try
         {
-            assertEquals(List.of("cat", "-", "a b"), ReplicaProcesses.commandLine((int)process.pid()));
+            // start() may return before the child has exec'd cat: until then /proc shows the JDK's spawn helper.
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            List<String> args = ReplicaProcesses.commandLine((int)process.pid());
+            while (!args.equals(List.of("cat", "-", "a b")) && System.nanoTime() < deadline)
+            {
+                Thread.sleep(5);
+                args = ReplicaProcesses.commandLine((int)process.pid());
+            }
+            assertEquals(List.of("cat", "-", "a b"), args);
         }
         finally
         {
