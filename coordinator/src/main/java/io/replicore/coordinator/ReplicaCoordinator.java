@@ -95,7 +95,8 @@ public final class ReplicaCoordinator
             slot = mailbox.slot(ctx.replicaId());
             handledCommand = ControlBlock.commandSequenceOf(mailbox.control().commandWord());
             // Bound before registering: a primary that sees this replica live can always hand it a socket.
-            heldSockets = new BackupSockets(mailbox.runId(), ctx.replicaId());
+            heldSockets = new BackupSockets(mailbox.runId(), slot);
+            joinPartitionCgroup();
             slot.register((int)ProcessHandle.current().pid(), ctx.replicaId(), System.currentTimeMillis());
             final Thread heartbeat = startHeartbeat();
             try
@@ -113,6 +114,18 @@ public final class ReplicaCoordinator
         {
             mailbox.close();
         }
+    }
+
+    /**
+     * Enter this replica's partition cgroup before the application is started, so that it is born in it.
+     */
+    private void joinPartitionCgroup()
+    {
+        final String[] why = new String[1];
+        final PartitionCgroup cgroup =
+            PartitionCgroup.join(mailbox.runId(), ctx.replicaId(), ProcessHandle.current().pid(), why);
+        events.info(cgroup != null ? "partition cgroup " + cgroup.directory() :
+            "no partition cgroup (" + why[0] + "): faults are injected with signals");
     }
 
     private int runApplication() throws IOException, InterruptedException
@@ -344,7 +357,7 @@ public final class ReplicaCoordinator
         final int primaryId = mailbox.control().primaryId();
         final PrimaryLiveness watch = new PrimaryLiveness(mailbox, primaryId, ctx.heartbeatTimeoutNs());
         final Backup backup = new Backup(app, stdio, watch, new BackupReplay(app.call(),
-            mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, heldSockets, ctx.corruptInputAt()));
+            mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, heldSockets, ctx.corruptInputAt(), app.pidfd()));
         try
         {
             serve(app, backup::handle, backup::between);
@@ -464,7 +477,7 @@ public final class ReplicaCoordinator
             final SocketTakeover takeover = new SocketTakeover();
             final long[] alreadySent = takeover.takeOver(app.listener(), app.pid(), heldSockets, replay.lastSequence(),
                 app.call().nr(), ctx.launcher().resolveSibling(REARM));
-            sockets.adopt(takeover.takenOver(), alreadySent, takeover.acceptedUnseen());
+            sockets.adopt(takeover.takenOver(), heldSockets.connections(), alreadySent, takeover.acceptedUnseen());
             try
             {
                 heldSockets.close();

@@ -98,12 +98,14 @@ class LongLivedConnectionsFailoverTest
                 echoes.add(clients.submit(() -> readExactly(socket.getInputStream(), expected)));
                 clients.submit(() -> writeSlowly(socket.getOutputStream(), text));
             }
+            running.awaitConnections(CLIENTS);
             Thread.sleep(800);
             assertEquals(0, cli("kill-replica", "0", "--mailbox", running.mailbox()));
             for (int c = 0; c < CLIENTS; c++)
             {
                 assertEquals(sent.get(c), echoes.get(c).get(90, TimeUnit.SECONDS), "client " + c);
             }
+            running.awaitConnections(CLIENTS); // the new primary owns them all
             for (final Socket socket : sockets)
             {
                 socket.close();

@@ -1,6 +1,10 @@
 package io.replicore.coordinator;
 
 import io.replicore.coordinator.cli.ReplicoreCli;
+import io.replicore.mailbox.Mailbox;
+import io.replicore.mailbox.MailboxContext;
+import io.replicore.mailbox.ReplicaSlot;
+import io.replicore.mailbox.ReplicaState;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -15,6 +19,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Runs {@code replicore run} as its own process, the way a user does, and keeps what it printed and how each
@@ -128,6 +135,63 @@ final class ReplicatedRun
                             Files.readString(workDir.resolve("run.err")), ex);
                     }
                     Thread.sleep(50);
+                }
+            }
+        }
+
+        /**
+         * Wait until every backup has replayed the primary's log up to its end, failing at once if one is not live
+         * or has diverged.
+         */
+        void awaitBackupsCaughtUp() throws Exception
+        {
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            try (Mailbox box = Mailbox.open(new MailboxContext().path(mailbox)))
+            {
+                while (true)
+                {
+                    final long primary = box.slot(box.control().primaryId()).logSequence();
+                    boolean caughtUp = true;
+                    for (int id = 0; id < replicas; id++)
+                    {
+                        final ReplicaSlot slot = box.slot(id);
+                        if (id == box.control().primaryId())
+                        {
+                            assertEquals(ReplicaState.PRIMARY, slot.state());
+                            continue;
+                        }
+                        assertEquals(ReplicaState.BACKUP, slot.state(), "replica " + id + ": " +
+                            slot.lastErrorMessage());
+                        assertEquals(0, slot.divergenceCount());
+                        caughtUp &= slot.logSequence() == primary;
+                    }
+                    if (caughtUp)
+                    {
+                        return;
+                    }
+                    assertTrue(System.nanoTime() < deadline, "the backups did not catch up with the primary");
+                    Thread.sleep(20);
+                }
+            }
+        }
+
+        /**
+         * Wait until every live replica's slot counts {@code connections} open connections.
+         */
+        void awaitConnections(final int connections) throws Exception
+        {
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            try (Mailbox box = Mailbox.open(new MailboxContext().path(mailbox)))
+            {
+                for (int id = 0; id < replicas; id++)
+                {
+                    final ReplicaSlot slot = box.slot(id);
+                    while (slot.state().isLive() && slot.connections() != connections)
+                    {
+                        assertTrue(System.nanoTime() < deadline, "replica " + id + " counts " +
+                            slot.connections() + " connections, not " + connections);
+                        Thread.sleep(5);
+                    }
                 }
             }
         }

@@ -20,7 +20,8 @@ import java.nio.charset.StandardCharsets;
  *   |  Intercepted Calls (8)                                        | 48
  *   |  Started Time, epoch ms (8)                                   | 56
  *   |  Last Error Code (4)            |  Last Error Length (4)      | 64
- *   |  Last Error Message, UTF-8, up to 184 bytes ...               | 72
+ *   |  Connections (4)                |  reserved (4)               | 72
+ *   |  Last Error Message, UTF-8, up to 176 bytes ...               | 80
  *   +---------------------------------------------------------------+ 256
  * </pre>
  */
@@ -39,7 +40,8 @@ public final class ReplicaSlot
     public static final int STARTED_TIME_OFFSET = 56;
     public static final int LAST_ERROR_CODE_OFFSET = 64;
     public static final int LAST_ERROR_LENGTH_OFFSET = 68;
-    public static final int LAST_ERROR_MESSAGE_OFFSET = 72;
+    public static final int CONNECTIONS_OFFSET = 72;
+    public static final int LAST_ERROR_MESSAGE_OFFSET = 80;
     public static final int LAST_ERROR_MESSAGE_LENGTH = MailboxLayout.SLOT_LENGTH - LAST_ERROR_MESSAGE_OFFSET;
 
     private final AtomicBuffer buffer;
@@ -95,6 +97,7 @@ public final class ReplicaSlot
         buffer.putLong(base + LOG_SEQUENCE_OFFSET, 0);
         buffer.putLong(base + INTERCEPTED_CALLS_OFFSET, 0);
         buffer.putInt(base + DIVERGENCE_COUNT_OFFSET, 0);
+        buffer.putInt(base + CONNECTIONS_OFFSET, 0);
         buffer.putInt(base + LAST_ERROR_CODE_OFFSET, 0);
         buffer.putIntVolatile(base + LAST_ERROR_LENGTH_OFFSET, 0);
         state(ReplicaState.STARTING);
@@ -162,6 +165,19 @@ public final class ReplicaSlot
     public void incrementDivergenceCount()
     {
         buffer.getAndAddInt(base + DIVERGENCE_COUNT_OFFSET, 1);
+    }
+
+    /**
+     * @return the application's open TCP connections this replica owns (primary) or holds for a takeover (backup).
+     */
+    public int connections()
+    {
+        return buffer.getIntVolatile(base + CONNECTIONS_OFFSET);
+    }
+
+    public void connections(final int count)
+    {
+        buffer.putIntOrdered(base + CONNECTIONS_OFFSET, count);
     }
 
     public long interceptedCalls()

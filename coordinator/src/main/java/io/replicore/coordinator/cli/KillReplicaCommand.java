@@ -1,5 +1,6 @@
 package io.replicore.coordinator.cli;
 
+import io.replicore.coordinator.PartitionCgroup;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
 import io.replicore.mailbox.Mailbox;
@@ -11,16 +12,20 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.io.IOException;
 import java.util.concurrent.Callable;
 
 /**
  * {@code replicore kill-replica}: fault injection on one replica's partition, its coordinator and its application,
  * the way a crash or a hung partition would look to the others. Only the pids recorded in the replica's slot are
- * signalled, and only after /proc shows they still are that replica's processes; each is signalled through a
- * pidfd, so a pid reused between the check and the signal cannot be hit.
+ * acted on, and only after /proc shows they still are that replica's processes. A replica whose coordinator is in
+ * its partition cgroup ({@link PartitionCgroup}) is frozen and thawed by the cgroup freezer and killed whole by
+ * cgroup.kill where the hierarchy has it; otherwise each process is signalled through a pidfd, so a pid reused
+ * between the check and the signal cannot be hit.
  */
 @Command(name = "kill-replica", mixinStandardHelpOptions = true,
-    description = "Kill (SIGKILL), freeze (SIGSTOP) or thaw (SIGCONT) replica N's coordinator and application.")
+    description = "Kill, freeze or thaw replica N's partition: its coordinator and application (the partition's " +
+        "cgroup if it has one, else SIGKILL, SIGSTOP, SIGCONT).")
 final class KillReplicaCommand implements Callable<Integer>
 {
     static final int SIGKILL = 9;
@@ -35,12 +40,12 @@ final class KillReplicaCommand implements Callable<Integer>
     @Option(names = "--mailbox", required = true, description = "The service's mailbox.")
     String mailbox;
 
-    @Option(names = "--freeze", description = "Stop both processes (SIGSTOP), coordinator first so that it cannot " +
-        "react: a hung partition.")
+    @Option(names = "--freeze", description = "Stop both processes, a hung partition: the cgroup freezer, or SIGSTOP " +
+        "to the coordinator first so that it cannot react.")
     boolean freeze;
 
-    @Option(names = "--thaw", description = "Let both processes go on (SIGCONT), also after the others declared " +
-        "the replica dead.")
+    @Option(names = "--thaw", description = "Let both processes go on (the cgroup freezer, or SIGCONT), also after " +
+        "the others declared the replica dead.")
     boolean thaw;
 
     @Option(names = "--json", description = "One JSON object, for scripts.")
@@ -141,18 +146,29 @@ final class KillReplicaCommand implements Callable<Integer>
                     }
                 }
 
-                final String failure = signalInOrder(process, signal, coordinatorFd, coordinatorPid, appFd, appPid);
-                if (failure != null)
+                final PartitionCgroup partition = PartitionCgroup.of(box.runId(), replicaId, coordinatorPid);
+                String method = partition == null ? null : actOnCgroup(partition, signal);
+                if (method == null)
                 {
-                    return refuse(prefix + ": " + failure);
+                    final String failure =
+                        signalInOrder(process, signal, coordinatorFd, coordinatorPid, appFd, appPid);
+                    if (failure != null)
+                    {
+                        return refuse(prefix + ": " + failure);
+                    }
+                    method = "with " + signalName(signal);
+                }
+                else if (method.startsWith("!"))
+                {
+                    return refuse(prefix + ": " + method.substring(1));
                 }
 
                 final String message = prefix + " (coordinator " + coordinatorPid + ", " +
-                    (appNote == null ? "application " + appPid : appNote) + ") " + verb(signal) + " with " +
-                    signalName(signal);
+                    (appNote == null ? "application " + appPid : appNote) + ") " + verb(signal) + " " + method;
                 return Outcome.done(spec, json, message, new JsonObject()
                     .put("replica", replicaId)
-                    .put("signal", signalName(signal))
+                    .put("signal", signal == SIGKILL || method.startsWith("with ") ? signalName(signal) : null)
+                    .put("cgroup", partition == null ? null : partition.directory().toString())
                     .put("coordinatorPid", coordinatorPid)
                     .put("applicationPid", appFd >= 0 ? Long.valueOf(appPid) : null));
             }
@@ -208,6 +224,36 @@ final class KillReplicaCommand implements Callable<Integer>
             done = names[i];
         }
         return null;
+    }
+
+    /**
+     * Freeze, thaw or kill the whole partition through its cgroup.
+     *
+     * @return how it was done, for the message; null if the hierarchy cannot (a kill without cgroup.kill: signals
+     * do it); "!" and what failed if it failed.
+     */
+    private static String actOnCgroup(final PartitionCgroup partition, final int signal)
+    {
+        try
+        {
+            switch (signal)
+            {
+                case SIGSTOP -> partition.freeze();
+                case SIGCONT -> partition.thaw();
+                default ->
+                {
+                    if (!partition.kill())
+                    {
+                        return null;
+                    }
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            return "!" + (signal == SIGKILL ? "cgroup.kill" : "the cgroup freezer") + " failed: " + ex.getMessage();
+        }
+        return (signal == SIGKILL ? "by cgroup.kill of " : "by the cgroup freezer of ") + partition.directory();
     }
 
     private int refuse(final String message)

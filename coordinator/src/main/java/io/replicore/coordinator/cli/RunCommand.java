@@ -1,6 +1,7 @@
 package io.replicore.coordinator.cli;
 
 import io.replicore.coordinator.CpuSet;
+import io.replicore.coordinator.PartitionCgroup;
 import io.replicore.coordinator.ReplicaContext;
 import io.replicore.coordinator.ReplicaCoordinator;
 import io.replicore.mailbox.ControlBlock;
@@ -23,6 +24,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -103,7 +105,7 @@ final class RunCommand implements Callable<Integer>
             box.control().serviceState(ControlBlock.SERVICE_RUNNING);
             final List<Process> coordinators = new ArrayList<>();
             // Stopping run (Ctrl-C, SIGTERM) stops the service: every coordinator, and with it its application.
-            final Thread stopService = new Thread(() -> coordinators.forEach(Process::destroyForcibly));
+            final Thread stopService = new Thread(() -> stopReplicas(box.runId(), coordinators));
             Runtime.getRuntime().addShutdownHook(stopService);
             try
             {
@@ -123,12 +125,37 @@ final class RunCommand implements Callable<Integer>
             finally
             {
                 Runtime.getRuntime().removeShutdownHook(stopService);
-                coordinators.forEach(Process::destroyForcibly);
+                stopReplicas(box.runId(), coordinators);
                 if (!keepMailbox)
                 {
                     Files.deleteIfExists(Path.of(mailboxPath));
                 }
             }
+        }
+    }
+
+    /**
+     * End every coordinator (its application, tied to it by the launcher's parent-death signal, ends with it), then
+     * remove the partitions' cgroups once their processes are gone.
+     */
+    private static void stopReplicas(final long runId, final List<Process> coordinators)
+    {
+        coordinators.forEach(Process::destroyForcibly);
+        try
+        {
+            for (final Process coordinator : coordinators)
+            {
+                coordinator.waitFor(5, TimeUnit.SECONDS);
+            }
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            while (!PartitionCgroup.removeAll(runId, coordinators.size()) && System.nanoTime() - deadline < 0)
+            {
+                Thread.sleep(20);
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -57,6 +57,7 @@ final class StatusReport
         final long lagRecords;
         final long lagBytes;
         final long interceptedCalls;
+        final int connections;
         final int divergences;
         final String lastError;
 
@@ -72,6 +73,7 @@ final class StatusReport
             final long lagRecords,
             final long lagBytes,
             final long interceptedCalls,
+            final int connections,
             final int divergences,
             final String lastError)
         {
@@ -86,6 +88,7 @@ final class StatusReport
             this.lagRecords = lagRecords;
             this.lagBytes = lagBytes;
             this.interceptedCalls = interceptedCalls;
+            this.connections = connections;
             this.divergences = divergences;
             this.lastError = lastError;
         }
@@ -166,7 +169,7 @@ final class StatusReport
             }
             replicas.add(new Replica(id, state, slot.pid(), slot.appPid(), slot.heartbeat(), beating, silentMs,
                 logSequence, behind ? Math.max(0, primarySequence - logSequence) : 0, lagBytes,
-                slot.interceptedCalls(), slot.divergenceCount(), slot.lastErrorMessage()));
+                slot.interceptedCalls(), slot.connections(), slot.divergenceCount(), slot.lastErrorMessage()));
         }
         return new StatusReport(box, replicas, epochWord);
     }
@@ -223,14 +226,14 @@ final class StatusReport
             out.printf("failovers %d  last took %s ms at %s%n", failoverCount, millis(lastFailoverDurationNs),
                 Instant.ofEpochMilli(lastFailoverTimeMs));
         }
-        out.printf("%-3s %-9s %-8s %-8s %-10s %-14s %-10s %-6s %-10s %-10s %-4s %s%n", "id", "state", "pid",
-            "app-pid", "heartbeat", "beat", "log-seq", "lag", "lag-bytes", "calls", "div", "last error");
+        out.printf("%-3s %-9s %-8s %-8s %-10s %-14s %-10s %-6s %-10s %-10s %-6s %-4s %s%n", "id", "state", "pid",
+            "app-pid", "heartbeat", "beat", "log-seq", "lag", "lag-bytes", "calls", "conns", "div", "last error");
         for (final Replica replica : replicas)
         {
-            out.printf("%-3d %-9s %-8d %-8d %-10d %-14s %-10d %-6d %-10d %-10d %-4d %s%n", replica.id,
+            out.printf("%-3d %-9s %-8d %-8d %-10d %-14s %-10d %-6d %-10d %-10d %-6d %-4d %s%n", replica.id,
                 stateName(replica.state), replica.pid, replica.appPid, replica.heartbeat, replica.heartbeatText(),
                 replica.logSequence, replica.lagRecords, replica.lagBytes, replica.interceptedCalls,
-                replica.divergences, replica.lastError);
+                replica.connections, replica.divergences, replica.lastError);
         }
     }
 
@@ -251,6 +254,7 @@ final class StatusReport
                 .put("lagRecords", replica.lagRecords)
                 .put("lagBytes", replica.lagBytes)
                 .put("interceptedCalls", replica.interceptedCalls)
+                .put("connections", replica.connections)
                 .put("divergences", replica.divergences)
                 .put("lastError", replica.lastError));
         }

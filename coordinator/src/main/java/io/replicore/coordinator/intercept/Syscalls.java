@@ -35,11 +35,14 @@ public final class Syscalls
     public static final int DUP2 = 33;
     public static final int NANOSLEEP = 35;
     public static final int GETPID = 39;
+    public static final int SENDFILE = 40;
     public static final int SOCKET = 41;
     public static final int CONNECT = 42;
     public static final int ACCEPT = 43;
     public static final int SENDTO = 44;
     public static final int RECVFROM = 45;
+    public static final int SENDMSG = 46;
+    public static final int RECVMSG = 47;
     public static final int SHUTDOWN = 48;
     public static final int BIND = 49;
     public static final int LISTEN = 50;

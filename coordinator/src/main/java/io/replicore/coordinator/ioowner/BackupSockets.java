@@ -2,6 +2,7 @@ package io.replicore.coordinator.ioowner;
 
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
+import io.replicore.mailbox.ReplicaSlot;
 
 import java.io.IOException;
 import java.util.Arrays;
@@ -32,12 +33,18 @@ public final class BackupSockets implements AutoCloseable
     private int[] shadows = new int[64];
     private long[] delivered = new long[64];
     private long[] written = new long[64];
+    private final BitSet connections = new BitSet();
+    private final ReplicaSlot slot;
     private String failure;
     private boolean closed;
 
-    public BackupSockets(final long runId, final int replicaId) throws IOException
+    /**
+     * @param slot where the number of connections held is published, for {@code status}.
+     */
+    public BackupSockets(final long runId, final ReplicaSlot slot) throws IOException
     {
-        channel = SocketShadowChannel.receiver(runId, replicaId);
+        this.slot = slot;
+        channel = SocketShadowChannel.receiver(runId, slot.replicaId());
         Arrays.fill(shadows, NONE);
     }
 
@@ -153,6 +160,8 @@ public final class BackupSockets implements AutoCloseable
         grow(appFd);
         delivered[appFd] = 0;
         written[appFd] = 0;
+        connections.set(appFd);
+        slot.connections(connections.cardinality());
     }
 
     public void delivered(final int appFd, final long bytes)
@@ -176,6 +185,11 @@ public final class BackupSockets implements AutoCloseable
      */
     public void closed(final int appFd)
     {
+        if (appFd >= 0 && connections.get(appFd))
+        {
+            connections.clear(appFd);
+            slot.connections(connections.cardinality());
+        }
         if (appFd >= 0 && appFd < shadows.length && shadows[appFd] != NONE)
         {
             HOST.close(shadows[appFd]);
@@ -207,6 +221,14 @@ public final class BackupSockets implements AutoCloseable
             }
         }
         return held;
+    }
+
+    /**
+     * @return the application descriptors that are accepted connections.
+     */
+    public BitSet connections()
+    {
+        return connections;
     }
 
     int shadow(final int appFd)

@@ -35,6 +35,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final BitSet shared = new BitSet();
     private final BitSet notSockets = new BitSet();
     private final BitSet files = new BitSet();
+    private final BitSet connections = new BitSet();
     private long[] alreadySent;
     private final List<Integer> acceptedUnseen = new ArrayList<>();
     private final Native.Scratch stat = Native.allocate(144);
@@ -55,12 +56,16 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
      * After a takeover: the sockets taken over are held by the other backups already (the old primary handed them
      * to every backup), and some bytes of their output were sent by the old primary.
      *
+     * @param connections the descriptors that are accepted connections.
      * @param alreadySent per application descriptor, bytes an old primary sent that the application will write
      * again.
      */
-    public void adopt(final BitSet takenOver, final long[] alreadySent, final List<Integer> acceptedUnseen)
+    public void adopt(
+        final BitSet takenOver, final BitSet connections, final long[] alreadySent, final List<Integer> acceptedUnseen)
     {
         shared.or(takenOver);
+        this.connections.or(connections);
+        publishConnections();
         this.alreadySent = alreadySent;
         this.acceptedUnseen.addAll(acceptedUnseen);
     }
@@ -130,6 +135,13 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     {
         closed(appFd);
         shared.set(appFd);
+        connections.set(appFd);
+        publishConnections();
+    }
+
+    private void publishConnections()
+    {
+        mailbox.slot(selfId).connections(connections.cardinality());
     }
 
     private void handTo(final ReplicaSlot backup, final int appFd, final int dupFd) throws ReplicaStop
@@ -156,6 +168,11 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     @Override
     public void closed(final int appFd)
     {
+        if (connections.get(appFd))
+        {
+            connections.clear(appFd);
+            publishConnections();
+        }
         shared.clear(appFd);
         notSockets.clear(appFd);
         files.clear(appFd);

@@ -43,6 +43,13 @@ public interface HostCalls
     long pwrite(int fd, Pointer buffer, @size_t long length, long offset);
 
     @SaveError
+    long lseek(int fd, long offset, int whence);
+
+    @SaveError
+    @ssize_t
+    long sendfile(int outFd, int inFd, Pointer offset, @size_t long count);
+
+    @SaveError
     int fstat(int fd, Pointer stat);
 
     @SaveError

@@ -35,10 +35,13 @@ public final class BackupReplay
     private static final int SOCK_STREAM = 1;
     private static final int SOCK_NONBLOCK = 0x800;
     private static final int SOCK_CLOEXEC = 0x80000;
+    private static final int SEEK_SET = 0;
+    private static final int SEEK_CUR = 1;
     /** How often the primary's liveness is looked at while its log is empty. */
     private static final long WATCH_INTERVAL_NS = 1_000_000;
 
     private final InterceptedCall call;
+    private final int appPidfd;
     private final SeccompListener listener;
     private final ReplicaSlot ownSlot;
     private final BackupSockets sockets;
@@ -61,12 +64,14 @@ public final class BackupReplay
      * @param watch says when the primary is gone while its log has nothing more.
      * @param sockets the primary's sockets as handed over, and each connection's position in the log.
      * @param corruptInputAt fault injection: flip one byte of the N-th input record applied (0: never).
+     * @param appPidfd the application's pidfd, to read its own copy of a file the primary's sent.
      */
     public BackupReplay(
         final InterceptedCall call, final ChannelReader reader, final PrimaryWatch watch, final ReplicaSlot ownSlot,
-        final BackupSockets sockets, final long corruptInputAt)
+        final BackupSockets sockets, final long corruptInputAt, final int appPidfd)
     {
         this.call = call;
+        this.appPidfd = appPidfd;
         this.sockets = sockets;
         this.listener = call.listener;
         this.reader = reader;
@@ -204,14 +209,14 @@ public final class BackupReplay
                 }
             }
             case BIND, LISTEN, SETSOCKOPT, CONNECT -> sockets.takeHandedOver(recordSequence);
-            case READ, RECVFROM ->
+            case READ, READV, RECVFROM, RECVMSG ->
             {
                 if (result > 0)
                 {
                     sockets.delivered(fd, result);
                 }
             }
-            case WRITE, WRITEV, SENDTO ->
+            case WRITE, WRITEV, SENDTO, SENDMSG, SENDFILE ->
             {
                 if (result > 0)
                 {
@@ -279,16 +284,20 @@ public final class BackupReplay
 
     private boolean isInput()
     {
-        return call.nr == READ || call.nr == PREAD64 || call.nr == READV;
+        return call.nr == READ || call.nr == PREAD64 || call.nr == READV || call.nr == RECVFROM || call.nr == RECVMSG;
     }
 
     private void compareOutput(final long result) throws ReplicaStop
     {
         final long expected = record.getLong(LogRecord.segmentData(0, CALL_HEADER_LENGTH));
         final long length = Math.max(result, 0);
-        final long actual = call.nr == WRITEV ?
-            call.signatureOfApplicationIovecs(call.args[1], (int)call.args[2], length) :
-            call.signatureOfApplicationBytes(call.args[1], length);
+        final long actual = switch (call.nr)
+        {
+            case WRITEV -> call.signatureOfApplicationIovecs(call.args[1], (int)call.args[2], length);
+            case SENDMSG -> call.signatureOfApplicationMessage(call.args[1], length);
+            case SENDFILE -> signatureOfFileSent(length);
+            default -> call.signatureOfApplicationBytes(call.args[1], length);
+        };
         if (actual != expected)
         {
             throw diverged("the " + length + " bytes of " + call.name() + " to descriptor " + call.args[0] +
@@ -296,6 +305,47 @@ public final class BackupReplay
                 Long.toHexString(expected) + ")");
         }
         respond(listener.answer(result));
+    }
+
+    /**
+     * sendfile: the signature of the bytes of this replica's own copy of the input file that the primary's sent,
+     * leaving the input position (or the application's offset, from the record) where the primary's sendfile left
+     * it.
+     */
+    private long signatureOfFileSent(final long length) throws ReplicaStop
+    {
+        final int input = PROCESS.pidfd_getfd(appPidfd, (int)call.args[1], 0);
+        if (input < 0)
+        {
+            throw diverged("the input file " + call.args[1] + " of sendfile is not open here: errno " +
+                Native.lastErrno());
+        }
+        try
+        {
+            final long offsetAddress = call.args[2];
+            final long start;
+            if (offsetAddress != 0)
+            {
+                final int offsetSegment = CALL_HEADER_LENGTH + LogRecord.segmentLength(8);
+                final long end = record.getLong(offsetSegment + SEGMENT_HEADER_LENGTH);
+                start = end - length;
+                if (call.memory.write(call.tid, offsetAddress, call.record.address() + offsetSegment +
+                    SEGMENT_HEADER_LENGTH, 8) != 8)
+                {
+                    throw diverged("cannot write the offset sendfile left in the application");
+                }
+            }
+            else
+            {
+                start = HOST.lseek(input, 0, SEEK_CUR);
+                HOST.lseek(input, start + length, SEEK_SET);
+            }
+            return call.signatureOfFile(input, start, length);
+        }
+        finally
+        {
+            PROCESS.close(input);
+        }
     }
 
     /**

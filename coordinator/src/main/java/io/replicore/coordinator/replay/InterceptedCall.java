@@ -3,6 +3,7 @@ package io.replicore.coordinator.replay;
 import io.replicore.coordinator.intercept.ApplicationMemory;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.intercept.SyscallNames;
+import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -13,10 +14,20 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 public final class InterceptedCall
 {
+    private static final HostCalls HOST = Native.load(HostCalls.class);
     static final int IOVEC_LENGTH = 16;
     static final int IOV_BATCH = 64;
     /** IOV_MAX: the kernel refuses more. */
     static final int IOV_MAX = 1024;
+    /** struct msghdr on x86_64. */
+    static final int MSG_NAME_OFFSET = 0;
+    static final int MSG_NAMELEN_OFFSET = 8;
+    static final int MSG_IOV_OFFSET = 16;
+    static final int MSG_IOVLEN_OFFSET = 24;
+    static final int MSG_CONTROL_OFFSET = 32;
+    static final int MSG_CONTROLLEN_OFFSET = 40;
+    static final int MSG_FLAGS_OFFSET = 48;
+    static final int MSGHDR_LENGTH = 56;
 
     final SeccompListener listener;
     final ApplicationMemory memory = new ApplicationMemory();
@@ -25,6 +36,8 @@ public final class InterceptedCall
     final UnsafeBuffer recordBuffer;
     final Native.Scratch work = Native.allocate(64 * 1024);
     final Native.Scratch iovecs = Native.allocate(IOV_BATCH * IOVEC_LENGTH);
+    /** The application's struct msghdr of a sendmsg or recvmsg. */
+    final Native.Scratch message = Native.allocate(MSGHDR_LENGTH);
     final Signature signature;
     int nr;
     int tid;
@@ -124,6 +137,52 @@ public final class InterceptedCall
             done += n;
         }
         return done;
+    }
+
+    /**
+     * Read the application's struct msghdr at {@code address} into {@link #message}.
+     *
+     * @return false if it could not be read.
+     */
+    boolean readMessageHeader(final long address)
+    {
+        return memory.read(tid, address, message.address(), MSGHDR_LENGTH) == MSGHDR_LENGTH;
+    }
+
+    /**
+     * Signature of the first {@code total} bytes of the message whose header is at {@code address}.
+     */
+    long signatureOfApplicationMessage(final long address, final long total)
+    {
+        if (!readMessageHeader(address))
+        {
+            signature.reset();
+            return signature.value();
+        }
+        final long iovCount = message.buffer().getLong(MSG_IOVLEN_OFFSET);
+        return signatureOfApplicationIovecs(message.buffer().getLong(MSG_IOV_OFFSET), (int)Math.min(iovCount, IOV_MAX),
+            total);
+    }
+
+    /**
+     * Signature of {@code length} bytes of the file {@code fd} (a descriptor of this process) from {@code start},
+     * read without moving its position; a short read is signed as far as it went (the caller compares results).
+     */
+    long signatureOfFile(final int fd, final long start, final long length)
+    {
+        signature.reset();
+        long done = 0;
+        while (done < length)
+        {
+            final long n = HOST.pread(fd, work.pointer(), Math.min(work.capacity(), length - done), start + done);
+            if (n <= 0)
+            {
+                break;
+            }
+            signature.update(0, (int)n);
+            done += n;
+        }
+        return signature.value();
     }
 
     /**

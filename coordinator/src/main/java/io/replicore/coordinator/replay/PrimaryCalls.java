@@ -6,6 +6,8 @@ import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
+import io.replicore.coordinator.natives.SocketCalls;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.file.Path;
@@ -22,6 +24,7 @@ public final class PrimaryCalls
 {
     private static final HostCalls HOST = Native.load(HostCalls.class);
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
+    private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final int ENOSYS = 38;
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
@@ -49,6 +52,18 @@ public final class PrimaryCalls
     private static final int CLOCK_PROCESS_CPUTIME_ID = 2;
     private static final int CLOCK_THREAD_CPUTIME_ID = 3;
     private static final int PATH_MAX = 4096;
+    private static final int SEEK_SET = 0;
+    private static final int SEEK_CUR = 1;
+    /** Ancillary data a recvmsg may ask for; any that arrives stops the replica. */
+    private static final int CONTROL_MAX = 256;
+    /** The segments a recvmsg adds beyond its data: name length, name, control length, flags. */
+    private static final int MESSAGE_SEGMENTS_LENGTH = 4 * (SEGMENT_HEADER_LENGTH + 8) + SOCKADDR_MAX;
+    // The primary's own struct msghdr for recvmsg, and what it points to.
+    private static final int OWN_MSGHDR_OFFSET = 0;
+    private static final int OWN_IOVEC_OFFSET = InterceptedCall.MSGHDR_LENGTH;
+    private static final int OWN_NAME_OFFSET = OWN_IOVEC_OFFSET + InterceptedCall.IOVEC_LENGTH;
+    private static final int OWN_CONTROL_OFFSET = OWN_NAME_OFFSET + SOCKADDR_MAX;
+    private static final int OWN_MESSAGE_LENGTH = OWN_CONTROL_OFFSET + CONTROL_MAX;
 
     private final InterceptedCall call;
     private final SeccompListener listener;
@@ -62,6 +77,9 @@ public final class PrimaryCalls
     private final UnsafeBuffer record;
     /** The descriptor {@link #duplicate} made for the call in hand, or -1. */
     private int heldDuplicate = -1;
+    /** A second one, the file a sendfile reads, or -1. */
+    private int heldInput = -1;
+    private final Native.Scratch ownMessage = Native.allocate(OWN_MESSAGE_LENGTH);
     /** The value length the application offered to the call in hand (getsockopt, getsockname...). */
     private int valueCapacity;
     /** Why {@link #emit} stopped short: an errno, or 0. */
@@ -155,6 +173,9 @@ public final class PrimaryCalls
             case ACCEPT4 -> accept((int)a[0], a[1], a[2], (int)a[3]);
             case SENDTO -> send((int)a[0], a[1], a[2], a[4]);
             case RECVFROM -> recvfrom((int)a[0], a[1], a[2], (int)a[3], a[4], a[5]);
+            case SENDMSG -> sendmsg((int)a[0], a[1]);
+            case RECVMSG -> recvmsg((int)a[0], a[1], (int)a[2]);
+            case SENDFILE -> sendfile((int)a[0], (int)a[1], a[2], a[3]);
             case EPOLL_WAIT, EPOLL_PWAIT -> epollWait((int)a[0], a[1], (int)a[2], (int)a[3]);
             case CLONE, CLONE3, FORK, VFORK -> stop("starting a process or thread (" + call.name() +
                 ") needs the deterministic scheduler, which is not in this version");
@@ -235,14 +256,115 @@ public final class PrimaryCalls
         resultWithData(n, buffer, (int)n);
     }
 
+    /**
+     * readv from a socket, pipe or terminal: the bytes, read (or peeked, for a socket) into the work buffer, are
+     * logged as one segment per iovec they fill.
+     */
     private void inputVector(final int fd, final long iov, final int iovCount) throws ReplicaStop
     {
-        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        final int dup = externalDuplicate(fd);
+        if (dup == ANSWERED)
         {
-            proceed();
             return;
         }
-        stop("readv from a pipe, socket or device cannot be replicated by this version");
+        final int count = readIovecs(iov, iovCount);
+        if (count < 0)
+        {
+            value(-EFAULT);
+            return;
+        }
+        final boolean socket = sockets.isSocket(fd);
+        final long capacity = scatterCapacity(count, 0);
+        final long n = socket ? HOST.recvfrom(dup, call.work.pointer(), capacity, MSG_PEEK, null, null) :
+            HOST.read(dup, call.work.pointer(), capacity);
+        if (n < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), n);
+        final int length = scatter(CALL_HEADER_LENGTH, n, count);
+        if (length < 0)
+        {
+            value(-EFAULT);
+            return;
+        }
+        log.append(TYPE_CALL, record, 0, length);
+        if (socket)
+        {
+            consume(dup, n);
+        }
+        respond(listener.answer(n));
+    }
+
+    /**
+     * Read the application's iovec array into the call's iovec buffer: its first {@link InterceptedCall#IOV_BATCH}
+     * entries, since a read may fill fewer than asked for.
+     *
+     * @return the number of entries read, or -1 if the array could not be read.
+     */
+    private int readIovecs(final long iov, final long iovCount)
+    {
+        final int count = (int)Math.min(Math.max(iovCount, 0), InterceptedCall.IOV_BATCH);
+        final long bytes = (long)InterceptedCall.IOVEC_LENGTH * count;
+        return call.memory.read(call.tid, iov, call.iovecs.address(), bytes) == bytes ? count : -1;
+    }
+
+    /**
+     * @return the most bytes to read for the {@code count} iovecs read: what they hold, within what one record
+     * carries in that many segments besides {@code otherSegments} bytes of others, and within the work buffer.
+     */
+    private long scatterCapacity(final int count, final int otherSegments)
+    {
+        long total = 0;
+        for (int i = 0; i < count; i++)
+        {
+            total += Math.max(0, call.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * i + 8));
+        }
+        final long room = call.maxData() - otherSegments - (long)count * (SEGMENT_HEADER_LENGTH + 8);
+        return Math.max(0, Math.min(total, Math.min(room, call.work.capacity())));
+    }
+
+    /**
+     * Append segments that spread the first {@code n} bytes of the work buffer over the iovecs read, and copy them
+     * into the application.
+     *
+     * @return the record's length, or -1 if the application's memory could not be written.
+     */
+    private int scatter(final int recordLength, final long n, final int count)
+    {
+        int length = recordLength;
+        long done = 0;
+        for (int i = 0; i < count && done < n && length >= 0; i++)
+        {
+            final long base = call.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * i);
+            final int piece = (int)Math.min(call.iovecs.buffer().getLong(InterceptedCall.IOVEC_LENGTH * i + 8), n - done);
+            if (piece > 0)
+            {
+                length = segment(length, base, call.work.buffer(), (int)done, piece);
+                done += piece;
+            }
+        }
+        return length;
+    }
+
+    /**
+     * Append a segment of {@code length} bytes of {@code source} from {@code sourceOffset}, bound for
+     * {@code address} in the application, and copy them there.
+     *
+     * @return the record's length, or -1 if {@code recordLength} was or the memory could not be written.
+     */
+    private int segment(
+        final int recordLength, final long address, final DirectBuffer source, final int sourceOffset, final int length)
+    {
+        if (recordLength < 0)
+        {
+            return -1;
+        }
+        final int data = LogRecord.segmentData(0, recordLength);
+        record.putBytes(data, source, sourceOffset, length);
+        final int next = LogRecord.appendSegment(record, 0, recordLength, address, length);
+        return call.memory.write(call.tid, address, call.record.address() + data, length) == length ? next : -1;
     }
 
     private void output(final int fd, final long buffer, final long count, final long offset) throws ReplicaStop
@@ -850,7 +972,19 @@ public final class PrimaryCalls
             return;
         }
         log.append(TYPE_CALL, record, 0, recordLength);
-        long left = (flags & MSG_PEEK) == 0 ? n : 0;
+        if ((flags & MSG_PEEK) == 0)
+        {
+            consume(dup, n);
+        }
+        respond(listener.answer(n));
+    }
+
+    /**
+     * Take from the connection's queue the {@code n} bytes just peeked and logged.
+     */
+    private void consume(final int dup, final long n) throws ReplicaStop
+    {
+        long left = n;
         while (left > 0)
         {
             final long consumed = HOST.recvfrom(dup, call.work.pointer(), Math.min(left, call.work.capacity()),
@@ -861,7 +995,189 @@ public final class PrimaryCalls
             }
             left -= consumed;
         }
+    }
+
+    /**
+     * sendmsg without a destination or ancillary data is writev over the message's iovecs.
+     */
+    private void sendmsg(final int fd, final long message) throws ReplicaStop
+    {
+        if (!call.readMessageHeader(message))
+        {
+            value(-EFAULT);
+            return;
+        }
+        final UnsafeBuffer header = call.message.buffer();
+        if (header.getLong(InterceptedCall.MSG_NAME_OFFSET) != 0 &&
+            header.getInt(InterceptedCall.MSG_NAMELEN_OFFSET) != 0)
+        {
+            stop("sendmsg with a destination address cannot be replicated by this version");
+            return;
+        }
+        if (header.getLong(InterceptedCall.MSG_CONTROL_OFFSET) != 0 &&
+            header.getLong(InterceptedCall.MSG_CONTROLLEN_OFFSET) != 0)
+        {
+            stop("sendmsg with ancillary data (descriptors, credentials) cannot be replicated by this version");
+            return;
+        }
+        outputVector(fd, header.getLong(InterceptedCall.MSG_IOV_OFFSET),
+            (int)Math.min(header.getLong(InterceptedCall.MSG_IOVLEN_OFFSET), InterceptedCall.IOV_MAX));
+    }
+
+    /**
+     * recvmsg: the primary receives (peeks, on a socket) into its own message, logs the bytes spread over the
+     * application's iovecs and the header fields the kernel writes back (name and its length, control length,
+     * flags), then consumes what it logged. Ancillary data, such as descriptors passed over a UNIX socket, stops
+     * the replica: it cannot be replayed.
+     */
+    private void recvmsg(final int fd, final long message, final int flags) throws ReplicaStop
+    {
+        final int dup = externalDuplicate(fd);
+        if (dup == ANSWERED)
+        {
+            return;
+        }
+        if (!call.readMessageHeader(message))
+        {
+            value(-EFAULT);
+            return;
+        }
+        final UnsafeBuffer header = call.message.buffer();
+        final long name = header.getLong(InterceptedCall.MSG_NAME_OFFSET);
+        final int nameCapacity = name == 0 ? 0 :
+            Math.min(Math.max(header.getInt(InterceptedCall.MSG_NAMELEN_OFFSET), 0), SOCKADDR_MAX);
+        final long controlCapacity = header.getLong(InterceptedCall.MSG_CONTROL_OFFSET) == 0 ? 0 :
+            Math.min(Math.max(header.getLong(InterceptedCall.MSG_CONTROLLEN_OFFSET), 0), CONTROL_MAX);
+        final int count = readIovecs(header.getLong(InterceptedCall.MSG_IOV_OFFSET),
+            header.getLong(InterceptedCall.MSG_IOVLEN_OFFSET));
+        if (count < 0)
+        {
+            value(-EFAULT);
+            return;
+        }
+        final UnsafeBuffer own = ownMessage.buffer();
+        own.setMemory(0, OWN_IOVEC_OFFSET, (byte)0);
+        own.putLong(OWN_IOVEC_OFFSET, call.work.address());
+        own.putLong(OWN_IOVEC_OFFSET + 8, scatterCapacity(count, MESSAGE_SEGMENTS_LENGTH));
+        own.putLong(InterceptedCall.MSG_NAME_OFFSET, nameCapacity == 0 ? 0 : ownMessage.address() + OWN_NAME_OFFSET);
+        own.putInt(InterceptedCall.MSG_NAMELEN_OFFSET, nameCapacity);
+        own.putLong(InterceptedCall.MSG_IOV_OFFSET, ownMessage.address() + OWN_IOVEC_OFFSET);
+        own.putLong(InterceptedCall.MSG_IOVLEN_OFFSET, 1);
+        own.putLong(InterceptedCall.MSG_CONTROL_OFFSET,
+            controlCapacity == 0 ? 0 : ownMessage.address() + OWN_CONTROL_OFFSET);
+        own.putLong(InterceptedCall.MSG_CONTROLLEN_OFFSET, controlCapacity);
+        final boolean socket = sockets.isSocket(fd);
+        final long n = SOCKETS.recvmsg(dup, ownMessage.at(OWN_MSGHDR_OFFSET), flags | (socket ? MSG_PEEK : 0));
+        if (n < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        if (own.getLong(InterceptedCall.MSG_CONTROLLEN_OFFSET) > 0)
+        {
+            stop("recvmsg received ancillary data (descriptors, credentials), which cannot be replicated by this " +
+                "version");
+            return;
+        }
+        LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), n);
+        int length = scatter(CALL_HEADER_LENGTH, n, count);
+        length = segment(length, message + InterceptedCall.MSG_NAMELEN_OFFSET, own,
+            InterceptedCall.MSG_NAMELEN_OFFSET, 4);
+        final int nameLength = Math.min(own.getInt(InterceptedCall.MSG_NAMELEN_OFFSET), nameCapacity);
+        if (nameLength > 0)
+        {
+            length = segment(length, name, own, OWN_NAME_OFFSET, nameLength);
+        }
+        length = segment(length, message + InterceptedCall.MSG_CONTROLLEN_OFFSET, own,
+            InterceptedCall.MSG_CONTROLLEN_OFFSET, 8);
+        length = segment(length, message + InterceptedCall.MSG_FLAGS_OFFSET, own, InterceptedCall.MSG_FLAGS_OFFSET, 4);
+        if (length < 0)
+        {
+            value(-EFAULT);
+            return;
+        }
+        log.append(TYPE_CALL, record, 0, length);
+        if (socket && (flags & MSG_PEEK) == 0)
+        {
+            consume(dup, n);
+        }
         respond(listener.answer(n));
+    }
+
+    /**
+     * sendfile to a socket, pipe or file outside the state: the primary sends from its duplicate of the input file
+     * at an explicit offset, signs the file bytes that went out (the backups sign their own copy of the file), and
+     * leaves the input position, or the application's offset, where the kernel's sendfile would.
+     */
+    private void sendfile(final int outFd, final int inFd, final long offsetAddress, final long count)
+        throws ReplicaStop
+    {
+        if (classifier.classify(call.tid, outFd) == DescriptorKind.PRIVATE_FILE)
+        {
+            proceed();
+            return;
+        }
+        final int out = duplicateOrFail(outFd);
+        if (out == ANSWERED)
+        {
+            return;
+        }
+        heldInput = PROCESS.pidfd_getfd(appPidfd, inFd, 0);
+        if (heldInput < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        final UnsafeBuffer offset = ownMessage.buffer();
+        final long start;
+        if (offsetAddress != 0)
+        {
+            if (call.memory.read(call.tid, offsetAddress, ownMessage.address(), 8) != 8)
+            {
+                value(-EFAULT);
+                return;
+            }
+            start = offset.getLong(0);
+        }
+        else
+        {
+            start = HOST.lseek(heldInput, 0, SEEK_CUR);
+        }
+        if (start < 0)
+        {
+            value(start == -1 ? -Native.lastErrno() : -EINVAL);
+            return;
+        }
+        // As emitOnce: checked right before the bytes leave; bytes an old primary already sent are not sent again.
+        log.checkStillPrimary();
+        final long skip = sockets.alreadySent(outFd, Math.max(count, 0));
+        offset.putLong(0, start + skip);
+        final long sent = count - skip > 0 ? HOST.sendfile(out, heldInput, ownMessage.pointer(), count - skip) : 0;
+        if (sent < 0 && skip == 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        final long done = skip + Math.max(sent, 0);
+        final long signature = call.signatureOfFile(heldInput, start, done);
+        LogRecord.putCall(record, 0, call.nr, ACTION_OUTPUT, call.signatureOfArguments(), done);
+        int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, 0, 8);
+        record.putLong(LogRecord.segmentData(0, CALL_HEADER_LENGTH), signature);
+        offset.putLong(0, start + done);
+        if (offsetAddress != 0)
+        {
+            length = segment(length, offsetAddress, offset, 0, 8);
+        }
+        else if (HOST.lseek(heldInput, start + done, SEEK_SET) < 0)
+        {
+            length = -1;
+        }
+        if (length < 0)
+        {
+            stop("sendfile cannot leave the input offset where the kernel would");
+        }
+        log.append(TYPE_CALL, record, 0, length);
+        respond(listener.answer(done));
     }
 
     /**
@@ -1059,6 +1375,11 @@ public final class PrimaryCalls
         {
             PROCESS.close(heldDuplicate);
             heldDuplicate = -1;
+        }
+        if (heldInput >= 0)
+        {
+            PROCESS.close(heldInput);
+            heldInput = -1;
         }
     }
 

@@ -1,5 +1,6 @@
 package io.replicore.coordinator.cli;
 
+import io.replicore.coordinator.PartitionCgroup;
 import io.replicore.mailbox.ReplicaState;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -9,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.IntPredicate;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code replicore kill-replica} on real processes: a fake coordinator (a JVM whose command line is a replica
@@ -64,6 +66,44 @@ class KillReplicaCommandTest
             assertTrue(replica.coordinator.waitFor(10, TimeUnit.SECONDS));
             assertEquals(137, replica.coordinator.exitValue(), "SIGKILL");
             awaitState(replica.appPid, state -> state == 0 || state == 'Z');
+        }
+    }
+
+    @Test
+    void aReplicaInItsPartitionCgroupIsFrozenByTheFreezerAndKilledWhole() throws Exception
+    {
+        try (FakeCoordinator.Started replica = FakeCoordinator.startInPartition(1, service.mailbox.runId()))
+        {
+            final PartitionCgroup partition = PartitionCgroup.of(service.mailbox.runId(), 1, replica.coordinatorPid);
+            assumeTrue(partition != null, "no writable cgroup hierarchy on this machine: signals stand in");
+            service.replica(1, ReplicaState.BACKUP, replica.coordinatorPid, replica.appPid);
+            final String pids = "(coordinator " + replica.coordinatorPid + ", application " + replica.appPid + ")";
+
+            final CliRun freeze = CliRun.execute("kill-replica", "1", "--mailbox", service.path, "--freeze");
+            assertEquals(0, freeze.exitCode, freeze.toString());
+            assertEquals("kill-replica: replica 1 " + pids + " frozen by the cgroup freezer of " +
+                partition.directory(), freeze.out.trim());
+            assertTrue(partition.isFrozen(), "the partition is frozen");
+            // A frozen process is not stopped by a signal: the freezer holds it wherever it was.
+            assertNotEquals('T', ReplicaProcesses.processState(replica.appPid));
+
+            final CliRun thaw = CliRun.execute("kill-replica", "1", "--mailbox", service.path, "--thaw");
+            assertEquals(0, thaw.exitCode, thaw.toString());
+            assertFalse(partition.isFrozen(), "the partition is thawed");
+
+            final CliRun kill = CliRun.execute("kill-replica", "1", "--mailbox", service.path, "--json");
+            assertEquals(0, kill.exitCode, kill.toString());
+            assertEquals("SIGKILL", Json.field(kill.out, "signal"));
+            assertEquals(partition.directory().toString(), Json.field(kill.out, "cgroup"));
+            assertTrue(replica.coordinator.waitFor(10, TimeUnit.SECONDS));
+            assertEquals(137, replica.coordinator.exitValue(), "SIGKILL");
+            awaitState(replica.appPid, state -> state == 0 || state == 'Z');
+        }
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!PartitionCgroup.removeAll(service.mailbox.runId(), 3))
+        {
+            assertTrue(System.nanoTime() < deadline, "the partition cgroups could not be removed");
+            Thread.sleep(10);
         }
     }
 

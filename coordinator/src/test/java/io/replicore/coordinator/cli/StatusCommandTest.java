@@ -39,6 +39,7 @@ class StatusCommandTest
         primary.logSequence(10);
         final ReplicaSlot backup = service.replica(1, ReplicaState.BACKUP, 4010, 4011);
         backup.logSequence(7);
+        backup.connections(12);
         backup.beat(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
         final ReplicaSlot diverged = service.replica(2, ReplicaState.DIVERGED, 4020, 4021);
         diverged.lastError(ReplicaState.DIVERGED.code(), "at log record 5, \"write\" differs\nsecond line");
@@ -105,6 +106,7 @@ class StatusCommandTest
         assertEquals(String.valueOf(unreadBytes), Json.field(replicas.get(1), "lagBytes"));
         assertTrue(unreadBytes >= 300, "three records of 100 bytes and their headers: " + unreadBytes);
         assertEquals("4011", Json.field(replicas.get(1), "appPid"));
+        assertEquals("12", Json.field(replicas.get(1), "connections"));
 
         assertEquals("diverged", Json.field(replicas.get(2), "state"));
         assertEquals("null", Json.field(replicas.get(2), "beating"), "an ended replica is not expected to beat");
