@@ -1,25 +1,38 @@
 package io.replicore.coordinator.intercept;
 
+import io.replicore.coordinator.natives.HostCalls;
+import io.replicore.coordinator.natives.Native;
+import org.agrona.concurrent.UnsafeBuffer;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * Classifies the application's descriptors on the primary by looking at them through /proc. Nothing is cached:
- * the application may close and reuse a number at any time without asking.
+ * Classifies the application's descriptors on the primary, from a duplicate of each (fstat, fcntl) and, for a
+ * regular file, its path in /proc. Nothing is cached: the application may close and reuse a number at any time
+ * without asking.
  */
 public final class DescriptorClassifier
 {
     private static final int S_IFMT = 0170000;
     private static final int S_IFREG = 0100000;
     private static final int O_ACCMODE = 3;
+    private static final int F_GETFL = 3;
+    /** struct stat on x86_64. */
+    private static final int STAT_DEV_OFFSET = 0;
+    private static final int STAT_INO_OFFSET = 8;
+    private static final int STAT_MODE_OFFSET = 24;
+    private static final int STAT_LENGTH = 144;
+    private static final HostCalls HOST = Native.load(HostCalls.class);
 
     private final Path stateDir;
     private final Path stateCopy;
     private final long procDev;
     private final long sysDev;
     private final long[][] inheritedStdio;
+    private final Native.Scratch stat = Native.allocate(STAT_LENGTH);
 
     /**
      * @param stateDir the application's state directory as it sees it, or null.
@@ -42,15 +55,19 @@ public final class DescriptorClassifier
         }
     }
 
-    public DescriptorKind classify(final int tid, final int fd)
+    /**
+     * @param dup this process's duplicate of the application's {@code fd}: one fstat tells a socket or pipe, the
+     * common case, without reading /proc.
+     */
+    public DescriptorKind classify(final int tid, final int fd, final int dup)
     {
-        final Map<String, Object> attributes = attributes(tid, fd);
-        if (attributes == null || ((Integer)attributes.get("mode") & S_IFMT) != S_IFREG)
+        final UnsafeBuffer st = stat.buffer();
+        if (HOST.fstat(dup, stat.pointer()) < 0 || (st.getInt(STAT_MODE_OFFSET) & S_IFMT) != S_IFREG)
         {
             return DescriptorKind.EXTERNAL;
         }
-        final long dev = (Long)attributes.get("dev");
-        final long ino = (Long)attributes.get("ino");
+        final long dev = st.getLong(STAT_DEV_OFFSET);
+        final long ino = st.getLong(STAT_INO_OFFSET);
         if (dev == procDev || dev == sysDev)
         {
             return DescriptorKind.EXTERNAL;
@@ -67,7 +84,8 @@ public final class DescriptorClassifier
         {
             return DescriptorKind.PRIVATE_FILE;
         }
-        return isWritable(tid, fd) ? DescriptorKind.EXTERNAL : DescriptorKind.SHARED_READ_ONLY_FILE;
+        final int flags = HOST.fcntl(dup, F_GETFL, 0);
+        return flags < 0 || (flags & O_ACCMODE) != 0 ? DescriptorKind.EXTERNAL : DescriptorKind.SHARED_READ_ONLY_FILE;
     }
 
     /**
@@ -101,24 +119,5 @@ public final class DescriptorClassifier
         {
             return null;
         }
-    }
-
-    private static boolean isWritable(final int tid, final int fd)
-    {
-        try
-        {
-            for (final String line : Files.readAllLines(Path.of("/proc/" + tid + "/fdinfo/" + fd)))
-            {
-                if (line.startsWith("flags:"))
-                {
-                    return (Integer.parseInt(line.substring(6).trim(), 8) & O_ACCMODE) != 0;
-                }
-            }
-        }
-        catch (final IOException | NumberFormatException ex)
-        {
-            return true;
-        }
-        return true;
     }
 }

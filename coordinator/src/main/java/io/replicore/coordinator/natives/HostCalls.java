@@ -46,6 +46,9 @@ public interface HostCalls
     long lseek(int fd, long offset, int whence);
 
     @SaveError
+    int fcntl(int fd, int command, int argument);
+
+    @SaveError
     @ssize_t
     long sendfile(int outFd, int inFd, Pointer offset, @size_t long count);
 

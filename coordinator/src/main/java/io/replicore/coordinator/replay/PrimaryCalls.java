@@ -75,8 +75,9 @@ public final class PrimaryCalls
     private final int visiblePid;
     private final int visibleParentPid;
     private final UnsafeBuffer record;
-    /** The descriptor {@link #duplicate} made for the call in hand, or -1. */
+    /** The descriptor {@link #duplicate} made for the call in hand, or -1, and the application's number for it. */
     private int heldDuplicate = -1;
+    private int heldDuplicateOf = -1;
     /** A second one, the file a sendfile reads, or -1. */
     private int heldInput = -1;
     private final Native.Scratch ownMessage = Native.allocate(OWN_MESSAGE_LENGTH);
@@ -369,7 +370,7 @@ public final class PrimaryCalls
 
     private void output(final int fd, final long buffer, final long count, final long offset) throws ReplicaStop
     {
-        if (classifier.classify(call.tid, fd) == DescriptorKind.PRIVATE_FILE)
+        if (kindOf(fd) == DescriptorKind.PRIVATE_FILE)
         {
             proceed();
             return;
@@ -387,7 +388,7 @@ public final class PrimaryCalls
 
     private void outputVector(final int fd, final long iov, final int iovCount) throws ReplicaStop
     {
-        if (classifier.classify(call.tid, fd) == DescriptorKind.PRIVATE_FILE)
+        if (kindOf(fd) == DescriptorKind.PRIVATE_FILE)
         {
             proceed();
             return;
@@ -567,7 +568,7 @@ public final class PrimaryCalls
         final long statxAddress) throws ReplicaStop
     {
         if ((flags & AT_EMPTY_PATH) == 0 || !isEmptyString(pathAddress) ||
-            classifier.classify(call.tid, dirfd) != DescriptorKind.EXTERNAL)
+            kindOf(dirfd) != DescriptorKind.EXTERNAL)
         {
             proceed();
             return;
@@ -593,7 +594,7 @@ public final class PrimaryCalls
     private void ioctl(final int fd, final long request, final long argument) throws ReplicaStop
     {
         final int length = IoctlRequests.outputLength(request);
-        if (classifier.classify(call.tid, fd) == DescriptorKind.PRIVATE_FILE || IoctlRequests.isLocal(request))
+        if (kindOf(fd) == DescriptorKind.PRIVATE_FILE || IoctlRequests.isLocal(request))
         {
             proceed();
             return;
@@ -936,7 +937,7 @@ public final class PrimaryCalls
             stop("recvfrom asking for the sender's address cannot be replicated by this version");
             return;
         }
-        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        if (kindOf(fd) != DescriptorKind.EXTERNAL)
         {
             proceed();
             return;
@@ -1112,7 +1113,7 @@ public final class PrimaryCalls
     private void sendfile(final int outFd, final int inFd, final long offsetAddress, final long count)
         throws ReplicaStop
     {
-        if (classifier.classify(call.tid, outFd) == DescriptorKind.PRIVATE_FILE)
+        if (kindOf(outFd) == DescriptorKind.PRIVATE_FILE)
         {
             proceed();
             return;
@@ -1291,7 +1292,7 @@ public final class PrimaryCalls
 
     private void changeDescriptor(final int fd) throws ReplicaStop
     {
-        if (classifier.classify(call.tid, fd) == DescriptorKind.PRIVATE_FILE)
+        if (kindOf(fd) == DescriptorKind.PRIVATE_FILE)
         {
             proceed();
             return;
@@ -1328,7 +1329,7 @@ public final class PrimaryCalls
      */
     private int externalDuplicate(final int fd) throws ReplicaStop
     {
-        if (classifier.classify(call.tid, fd) != DescriptorKind.EXTERNAL)
+        if (kindOf(fd) != DescriptorKind.EXTERNAL)
         {
             proceed();
             return ANSWERED;
@@ -1360,13 +1361,31 @@ public final class PrimaryCalls
      */
     private int duplicate(final int fd)
     {
+        if (heldDuplicate >= 0 && heldDuplicateOf == fd)
+        {
+            return heldDuplicate;
+        }
         final int dup = PROCESS.pidfd_getfd(appPidfd, fd, 0);
         if (dup < 0)
         {
             return -Native.lastErrno();
         }
+        if (heldDuplicate >= 0)
+        {
+            PROCESS.close(heldDuplicate); // a call on two descriptors (statx's dirfd): the first is done with
+        }
         heldDuplicate = dup;
+        heldDuplicateOf = fd;
         return dup;
+    }
+
+    /**
+     * What the application's {@code fd} is, told from the duplicate of it that the call then acts on.
+     */
+    private DescriptorKind kindOf(final int fd)
+    {
+        final int dup = duplicate(fd);
+        return dup < 0 ? DescriptorKind.EXTERNAL : classifier.classify(call.tid, fd, dup);
     }
 
     private void releaseDuplicate()
