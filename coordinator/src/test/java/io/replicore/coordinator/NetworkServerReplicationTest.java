@@ -10,7 +10,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -57,7 +56,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -82,7 +81,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -106,7 +105,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -125,7 +124,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -155,7 +154,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -178,7 +177,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -209,7 +208,7 @@ class NetworkServerReplicationTest
                     }
                 }
             }
-            final int port = freePort();
+            final int port = ReplicatedRun.freePort();
             final Path config = dir.resolve("lighttpd.conf");
             Files.writeString(config, String.join("\n",
                 "server.document-root = \"" + dir + "\"",
@@ -263,13 +262,6 @@ class NetworkServerReplicationTest
         assertTrue(!report.contains("Non-2xx"), report);
     }
 
-    private static void stop(final ReplicatedRun.Running running) throws Exception
-    {
-        running.process().destroy();
-        running.process().waitFor(30, TimeUnit.SECONDS);
-        Files.deleteIfExists(Path.of(running.mailbox()));
-    }
-
     private static int epochOf(final ReplicatedRun.Running running)
     {
         try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
@@ -314,14 +306,6 @@ class NetworkServerReplicationTest
             }
         }
         return HexFormat.of().formatHex(digest.digest());
-    }
-
-    private static int freePort() throws IOException
-    {
-        try (ServerSocket socket = new ServerSocket(0))
-        {
-            return socket.getLocalPort();
-        }
     }
 
     /**
