@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -55,11 +54,7 @@ class MessageCallsReplicationTest
         final Path dir = Files.createTempDirectory("replicore-msg");
         final Path script = dir.resolve("echo.py");
         Files.writeString(script, ECHO_SERVER);
-        final int port;
-        try (ServerSocket probe = new ServerSocket(0))
-        {
-            port = probe.getLocalPort();
-        }
+        final int port = ReplicatedRun.freePort();
         final ReplicatedRun.Running running = ReplicatedRun.start(2, List.of("--keep-mailbox"), null,
             "/usr/bin/python3", script.toString(), String.valueOf(port), String.valueOf(CLIENTS + 1));
         try
@@ -86,9 +81,7 @@ class MessageCallsReplicationTest
         }
         finally
         {
-            running.process().destroy();
-            running.process().waitFor(30, TimeUnit.SECONDS);
-            Files.deleteIfExists(Path.of(running.mailbox()));
+            running.stop();
         }
     }
 

@@ -9,7 +9,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -56,7 +55,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -81,7 +80,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -105,7 +104,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -124,7 +123,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -154,7 +153,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -181,7 +180,7 @@ class NetworkServerReplicationTest
         }
         finally
         {
-            stop(running);
+            running.stop();
         }
     }
 
@@ -213,7 +212,7 @@ class NetworkServerReplicationTest
                     }
                 }
             }
-            final int port = freePort();
+            final int port = ReplicatedRun.freePort();
             final Path config = dir.resolve("lighttpd.conf");
             Files.writeString(config, String.join("\n",
                 "server.document-root = \"" + dir + "\"",
@@ -267,13 +266,6 @@ class NetworkServerReplicationTest
         assertTrue(!report.contains("Non-2xx"), report);
     }
 
-    private static void stop(final ReplicatedRun.Running running) throws Exception
-    {
-        running.process().destroy();
-        running.process().waitFor(30, TimeUnit.SECONDS);
-        Files.deleteIfExists(Path.of(running.mailbox()));
-    }
-
     private static int epochOf(final ReplicatedRun.Running running)
     {
         try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
@@ -318,14 +310,6 @@ class NetworkServerReplicationTest
             }
         }
         return HexFormat.of().formatHex(digest.digest());
-    }
-
-    private static int freePort() throws IOException
-    {
-        try (ServerSocket socket = new ServerSocket(0))
-        {
-            return socket.getLocalPort();
-        }
     }
 
 }

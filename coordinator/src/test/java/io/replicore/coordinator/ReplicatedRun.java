@@ -11,6 +11,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -45,6 +46,17 @@ final class ReplicatedRun
         this.replicas = replicas;
     }
 
+    /**
+     * @return a TCP port nothing listens on now, for a replicated server.
+     */
+    static int freePort() throws IOException
+    {
+        try (ServerSocket socket = new ServerSocket(0))
+        {
+            return socket.getLocalPort();
+        }
+    }
+
     static Path testProgram(final String name)
     {
         return Path.of(System.getProperty("replicore.testPrograms"), name);
@@ -64,6 +76,29 @@ final class ReplicatedRun
      * Start {@code replicore run} and return while it runs, for tests that act on the service meanwhile.
      */
     static Running start(final int replicas, final List<String> runOptions, final byte[] stdin,
+        final String... program) throws IOException
+    {
+        final Running running = launch(replicas, runOptions, stdin != null, program);
+        if (stdin != null)
+        {
+            try (var in = running.process().getOutputStream())
+            {
+                in.write(stdin);
+            }
+        }
+        return running;
+    }
+
+    /**
+     * Start {@code replicore run} with its standard input a pipe that the test writes as the program runs, through
+     * {@code process().getOutputStream()}.
+     */
+    static Running startWithInput(final int replicas, final String... program) throws IOException
+    {
+        return launch(replicas, List.of(), true, program);
+    }
+
+    private static Running launch(final int replicas, final List<String> runOptions, final boolean input,
         final String... program) throws IOException
     {
         final String mailbox = "/dev/shm/replicore-test-" + UUID.randomUUID();
@@ -89,19 +124,11 @@ final class ReplicatedRun
         final Path err = workDir.resolve("run.err");
         final ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(out.toFile())
             .redirectError(err.toFile());
-        if (stdin == null)
+        if (!input)
         {
             builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         }
-        final Process process = builder.start();
-        if (stdin != null)
-        {
-            try (var in = process.getOutputStream())
-            {
-                in.write(stdin);
-            }
-        }
-        return new Running(process, mailbox, workDir, replicas, String.join(" ", program));
+        return new Running(builder.start(), mailbox, workDir, replicas, String.join(" ", program));
     }
 
     /**
@@ -194,6 +221,16 @@ final class ReplicatedRun
                     }
                 }
             }
+        }
+
+        /**
+         * End the run if it still goes, and remove its mailbox.
+         */
+        void stop() throws IOException, InterruptedException
+        {
+            process.destroy();
+            process.waitFor(30, TimeUnit.SECONDS);
+            Files.deleteIfExists(Path.of(mailbox));
         }
 
         ReplicatedRun finish() throws IOException, InterruptedException

@@ -28,6 +28,7 @@ public final class Syscalls
     public static final int WRITEV = 20;
     public static final int ACCESS = 21;
     public static final int PIPE = 22;
+    public static final int SELECT = 23;
     public static final int SCHED_YIELD = 24;
     public static final int MREMAP = 25;
     public static final int MADVISE = 28;
@@ -121,6 +122,8 @@ public final class Syscalls
     public static final int READLINKAT = 267;
     public static final int FCHMODAT = 268;
     public static final int FACCESSAT = 269;
+    public static final int PSELECT6 = 270;
+    public static final int PPOLL = 271;
     public static final int SET_ROBUST_LIST = 273;
     public static final int FALLOCATE = 285;
     public static final int DUP3 = 292;

@@ -105,6 +105,9 @@ public interface HostCalls
     int epoll_wait(int epfd, Pointer events, int maxEvents, int timeoutMs);
 
     @SaveError
+    int poll(Pointer fds, long count, int timeoutMs);
+
+    @SaveError
     int socket(int domain, int type, int protocol);
 
     int close(int fd);

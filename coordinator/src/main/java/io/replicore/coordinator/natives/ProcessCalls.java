@@ -36,6 +36,9 @@ public interface ProcessCalls
     @SaveError
     int sched_getaffinity(int pid, @size_t long size, Pointer mask);
 
+    @SaveError
+    int prlimit(int pid, int resource, Pointer newLimit, Pointer oldLimit);
+
     int close(int fd);
 
     String strerror(int errno);

@@ -208,7 +208,9 @@ public final class BackupReplay
                     sockets.connectionAccepted((int)result);
                 }
             }
-            case BIND, LISTEN, SETSOCKOPT, CONNECT -> sockets.takeHandedOver(recordSequence);
+            // a socket may also be first acted on by waiting for it (poll, select)
+            case BIND, LISTEN, SETSOCKOPT, CONNECT, POLL, PPOLL, SELECT, PSELECT6 ->
+                sockets.takeHandedOver(recordSequence);
             case READ, READV, RECVFROM, RECVMSG ->
             {
                 if (result > 0)

@@ -24,6 +24,9 @@ final class CallArity
         set(3, ACCEPT, BIND, GETSOCKNAME, GETPEERNAME, SENDMSG, RECVMSG);
         set(4, ACCEPT4, EPOLL_WAIT, EPOLL_PWAIT, SENDFILE);
         set(5, SETSOCKOPT, GETSOCKOPT);
+        // the signal mask (ppoll, pselect6) is left out as for epoll_pwait: signals are not replicated
+        set(3, POLL, PPOLL);
+        set(5, SELECT, PSELECT6);
         set(6, RECVFROM, SENDTO);
     }
 

@@ -10,7 +10,9 @@ import io.replicore.coordinator.natives.SocketCalls;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 
 import static io.replicore.coordinator.intercept.Syscalls.*;
@@ -26,6 +28,7 @@ public final class PrimaryCalls
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final int ENOSYS = 38;
+    private static final int EBADF = 9;
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
     private static final int SOCK_NONBLOCK = 0x800;
@@ -38,11 +41,59 @@ public final class PrimaryCalls
     private static final int OPTION_MAX = 256;
     /** sizeof(struct epoll_event) on x86_64: packed u32 events and u64 data. */
     private static final int EPOLL_EVENT_LENGTH = 12;
-    private static final int EPOLL_SLICE_MS = 20;
+    /** The longest a primary waits for readiness without looking whether it has been replaced. */
+    private static final int WAIT_SLICE_MS = 20;
+    /** A wait without a deadline. */
+    private static final long FOREVER = Long.MAX_VALUE;
+    /** Longer timeouts (146 years) are cut to this, so that a deadline on the monotonic clock cannot wrap. */
+    private static final long TIMEOUT_MAX_NS = Long.MAX_VALUE / 2;
+    /** {@link #waitInSlices} polls {@link #pollfds} instead of an epoll set. */
+    private static final int OWN_POLLFDS = -1;
+    /** struct pollfd: int fd, short events, short revents. */
+    private static final int POLLFD_FD_OFFSET = 0;
+    private static final int POLLFD_EVENTS_OFFSET = 4;
+    private static final int POLLFD_REVENTS_OFFSET = 6;
+    private static final int POLLFD_LENGTH = 8;
+    private static final int POLLIN = 0x1;
+    private static final int POLLPRI = 0x2;
+    private static final int POLLOUT = 0x4;
+    private static final int POLLERR = 0x8;
+    private static final int POLLHUP = 0x10;
+    private static final short POLLNVAL = 0x20;
+    private static final int POLLRDNORM = 0x40;
+    private static final int POLLRDBAND = 0x80;
+    private static final int POLLWRNORM = 0x100;
+    private static final int POLLWRBAND = 0x200;
+    /** select's sets, in the order of its arguments: read, write, except. */
+    private static final int SELECT_SETS = 3;
+    /** Per set, the event that says the set asked for a descriptor. */
+    private static final int[] SELECT_ASKS = {POLLIN, POLLOUT, POLLPRI};
+    /** Per set, the events select counts as ready in it (POLLIN_SET, POLLOUT_SET, POLLEX_SET in fs/select.c). */
+    private static final int[] SELECT_READY = {
+        POLLIN | POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR, POLLOUT | POLLWRNORM | POLLWRBAND | POLLERR, POLLPRI};
+    /** Every descriptor table has room for this many (NR_OPEN_DEFAULT); select looks at none beyond the table. */
+    private static final int DESCRIPTOR_TABLE_MIN = 64;
+    private static final byte[] FDSIZE_KEY = "\nFDSize:\t".getBytes(StandardCharsets.US_ASCII);
+    private static final int RLIMIT_NOFILE = 7;
+    private static final int RLIMIT_CURRENT_OFFSET = 0;
+    /** struct timespec and struct timeval: seconds, then nanoseconds or microseconds. */
+    private static final int TIMEOUT_SECONDS_OFFSET = 0;
+    private static final int TIMEOUT_FRACTION_OFFSET = 8;
+    private static final int TIMEOUT_LENGTH = 16;
+    private static final long NANOS_PER_SECOND = 1_000_000_000L;
+    private static final long MICROS_PER_SECOND = 1_000_000L;
+    /** pselect6's sixth argument points at the signal mask's address and its length. */
+    private static final int SIGSET_ARGPACK_ADDRESS_OFFSET = 0;
+    private static final int SIGSET_ARGPACK_SIZE_OFFSET = 8;
+    private static final int SIGSET_ARGPACK_LENGTH = 16;
+    /** sizeof(sigset_t) in the kernel: a mask of another length is EINVAL. */
+    private static final long SIGSET_LENGTH = 8;
+    private static final long UNSIGNED_INT_MASK = 0xFFFF_FFFFL;
     /** Instead of a descriptor: the call has been answered already. */
     private static final int ANSWERED = -1;
     private static final int AT_FDCWD = -100;
     private static final int AT_EMPTY_PATH = 0x1000;
+    private static final int O_RDONLY = 0;
     private static final int O_CLOEXEC = 0x80000;
     private static final int STAT_LENGTH = 144;
     private static final int STATX_LENGTH = 256;
@@ -75,12 +126,21 @@ public final class PrimaryCalls
     private final int visiblePid;
     private final int visibleParentPid;
     private final UnsafeBuffer record;
-    /** The descriptor {@link #duplicate} made for the call in hand, or -1, and the application's number for it. */
-    private int heldDuplicate = -1;
-    private int heldDuplicateOf = -1;
-    /** A second one, the file a sendfile reads, or -1. */
-    private int heldInput = -1;
     private final Native.Scratch ownMessage = Native.allocate(OWN_MESSAGE_LENGTH);
+    /** The application's /proc/PID/status, whose FDSize line is the size of its descriptor table. */
+    private final String statusPath;
+    /** The primary's own pollfd array for poll and select: duplicates of the application's descriptors. */
+    private final Native.Scratch pollfds;
+    /**
+     * What a readiness call writes back before the time left: poll's pollfd array, or select's three sets (0 for
+     * a set not passed); and where the bytes of each lie in the record (-1: none).
+     */
+    private final long[] readinessAddress = new long[SELECT_SETS];
+    private final int[] readinessData = new int[SELECT_SETS];
+    /** The descriptors {@link #duplicate} made for the call in hand; the last one is of {@link #lastDuplicated}. */
+    private int[] heldDuplicates = new int[16];
+    private int heldCount;
+    private int lastDuplicated = -1;
     /** The value length the application offered to the call in hand (getsockopt, getsockname...). */
     private int valueCapacity;
     /** Why {@link #emit} stopped short: an errno, or 0. */
@@ -106,6 +166,8 @@ public final class PrimaryCalls
         this.visiblePid = visiblePid;
         this.visibleParentPid = visibleParentPid;
         this.record = call.recordBuffer;
+        this.statusPath = "/proc/" + appPid + "/status";
+        this.pollfds = Native.allocate(call.record.capacity());
     }
 
     /**
@@ -122,7 +184,7 @@ public final class PrimaryCalls
         }
         finally
         {
-            releaseDuplicate();
+            releaseDuplicates();
         }
     }
 
@@ -178,6 +240,10 @@ public final class PrimaryCalls
             case RECVMSG -> recvmsg((int)a[0], a[1], (int)a[2]);
             case SENDFILE -> sendfile((int)a[0], (int)a[1], a[2], a[3]);
             case EPOLL_WAIT, EPOLL_PWAIT -> epollWait((int)a[0], a[1], (int)a[2], (int)a[3]);
+            case POLL -> poll(a[0], a[1] & UNSIGNED_INT_MASK, (int)a[2]);
+            case PPOLL -> ppoll(a[0], a[1] & UNSIGNED_INT_MASK, a[2], a[3], a[4]);
+            case SELECT -> select((int)a[0], a[1], a[2], a[3], a[4]);
+            case PSELECT6 -> pselect6((int)a[0], a[1], a[2], a[3], a[4], a[5]);
             case CLONE, CLONE3, FORK, VFORK -> stop("starting a process or thread (" + call.name() +
                 ") needs the deterministic scheduler, which is not in this version");
             default -> stop(call.name() + " (system call " + call.nr + ") cannot be replicated by this version");
@@ -219,19 +285,31 @@ public final class PrimaryCalls
     private void resultWithData(final long result, final long address, final int length) throws ReplicaStop
     {
         LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), result);
-        int recordLength = CALL_HEADER_LENGTH;
-        if (length > 0)
+        final int recordLength = appendAndCopy(CALL_HEADER_LENGTH, address, length);
+        if (recordLength < 0)
         {
-            recordLength = LogRecord.appendSegment(record, 0, recordLength, address, length);
-            if (call.memory.write(call.tid, address, call.record.address() + dataOffset(), length) != length)
-            {
-                appendCall(ACTION_RESULT, call.signatureOfArguments(), -EFAULT, CALL_HEADER_LENGTH);
-                respond(listener.answer(-EFAULT));
-                return;
-            }
+            value(-EFAULT);
+            return;
         }
         log.append(TYPE_CALL, record, 0, recordLength);
         respond(listener.answer(result));
+    }
+
+    /**
+     * Append a segment for {@code address} whose {@code length} bytes are in place after the record's first
+     * {@code recordLength} bytes, and copy them into the application there. Nothing to copy, no segment.
+     *
+     * @return the record's new length, or -1 if the application's memory could not take the bytes.
+     */
+    private int appendAndCopy(final int recordLength, final long address, final int length)
+    {
+        if (length == 0)
+        {
+            return recordLength;
+        }
+        final long data = call.record.address() + LogRecord.segmentData(0, recordLength);
+        return call.memory.write(call.tid, address, data, length) == length ?
+            LogRecord.appendSegment(record, 0, recordLength, address, length) : -1;
     }
 
     private void input(final int fd, final long buffer, final long count, final long offset) throws ReplicaStop
@@ -1123,10 +1201,10 @@ public final class PrimaryCalls
         {
             return;
         }
-        heldInput = PROCESS.pidfd_getfd(appPidfd, inFd, 0);
-        if (heldInput < 0)
+        final int in = duplicate(inFd);
+        if (in < 0)
         {
-            value(-Native.lastErrno());
+            value(in);
             return;
         }
         final UnsafeBuffer offset = ownMessage.buffer();
@@ -1142,7 +1220,7 @@ public final class PrimaryCalls
         }
         else
         {
-            start = HOST.lseek(heldInput, 0, SEEK_CUR);
+            start = HOST.lseek(in, 0, SEEK_CUR);
         }
         if (start < 0)
         {
@@ -1153,14 +1231,14 @@ public final class PrimaryCalls
         log.checkStillPrimary();
         final long skip = sockets.alreadySent(outFd, Math.max(count, 0));
         offset.putLong(0, start + skip);
-        final long sent = count - skip > 0 ? HOST.sendfile(out, heldInput, ownMessage.pointer(), count - skip) : 0;
+        final long sent = count - skip > 0 ? HOST.sendfile(out, in, ownMessage.pointer(), count - skip) : 0;
         if (sent < 0 && skip == 0)
         {
             value(-Native.lastErrno());
             return;
         }
         final long done = skip + Math.max(sent, 0);
-        final long signature = call.signatureOfFile(heldInput, start, done);
+        final long signature = call.signatureOfFile(in, start, done);
         LogRecord.putCall(record, 0, call.nr, ACTION_OUTPUT, call.signatureOfArguments(), done);
         int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, 0, 8);
         record.putLong(LogRecord.segmentData(0, CALL_HEADER_LENGTH), signature);
@@ -1169,7 +1247,7 @@ public final class PrimaryCalls
         {
             length = segment(length, offsetAddress, offset, 0, 8);
         }
-        else if (HOST.lseek(heldInput, start + done, SEEK_SET) < 0)
+        else if (HOST.lseek(in, start + done, SEEK_SET) < 0)
         {
             length = -1;
         }
@@ -1183,8 +1261,7 @@ public final class PrimaryCalls
 
     /**
      * The primary waits on its duplicate of the application's epoll set, which holds the application's own
-     * registrations; the events it returns go to every replica. The wait is cut into slices so that a primary that
-     * has been replaced stops waiting.
+     * registrations; the events it returns go to every replica.
      */
     private void epollWait(final int epfd, final long events, final int maxEvents, final int timeoutMs)
         throws ReplicaStop
@@ -1200,26 +1277,514 @@ public final class PrimaryCalls
             return;
         }
         final int max = Math.min(maxEvents, call.maxData() / EPOLL_EVENT_LENGTH);
-        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(timeoutMs, 0));
-        int n;
-        while (true)
-        {
-            final long leftMs = timeoutMs < 0 ? EPOLL_SLICE_MS :
-                TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime() + 999_999);
-            n = HOST.epoll_wait(dup, call.record.at(dataOffset()), max, (int)Math.max(0, Math.min(leftMs,
-                EPOLL_SLICE_MS)));
-            if (n != 0 || (timeoutMs >= 0 && System.nanoTime() - deadlineNs >= 0))
-            {
-                break;
-            }
-            log.checkStillPrimary();
-        }
+        final int n = waitInSlices(dup, max, timeoutOfMs(timeoutMs), System.nanoTime());
         if (n < 0)
         {
-            value(-Native.lastErrno());
+            value(n);
             return;
         }
         resultWithData(n, events, n * EPOLL_EVENT_LENGTH);
+    }
+
+    /**
+     * Wait for readiness on the epoll set {@code epfd} (its events go to the record's data area), or on the first
+     * {@code count} entries of {@link #pollfds} if {@code epfd} is {@link #OWN_POLLFDS}, until {@code timeoutNs}
+     * after {@code startNs}. The wait is cut into slices so that a primary that has been replaced stops waiting.
+     *
+     * @return how many are ready (0: the timeout passed), or -errno.
+     */
+    private int waitInSlices(final int epfd, final int count, final long timeoutNs, final long startNs)
+        throws ReplicaStop
+    {
+        final long deadlineNs = startNs + timeoutNs;
+        while (true)
+        {
+            final long leftMs = timeoutNs == FOREVER ? WAIT_SLICE_MS :
+                TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime() + 999_999);
+            final int sliceMs = (int)Math.max(0, Math.min(leftMs, WAIT_SLICE_MS));
+            final int n = epfd == OWN_POLLFDS ? HOST.poll(pollfds.pointer(), count, sliceMs) :
+                HOST.epoll_wait(epfd, call.record.at(dataOffset()), count, sliceMs);
+            if (n < 0)
+            {
+                return -Native.lastErrno();
+            }
+            if (n > 0 || (timeoutNs != FOREVER && System.nanoTime() - deadlineNs >= 0))
+            {
+                return n;
+            }
+            log.checkStillPrimary();
+        }
+    }
+
+    /**
+     * @return in nanoseconds, a timeout in milliseconds as poll and epoll_wait take it (negative: none).
+     */
+    private static long timeoutOfMs(final int timeoutMs)
+    {
+        return timeoutMs < 0 ? FOREVER : TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+    }
+
+    private void poll(final long fds, final long nfds, final int timeoutMs) throws ReplicaStop
+    {
+        pollDescriptors(fds, nfds, 0, timeoutOfMs(timeoutMs));
+    }
+
+    /**
+     * ppoll is poll with a timespec, which Linux overwrites with the time left. Signals are not replicated: the
+     * mask is checked as the kernel checks it, then ignored.
+     */
+    private void ppoll(final long fds, final long nfds, final long timeAddress, final long sigmask,
+        final long sigsetLength) throws ReplicaStop
+    {
+        final long timeoutNs = timeout(timeAddress, false);
+        if (timeoutNs != ANSWERED && !refusedSigmask(sigmask, sigsetLength))
+        {
+            pollDescriptors(fds, nfds, timeAddress, timeoutNs);
+        }
+    }
+
+    /**
+     * The primary polls its own array, of duplicates of the application's descriptors, and the application's
+     * array comes back with the revents the kernel would have written: none for a negative descriptor (ignored),
+     * POLLNVAL for a closed one (which ends the wait at once, as it does in the kernel).
+     */
+    private void pollDescriptors(final long fds, final long nfds, final long timeAddress, final long timeoutNs)
+        throws ReplicaStop
+    {
+        final long startNs = System.nanoTime();
+        readinessAddress[0] = fds;
+        readinessAddress[1] = 0;
+        readinessAddress[2] = 0;
+        if (Long.compareUnsigned(nfds, descriptorLimit()) > 0)
+        {
+            answerReadiness(-EINVAL, 0, timeAddress, timeoutNs, startNs, false);
+            return;
+        }
+        if (CALL_HEADER_LENGTH + SEGMENT_HEADER_LENGTH + nfds * POLLFD_LENGTH > recordRoom(timeAddress))
+        {
+            stopTooMany(nfds);
+            return;
+        }
+        final int count = (int)nfds;
+        final int length = count * POLLFD_LENGTH;
+        if (call.memory.read(call.tid, fds, call.record.address() + dataOffset(), length) != length)
+        {
+            answerReadiness(-EFAULT, 0, timeAddress, timeoutNs, startNs, false);
+            return;
+        }
+        final UnsafeBuffer own = pollfds.buffer();
+        int closed = 0;
+        for (int i = 0; i < count; i++)
+        {
+            final int entry = dataOffset() + i * POLLFD_LENGTH;
+            final int fd = record.getInt(entry + POLLFD_FD_OFFSET);
+            int dup = -1;
+            if (fd >= 0)
+            {
+                dup = sharedDuplicate(fd);
+                if (dup == -EBADF)
+                {
+                    closed++;
+                }
+                else if (dup < 0)
+                {
+                    answerReadiness(dup, 0, timeAddress, timeoutNs, startNs, false);
+                    return;
+                }
+            }
+            record.putShort(entry + POLLFD_REVENTS_OFFSET, dup == -EBADF ? POLLNVAL : 0);
+            own.putInt(i * POLLFD_LENGTH + POLLFD_FD_OFFSET, Math.max(dup, -1));
+            own.putShort(i * POLLFD_LENGTH + POLLFD_EVENTS_OFFSET, record.getShort(entry + POLLFD_EVENTS_OFFSET));
+        }
+        final int ready = waitInSlices(OWN_POLLFDS, count, closed > 0 ? 0 : timeoutNs, startNs);
+        for (int i = 0; i < count && ready >= 0; i++)
+        {
+            if (own.getInt(i * POLLFD_LENGTH + POLLFD_FD_OFFSET) >= 0)
+            {
+                record.putShort(dataOffset() + i * POLLFD_LENGTH + POLLFD_REVENTS_OFFSET,
+                    own.getShort(i * POLLFD_LENGTH + POLLFD_REVENTS_OFFSET));
+            }
+        }
+        answerReadiness(ready < 0 ? ready : ready + closed, length, timeAddress, timeoutNs, startNs, false);
+    }
+
+    private void select(final int nfds, final long readfds, final long writefds, final long exceptfds,
+        final long timeAddress) throws ReplicaStop
+    {
+        final long timeoutNs = timeout(timeAddress, true);
+        if (timeoutNs != ANSWERED)
+        {
+            selectDescriptors(nfds, readfds, writefds, exceptfds, timeAddress, timeoutNs, true);
+        }
+    }
+
+    /**
+     * pselect6 is select with a timespec; its sixth argument points at the signal mask and the mask's length,
+     * which the kernel reads first. Signals are not replicated: the mask is checked as the kernel checks it, then
+     * ignored.
+     */
+    private void pselect6(final int nfds, final long readfds, final long writefds, final long exceptfds,
+        final long timeAddress, final long sigmaskArguments) throws ReplicaStop
+    {
+        long sigmask = 0;
+        long sigsetLength = 0;
+        if (sigmaskArguments != 0)
+        {
+            if (call.memory.read(call.tid, sigmaskArguments, call.work.address(), SIGSET_ARGPACK_LENGTH) !=
+                SIGSET_ARGPACK_LENGTH)
+            {
+                value(-EFAULT);
+                return;
+            }
+            sigmask = call.work.buffer().getLong(SIGSET_ARGPACK_ADDRESS_OFFSET);
+            sigsetLength = call.work.buffer().getLong(SIGSET_ARGPACK_SIZE_OFFSET);
+        }
+        final long timeoutNs = timeout(timeAddress, false);
+        if (timeoutNs != ANSWERED && !refusedSigmask(sigmask, sigsetLength))
+        {
+            selectDescriptors(nfds, readfds, writefds, exceptfds, timeAddress, timeoutNs, false);
+        }
+    }
+
+    /**
+     * select on the primary is a poll over duplicates of the descriptors in the sets, one entry per descriptor in
+     * ascending order. The sets come back as the kernel's select writes them: the first nfds bits, in whole longs,
+     * each descriptor counted once per set it is ready in; a closed descriptor in a set is EBADF.
+     */
+    private void selectDescriptors(final int nfds, final long readfds, final long writefds, final long exceptfds,
+        final long timeAddress, final long timeoutNs, final boolean timeval) throws ReplicaStop
+    {
+        final long startNs = System.nanoTime();
+        readinessAddress[0] = readfds;
+        readinessAddress[1] = writefds;
+        readinessAddress[2] = exceptfds;
+        if (nfds < 0)
+        {
+            answerReadiness(-EINVAL, 0, timeAddress, timeoutNs, startNs, timeval);
+            return;
+        }
+        // The kernel cuts nfds to the application's descriptor table: a program may pass getdtablesize() with
+        // 1024-bit sets, and nothing past the table may be read or written.
+        final int n = nfds <= DESCRIPTOR_TABLE_MIN ? nfds : Math.min(nfds, descriptorTableSize());
+        final int words = (n + Long.SIZE - 1) / Long.SIZE;
+        final int length = words * Long.BYTES;
+        int recordLength = CALL_HEADER_LENGTH;
+        for (int s = 0; s < SELECT_SETS; s++)
+        {
+            readinessData[s] = readinessAddress[s] == 0 ? -1 : LogRecord.segmentData(0, recordLength);
+            recordLength += readinessAddress[s] == 0 ? 0 : LogRecord.segmentLength(length);
+        }
+        if (recordLength > recordRoom(timeAddress))
+        {
+            stopTooMany(n);
+            return;
+        }
+        for (int s = 0; s < SELECT_SETS; s++)
+        {
+            if (readinessData[s] >= 0 &&
+                call.memory.read(call.tid, readinessAddress[s], call.record.address() + readinessData[s], length) !=
+                length)
+            {
+                answerReadiness(-EFAULT, 0, timeAddress, timeoutNs, startNs, timeval);
+                return;
+            }
+        }
+        final UnsafeBuffer own = pollfds.buffer();
+        int entry = 0;
+        for (int w = 0; w < words; w++)
+        {
+            for (long asked = askedWord(w, n); asked != 0; asked &= asked - 1)
+            {
+                final int bit = Long.numberOfTrailingZeros(asked);
+                int events = 0;
+                for (int s = 0; s < SELECT_SETS; s++)
+                {
+                    events |= (setWord(s, w) >>> bit & 1) != 0 ? SELECT_READY[s] : 0;
+                }
+                final int dup = sharedDuplicate(w * Long.SIZE + bit);
+                if (dup < 0)
+                {
+                    answerReadiness(dup, 0, timeAddress, timeoutNs, startNs, timeval);
+                    return;
+                }
+                if (entry + POLLFD_LENGTH > pollfds.capacity())
+                {
+                    stopTooMany(n);
+                    return;
+                }
+                own.putInt(entry + POLLFD_FD_OFFSET, dup);
+                own.putShort(entry + POLLFD_EVENTS_OFFSET, (short)events);
+                entry += POLLFD_LENGTH;
+            }
+        }
+        final int entries = entry / POLLFD_LENGTH;
+        int polled;
+        int counted;
+        do
+        {
+            polled = waitInSlices(OWN_POLLFDS, entries, timeoutNs, startNs);
+            counted = polled > 0 ? countSelected(entries) : polled;
+        }
+        while (polled > 0 && counted == 0);
+        if (counted >= 0)
+        {
+            writeSets(words, n);
+        }
+        answerReadiness(counted, length, timeAddress, timeoutNs, startNs, timeval);
+    }
+
+    /**
+     * @return how many (descriptor, set) pairs the primary's last poll found ready, as select counts them. An entry
+     * ready only in ways its sets do not count (a hang-up where only writing was asked, say) is dropped from the
+     * poll: select sleeps on through those, and poll would report them again at once.
+     */
+    private int countSelected(final int entries)
+    {
+        final UnsafeBuffer own = pollfds.buffer();
+        int count = 0;
+        for (int entry = 0; entry < entries * POLLFD_LENGTH; entry += POLLFD_LENGTH)
+        {
+            final int revents = own.getShort(entry + POLLFD_REVENTS_OFFSET);
+            final int sets = readySets(own.getShort(entry + POLLFD_EVENTS_OFFSET), revents);
+            if (sets == 0 && revents != 0)
+            {
+                own.putInt(entry + POLLFD_FD_OFFSET, -1);
+            }
+            count += Integer.bitCount(sets);
+        }
+        return count;
+    }
+
+    /**
+     * Overwrite the sets in the record with select's answer: a bit for each descriptor ready in that set, reading
+     * the poll's entries in the order they were made.
+     */
+    private void writeSets(final int words, final int n)
+    {
+        final UnsafeBuffer own = pollfds.buffer();
+        int entry = 0;
+        for (int w = 0; w < words; w++)
+        {
+            final long asked = askedWord(w, n);
+            for (int s = 0; s < SELECT_SETS; s++)
+            {
+                if (readinessData[s] >= 0)
+                {
+                    record.putLong(readinessData[s] + w * Long.BYTES, 0);
+                }
+            }
+            for (long left = asked; left != 0; left &= left - 1)
+            {
+                final long bit = Long.lowestOneBit(left);
+                final int sets = readySets(own.getShort(entry + POLLFD_EVENTS_OFFSET),
+                    own.getShort(entry + POLLFD_REVENTS_OFFSET));
+                entry += POLLFD_LENGTH;
+                for (int s = 0; s < SELECT_SETS; s++)
+                {
+                    if ((sets & 1 << s) != 0)
+                    {
+                        record.putLong(readinessData[s] + w * Long.BYTES,
+                            record.getLong(readinessData[s] + w * Long.BYTES) | bit);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * @return bit s for each select set s that asked for the entry's descriptor and in which it is ready.
+     */
+    private static int readySets(final int events, final int revents)
+    {
+        int sets = 0;
+        for (int s = 0; s < SELECT_SETS; s++)
+        {
+            if ((events & SELECT_ASKS[s]) != 0 && (revents & SELECT_READY[s]) != 0)
+            {
+                sets |= 1 << s;
+            }
+        }
+        return sets;
+    }
+
+    /**
+     * @return word {@code w} of set {@code s} as the application passed it, 0 for a set it did not pass.
+     */
+    private long setWord(final int s, final int w)
+    {
+        return readinessData[s] < 0 ? 0 : record.getLong(readinessData[s] + w * Long.BYTES);
+    }
+
+    /**
+     * @return the descriptors of word {@code w} that any set asks for, below {@code n}.
+     */
+    private long askedWord(final int w, final int n)
+    {
+        long asked = 0;
+        for (int s = 0; s < SELECT_SETS; s++)
+        {
+            asked |= setWord(s, w);
+        }
+        final int bits = n - w * Long.SIZE;
+        return bits >= Long.SIZE ? asked : asked & ((1L << bits) - 1);
+    }
+
+    /**
+     * Log and answer a readiness call: unless it failed, the arrays of {@link #readinessAddress}, {@code length}
+     * bytes each, in place in the record; then the time left. The kernel writes them back in that order.
+     */
+    private void answerReadiness(final long result, final int length, final long timeAddress, final long timeoutNs,
+        final long startNs, final boolean timeval) throws ReplicaStop
+    {
+        LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), result);
+        int recordLength = CALL_HEADER_LENGTH;
+        for (int s = 0; s < SELECT_SETS && result >= 0; s++)
+        {
+            if (readinessAddress[s] != 0)
+            {
+                recordLength = appendAndCopy(recordLength, readinessAddress[s], length);
+                if (recordLength < 0)
+                {
+                    value(-EFAULT);
+                    return;
+                }
+            }
+        }
+        recordLength = appendTimeLeft(recordLength, timeAddress, timeoutNs, startNs, timeval);
+        log.append(TYPE_CALL, record, 0, recordLength);
+        respond(listener.answer(result));
+    }
+
+    /**
+     * Append the time left of the timeout at {@code timeAddress}, which Linux writes back over it
+     * (poll_select_finish): as a timespec, or a timeval for select. Not for no timeout or a zero one, and not if
+     * the application's memory cannot take it (the kernel lets that pass too).
+     *
+     * @return the record's new length.
+     */
+    private int appendTimeLeft(final int recordLength, final long timeAddress, final long timeoutNs,
+        final long startNs, final boolean timeval)
+    {
+        if (timeAddress == 0 || timeoutNs == 0)
+        {
+            return recordLength;
+        }
+        final long leftNs = Math.max(0, timeoutNs - (System.nanoTime() - startNs));
+        final long fraction = leftNs % NANOS_PER_SECOND;
+        final int data = LogRecord.segmentData(0, recordLength);
+        record.putLong(data + TIMEOUT_SECONDS_OFFSET, leftNs / NANOS_PER_SECOND);
+        record.putLong(data + TIMEOUT_FRACTION_OFFSET, timeval ? fraction / (NANOS_PER_SECOND / MICROS_PER_SECOND) :
+            fraction);
+        final int appended = appendAndCopy(recordLength, timeAddress, TIMEOUT_LENGTH);
+        return appended < 0 ? recordLength : appended;
+    }
+
+    /**
+     * The timeout at {@code timeAddress} as the kernel reads it: a timeval's microseconds carry into its seconds,
+     * a timespec must be normalised already.
+     *
+     * @return nanoseconds, {@link #FOREVER} for none, or {@link #ANSWERED} once the call has failed as the kernel
+     * fails it (EFAULT, EINVAL).
+     */
+    private long timeout(final long timeAddress, final boolean timeval) throws ReplicaStop
+    {
+        if (timeAddress == 0)
+        {
+            return FOREVER;
+        }
+        if (call.memory.read(call.tid, timeAddress, call.work.address(), TIMEOUT_LENGTH) != TIMEOUT_LENGTH)
+        {
+            value(-EFAULT);
+            return ANSWERED;
+        }
+        final long seconds = call.work.buffer().getLong(TIMEOUT_SECONDS_OFFSET);
+        final long fraction = call.work.buffer().getLong(TIMEOUT_FRACTION_OFFSET);
+        final long wholeSeconds = timeval ? seconds + fraction / MICROS_PER_SECOND : seconds;
+        final long nanos = timeval ? fraction % MICROS_PER_SECOND * (NANOS_PER_SECOND / MICROS_PER_SECOND) : fraction;
+        if (wholeSeconds < 0 || nanos < 0 || nanos >= NANOS_PER_SECOND)
+        {
+            value(-EINVAL);
+            return ANSWERED;
+        }
+        return wholeSeconds >= TIMEOUT_MAX_NS / NANOS_PER_SECOND ? TIMEOUT_MAX_NS :
+            wholeSeconds * NANOS_PER_SECOND + nanos;
+    }
+
+    /**
+     * The kernel refuses a signal mask of another length than its sigset_t (set_user_sigmask).
+     *
+     * @return true once the call has been answered EINVAL.
+     */
+    private boolean refusedSigmask(final long sigmask, final long sigsetLength) throws ReplicaStop
+    {
+        if (sigmask != 0 && sigsetLength != SIGSET_LENGTH)
+        {
+            value(-EINVAL);
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * A poll or select whose array or sets, or whose poll of duplicates, is larger than one log record.
+     */
+    private void stopTooMany(final long descriptors) throws ReplicaStop
+    {
+        stop(call.name() + " of " + descriptors + " descriptors does not fit one log record: replicate with a " +
+            "larger --channel-capacity");
+    }
+
+    /**
+     * @return the length a readiness call's record may take before the time left, if there is a timeout to write
+     * back.
+     */
+    private int recordRoom(final long timeAddress)
+    {
+        return record.capacity() - (timeAddress == 0 ? 0 : LogRecord.segmentLength(TIMEOUT_LENGTH));
+    }
+
+    /**
+     * @return the application's RLIMIT_NOFILE, beyond which poll refuses descriptors (unsigned; if it cannot be
+     * read, the largest).
+     */
+    private long descriptorLimit()
+    {
+        return PROCESS.prlimit(appPid, RLIMIT_NOFILE, null, call.work.pointer()) < 0 ? -1 :
+            call.work.buffer().getLong(RLIMIT_CURRENT_OFFSET);
+    }
+
+    /**
+     * @return the size of the application's descriptor table, from the FDSize line of its /proc/PID/status.
+     */
+    private int descriptorTableSize() throws ReplicaStop
+    {
+        final int fd = HOST.openat(AT_FDCWD, statusPath, O_RDONLY | O_CLOEXEC, 0);
+        final long length = fd < 0 ? -1 : HOST.read(fd, call.work.pointer(), call.work.capacity());
+        if (fd >= 0)
+        {
+            PROCESS.close(fd);
+        }
+        final UnsafeBuffer text = call.work.buffer();
+        for (int i = 0; i + FDSIZE_KEY.length < length; i++)
+        {
+            int matched = 0;
+            while (matched < FDSIZE_KEY.length && text.getByte(i + matched) == FDSIZE_KEY[matched])
+            {
+                matched++;
+            }
+            if (matched == FDSIZE_KEY.length)
+            {
+                final int digits = i + matched;
+                int end = digits;
+                while (end < length && Character.isDigit(text.getByte(end)))
+                {
+                    end++;
+                }
+                return text.parseNaturalIntAscii(digits, end - digits);
+            }
+        }
+        stop("cannot read the size of the application's descriptor table from " + statusPath);
+        return 0;
     }
 
     /**
@@ -1343,39 +1908,53 @@ public final class PrimaryCalls
      */
     private int duplicateOrFail(final int fd) throws ReplicaStop
     {
-        final int dup = duplicate(fd);
+        final int dup = sharedDuplicate(fd);
         if (dup < 0)
         {
             value(dup);
             return ANSWERED;
         }
-        sockets.share(fd, dup);
         return dup;
     }
 
     /**
-     * A duplicate of the application's descriptor for the primary to act on; {@link #handle} closes it once the
-     * call is answered.
+     * {@link #duplicate}, and the first time the primary acts on a socket, the backups get it.
+     *
+     * @return the duplicate, or -errno.
+     */
+    private int sharedDuplicate(final int fd) throws ReplicaStop
+    {
+        final int dup = duplicate(fd);
+        if (dup >= 0)
+        {
+            sockets.share(fd, dup);
+        }
+        return dup;
+    }
+
+    /**
+     * A duplicate of the application's descriptor for the primary to act on; {@link #handle} closes it, with every
+     * other one made for the call, once the call is answered.
      *
      * @return the duplicate, or -errno.
      */
     private int duplicate(final int fd)
     {
-        if (heldDuplicate >= 0 && heldDuplicateOf == fd)
+        if (heldCount > 0 && lastDuplicated == fd)
         {
-            return heldDuplicate;
+            return heldDuplicates[heldCount - 1]; // the one kindOf made for this call
         }
         final int dup = PROCESS.pidfd_getfd(appPidfd, fd, 0);
         if (dup < 0)
         {
             return -Native.lastErrno();
         }
-        if (heldDuplicate >= 0)
+        if (heldCount == heldDuplicates.length)
         {
-            PROCESS.close(heldDuplicate); // a call on two descriptors (statx's dirfd): the first is done with
+            heldDuplicates = Arrays.copyOf(heldDuplicates, heldCount * 2);
         }
-        heldDuplicate = dup;
-        heldDuplicateOf = fd;
+        heldDuplicates[heldCount++] = dup;
+        lastDuplicated = fd;
         return dup;
     }
 
@@ -1388,18 +1967,13 @@ public final class PrimaryCalls
         return dup < 0 ? DescriptorKind.EXTERNAL : classifier.classify(call.tid, fd, dup);
     }
 
-    private void releaseDuplicate()
+    private void releaseDuplicates()
     {
-        if (heldDuplicate >= 0)
+        while (heldCount > 0)
         {
-            PROCESS.close(heldDuplicate);
-            heldDuplicate = -1;
+            PROCESS.close(heldDuplicates[--heldCount]);
         }
-        if (heldInput >= 0)
-        {
-            PROCESS.close(heldInput);
-            heldInput = -1;
-        }
+        lastDuplicated = -1;
     }
 
     private void appendCall(final int action, final long signature, final long result, final int length)
