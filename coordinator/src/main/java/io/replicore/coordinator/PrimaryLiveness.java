@@ -75,6 +75,17 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
         return SOCKETS.poll(pollFd.pointer(), 1, 0) > 0 && (poll.getShort(6) & POLLIN) != 0;
     }
 
+    /**
+     * Borrow the primary's accept ring once it has published one: a duplicate from its coordinator's table.
+     *
+     * @return the duplicate, or -1 (none published yet, or the primary is gone).
+     */
+    int borrowAcceptRing()
+    {
+        final int published = primary.acceptRing();
+        return pidfd < 0 || published <= 0 ? -1 : Math.max(-1, PROCESS.pidfd_getfd(pidfd, published - 1, 0));
+    }
+
     @Override
     public void close()
     {

@@ -29,6 +29,7 @@ public final class ReplicaContext
     private long handshakeTimeoutMs = 10_000;
     private long voteTimeoutNs = TimeUnit.SECONDS.toNanos(5);
     private long corruptInputAt;
+    private long dieInAcceptAt;
 
     public ReplicaContext conclude()
     {
@@ -267,6 +268,21 @@ public final class ReplicaContext
     public ReplicaContext corruptInputAt(final long corruptInputAt)
     {
         this.corruptInputAt = corruptInputAt;
+        return this;
+    }
+
+    public long dieInAcceptAt()
+    {
+        return dieInAcceptAt;
+    }
+
+    /**
+     * Fault injection for tests: as primary, this replica kills its partition right after its N-th accept, before
+     * the connection is handed to the backups (the window an accept ring closes).
+     */
+    public ReplicaContext dieInAcceptAt(final long dieInAcceptAt)
+    {
+        this.dieInAcceptAt = dieInAcceptAt;
         return this;
     }
 }

@@ -5,6 +5,7 @@ import io.replicore.coordinator.intercept.LauncherHandshake;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.intercept.SyscallPolicy;
 import io.replicore.coordinator.intercept.VdsoPatcher;
+import io.replicore.coordinator.ioowner.AcceptRing;
 import io.replicore.coordinator.ioowner.BackupSockets;
 import io.replicore.coordinator.ioowner.PrimarySockets;
 import io.replicore.coordinator.ioowner.SocketTakeover;
@@ -251,7 +252,8 @@ public final class ReplicaCoordinator
     private int runAsPrimary(final Application app, final PrimaryLog log)
         throws IOException, InterruptedException
     {
-        try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), log))
+        AcceptRing.warmUp();
+        try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info))
         {
             serve(app, primaryCalls(app, log, sockets)::handle, () -> primaryChecks(log));
             return primaryExit(log, app.process().waitFor());
@@ -267,7 +269,8 @@ public final class ReplicaCoordinator
     {
         return new PrimaryCalls(app.call(), log, sockets,
             new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()),
-            app.pid(), app.pidfd(), mailbox.control().applicationPid(), mailbox.control().applicationParentPid());
+            app.pid(), app.pidfd(), mailbox.control().applicationPid(), mailbox.control().applicationParentPid(),
+            ctx.dieInAcceptAt());
     }
 
     /**
@@ -419,6 +422,8 @@ public final class ReplicaCoordinator
         private PrimaryCalls calls;
         private PrimarySockets sockets;
         private boolean ioPending;
+        /** Whether the accept ring of the primary followed is held (borrowed again from each new primary). */
+        private boolean ringBorrowed;
 
         Backup(final Application app, final StdioHandover stdio, final PrimaryLiveness watch, final BackupReplay replay)
         {
@@ -455,8 +460,18 @@ public final class ReplicaCoordinator
             if (log != null)
             {
                 primaryChecks(log);
+                return;
             }
-            else if (replay.primaryGoneAndLogReplayed())
+            if (!ringBorrowed)
+            {
+                final int ring = watch.borrowAcceptRing();
+                if (ring >= 0)
+                {
+                    heldSockets.holdAcceptRing(ring);
+                    ringBorrowed = true;
+                }
+            }
+            if (replay.primaryGoneAndLogReplayed())
             {
                 succeed();
             }
@@ -519,6 +534,7 @@ public final class ReplicaCoordinator
             final int next = Succession.decide(mailbox, lostId, ctx.replicaId(), ctx.heartbeatTimeoutNs(), reason);
             watch.close();
             watch = new PrimaryLiveness(mailbox, next, ctx.heartbeatTimeoutNs());
+            ringBorrowed = false;
             if (next != ctx.replicaId())
             {
                 replay.follow(mailbox.newReaderFromAnySequence(next, ctx.replicaId()), watch);
@@ -535,7 +551,7 @@ public final class ReplicaCoordinator
             ioPending = true;
             try
             {
-                sockets = new PrimarySockets(mailbox, ctx.replicaId(), log);
+                sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info);
                 calls = primaryCalls(app, log, sockets);
             }
             catch (final IOException ex)

@@ -158,6 +158,37 @@ class NetworkServerReplicationTest
     }
 
     /**
+     * The primary dies right after an accept, before it hands the connection over (fault injection): the
+     * connection waits in the primary's accept ring, which the backup holds, and the new primary serves it. The
+     * first accept is the readiness probe's connection; the fourth is the second request's.
+     */
+    @Test
+    void aConnectionAcceptedAsThePrimaryDiesIsServedByTheNewPrimary() throws Exception
+    {
+        final Site site = Site.create(11, 0, "writev");
+        final ReplicatedRun.Running running = site.start(2, "--fault-die-in-accept", "0:4");
+        try
+        {
+            for (int i = 0; i < 6; i++)
+            {
+                final Path body = site.dir.resolve("got-" + i);
+                final Process curl = new ProcessBuilder("curl", "-sS", "--max-time", "20", "-o", body.toString(),
+                    site.url("page.html")).redirectErrorStream(true).start();
+                assertEquals(0, curl.waitFor(), "request " + i + ": " +
+                    new String(curl.getInputStream().readAllBytes()));
+                assertArrayEquals(site.page, Files.readAllBytes(body), "response " + i);
+            }
+            assertEquals(2, epochOf(running));
+            final String events = Files.readString(running.workDir().resolve("replica-1").resolve("events.log"));
+            assertTrue(events.contains("was taken from its accept ring"), events);
+        }
+        finally
+        {
+            running.stop();
+        }
+    }
+
+    /**
      * With lighttpd's own choice, sendfile, and with writev: the kernel or the application copies the file's bytes.
      */
     @ParameterizedTest(name = "network backend {0}")
@@ -230,9 +261,11 @@ class NetworkServerReplicationTest
             return "http://127.0.0.1:" + port + "/" + file;
         }
 
-        ReplicatedRun.Running start(final int replicas) throws Exception
+        ReplicatedRun.Running start(final int replicas, final String... runOptions) throws Exception
         {
-            final ReplicatedRun.Running running = ReplicatedRun.start(replicas, List.of("--keep-mailbox"), null,
+            final List<String> options = new java.util.ArrayList<>(List.of("--keep-mailbox"));
+            options.addAll(List.of(runOptions));
+            final ReplicatedRun.Running running = ReplicatedRun.start(replicas, options, null,
                 "/usr/sbin/lighttpd", "-D", "-f", config.toString());
             running.awaitListening(port);
             return running;

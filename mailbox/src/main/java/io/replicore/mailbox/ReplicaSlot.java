@@ -20,7 +20,7 @@ import java.nio.charset.StandardCharsets;
  *   |  Intercepted Calls (8)                                        | 48
  *   |  Started Time, epoch ms (8)                                   | 56
  *   |  Last Error Code (4)            |  Last Error Length (4)      | 64
- *   |  Connections (4)                |  reserved (4)               | 72
+ *   |  Connections (4)                |  Accept Ring (4)            | 72
  *   |  Last Error Message, UTF-8, up to 176 bytes ...               | 80
  *   +---------------------------------------------------------------+ 256
  * </pre>
@@ -41,6 +41,7 @@ public final class ReplicaSlot
     public static final int LAST_ERROR_CODE_OFFSET = 64;
     public static final int LAST_ERROR_LENGTH_OFFSET = 68;
     public static final int CONNECTIONS_OFFSET = 72;
+    public static final int ACCEPT_RING_OFFSET = 76;
     public static final int LAST_ERROR_MESSAGE_OFFSET = 80;
     public static final int LAST_ERROR_MESSAGE_LENGTH = MailboxLayout.SLOT_LENGTH - LAST_ERROR_MESSAGE_OFFSET;
 
@@ -98,6 +99,7 @@ public final class ReplicaSlot
         buffer.putLong(base + INTERCEPTED_CALLS_OFFSET, 0);
         buffer.putInt(base + DIVERGENCE_COUNT_OFFSET, 0);
         buffer.putInt(base + CONNECTIONS_OFFSET, 0);
+        buffer.putInt(base + ACCEPT_RING_OFFSET, 0);
         buffer.putInt(base + LAST_ERROR_CODE_OFFSET, 0);
         buffer.putIntVolatile(base + LAST_ERROR_LENGTH_OFFSET, 0);
         state(ReplicaState.STARTING);
@@ -178,6 +180,21 @@ public final class ReplicaSlot
     public void connections(final int count)
     {
         buffer.putIntOrdered(base + CONNECTIONS_OFFSET, count);
+    }
+
+    /**
+     * @return the primary coordinator's accept ring as a descriptor number in its own table, plus one; 0 if none.
+     * A backup borrows the ring with pidfd_getfd while the primary lives (the kernel will not pass an io_uring over
+     * a UNIX socket).
+     */
+    public int acceptRing()
+    {
+        return buffer.getIntVolatile(base + ACCEPT_RING_OFFSET);
+    }
+
+    public void acceptRing(final int fdPlusOne)
+    {
+        buffer.putIntOrdered(base + ACCEPT_RING_OFFSET, fdPlusOne);
     }
 
     public long interceptedCalls()

@@ -53,6 +53,10 @@ final class ReplicaCommand implements Callable<Integer>
         description = "Fault injection: flip one byte of the N-th input this backup replays.")
     long corruptInputAt;
 
+    @Option(names = "--die-in-accept", hidden = true,
+        description = "Fault injection: as primary, kill this partition right after the N-th accept.")
+    long dieInAcceptAt;
+
     @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments.")
     List<String> command;
 
@@ -62,6 +66,7 @@ final class ReplicaCommand implements Callable<Integer>
         final ReplicaContext ctx = new ReplicaContext()
             .mailboxPath(mailbox).runId(runId).replicaId(id).cpus(cpus).appCpus(appCpus).launcher(Launcher.path())
             .stateDir(stateDir).stateCopy(stateCopy).logFile(log).command(command).corruptInputAt(corruptInputAt)
+            .dieInAcceptAt(dieInAcceptAt)
             .heartbeatTimeoutNs(TimeUnit.MILLISECONDS.toNanos(heartbeatTimeoutMs));
         try (EventLog events = new EventLog(log, id))
         {

@@ -77,6 +77,11 @@ final class RunCommand implements Callable<Integer>
         description = "Fault injection: backup REPLICA flips one byte of the N-th input it replays.")
     String corruptInput;
 
+    @Option(names = "--fault-die-in-accept", hidden = true, paramLabel = "REPLICA:N",
+        description = "Fault injection: replica REPLICA, as primary, kills its partition right after its N-th " +
+            "accept, before it hands the connection to the backups.")
+    String dieInAccept;
+
     @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments (after --).")
     List<String> command;
 
@@ -156,6 +161,18 @@ final class RunCommand implements Callable<Integer>
         catch (final InterruptedException ex)
         {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * A fault given as REPLICA:N goes to replica REPLICA's coordinator as {@code option N}.
+     */
+    private static void addFault(final List<String> jvm, final String fault, final int id, final String option)
+    {
+        if (fault != null && fault.startsWith(id + ":"))
+        {
+            jvm.add(option);
+            jvm.add(fault.substring(fault.indexOf(':') + 1));
         }
     }
 
@@ -264,11 +281,8 @@ final class RunCommand implements Callable<Integer>
                 jvm.add(copy.toString());
             }
         }
-        if (corruptInput != null && corruptInput.startsWith(id + ":"))
-        {
-            jvm.add("--corrupt-input-at");
-            jvm.add(corruptInput.substring(corruptInput.indexOf(':') + 1));
-        }
+        addFault(jvm, corruptInput, id, "--corrupt-input-at");
+        addFault(jvm, dieInAccept, id, "--die-in-accept");
         jvm.add("--");
         jvm.addAll(command);
 

@@ -34,6 +34,7 @@ public final class BackupSockets implements AutoCloseable
     private long[] delivered = new long[64];
     private long[] written = new long[64];
     private final BitSet connections = new BitSet();
+    private int acceptRing = NONE;
     private final ReplicaSlot slot;
     private String failure;
     private boolean closed;
@@ -224,6 +225,29 @@ public final class BackupSockets implements AutoCloseable
     }
 
     /**
+     * Hold the accept ring of the primary followed from now on ({@link AcceptRing}), in place of any earlier one.
+     */
+    public void holdAcceptRing(final int ring)
+    {
+        final int earlier = takeAcceptRing();
+        if (earlier != NONE)
+        {
+            HOST.close(earlier);
+        }
+        acceptRing = ring;
+    }
+
+    /**
+     * @return the primary's accept ring, which is the caller's to close from now on, or -1.
+     */
+    int takeAcceptRing()
+    {
+        final int ring = acceptRing;
+        acceptRing = NONE;
+        return ring;
+    }
+
+    /**
      * @return the application descriptors that are accepted connections.
      */
     public BitSet connections()
@@ -293,6 +317,11 @@ public final class BackupSockets implements AutoCloseable
         {
             HOST.close(acceptedConnection);
             acceptedConnection = NONE;
+        }
+        final int ring = takeAcceptRing();
+        if (ring != NONE)
+        {
+            HOST.close(ring);
         }
         releaseAll();
         closed = true;

@@ -2,6 +2,7 @@ package io.replicore.coordinator.ioowner;
 
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
+import jnr.ffi.Pointer;
 import io.replicore.coordinator.replay.LogSink;
 import io.replicore.coordinator.replay.ReplicaStop;
 import io.replicore.coordinator.replay.SocketOwner;
@@ -15,6 +16,7 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 
 /**
  * The primary's {@link SocketOwner}: hands each socket of the application to every live backup over its
@@ -31,6 +33,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final Mailbox mailbox;
     private final int selfId;
     private final LogSink log;
+    private final Consumer<String> events;
+    private AcceptRing ring;
     private final SocketShadowChannel channel;
     private final BitSet shared = new BitSet();
     private final BitSet notSockets = new BitSet();
@@ -43,12 +47,16 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     /**
      * @param log the primary's log: a socket is handed over for the record appended next, and only while this
      * replica is still the primary.
+     * @param events where it says how accepts are made.
      */
-    public PrimarySockets(final Mailbox mailbox, final int selfId, final LogSink log) throws IOException
+    public PrimarySockets(final Mailbox mailbox, final int selfId, final LogSink log, final Consumer<String> events)
+        throws IOException
     {
         this.mailbox = mailbox;
         this.selfId = selfId;
         this.log = log;
+        this.events = events;
+        startRing();
         this.channel = SocketShadowChannel.sender();
     }
 
@@ -118,6 +126,34 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
+    public int accept(final int listenDup, final int flags, final Pointer address, final Pointer lengthAddress)
+    {
+        if (ring != null)
+        {
+            return ring.accept(listenDup, flags, address, lengthAddress);
+        }
+        final int connection = HOST.accept4(listenDup, address, lengthAddress, flags);
+        return connection < 0 ? -Native.lastErrno() : connection;
+    }
+
+    /**
+     * Make the accept ring and publish it in this replica's slot, where the backups borrow it (pidfd_getfd).
+     */
+    private void startRing()
+    {
+        final String[] why = new String[1];
+        ring = AcceptRing.create(why);
+        if (ring == null)
+        {
+            events.accept("accepts use accept4: a connection accepted as this primary dies, before its hand-over, " +
+                "is lost (" + why[0] + ")");
+            return;
+        }
+        mailbox.slot(selfId).acceptRing(ring.fd() + 1);
+        events.accept("accepts go through an io_uring accept ring that the backups hold");
+    }
+
+    @Override
     public void shareAccepted(final int connection) throws ReplicaStop
     {
         log.checkStillPrimary();
@@ -127,6 +163,10 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             {
                 handTo(mailbox.slot(id), SocketShadowChannel.ACCEPTED, connection);
             }
+        }
+        if (ring != null)
+        {
+            ring.release();
         }
     }
 
@@ -197,6 +237,11 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     @Override
     public void close() throws IOException
     {
+        if (ring != null)
+        {
+            mailbox.slot(selfId).acceptRing(0);
+            ring.close();
+        }
         acceptedUnseen.forEach(HOST::close);
         channel.close();
     }

@@ -39,6 +39,7 @@ public final class SocketTakeover
     private static final long SIOCINQ = 0x541B;
     private static final long SIOCOUTQ = 0x5411;
     private static final int MSG_DONTWAIT = 0x40;
+    private static final int STAT_INO_OFFSET = 8;
 
     private final Native.Scratch info = Native.allocate(TCP_INFO_LENGTH + 8);
     private final Native.Scratch drain = Native.allocate(64 * 1024);
@@ -75,6 +76,7 @@ public final class SocketTakeover
         {
             throw new ReplicaStop(-1, "cannot take the sockets over: " + sockets.failure());
         }
+        takeFromAcceptRing(sockets, pendingNr == Syscalls.ACCEPT || pendingNr == Syscalls.ACCEPT4);
         final BitSet held = sockets.held();
         takenOver = held;
         final long[] alreadySent = new long[Math.max(held.length(), 1)];
@@ -105,12 +107,86 @@ public final class SocketTakeover
     }
 
     /**
+     * A connection the old primary accepted and died before handing over is still in a slot of its accept ring,
+     * which this backup holds: it goes to the accept the application makes again, unless it came by the hand-over
+     * channel too (the primary died between handing it over and freeing the slot).
+     */
+    private void takeFromAcceptRing(final BackupSockets sockets, final boolean acceptPending)
+    {
+        final int ringFd = sockets.takeAcceptRing();
+        if (ringFd < 0)
+        {
+            return;
+        }
+        final AcceptRing ring = AcceptRing.adopt(ringFd);
+        if (ring == null)
+        {
+            HOST.close(ringFd);
+            notes.add("the old primary's accept ring could not be mapped: a connection it accepted as it died is lost");
+            return;
+        }
+        try
+        {
+            for (int slot = 0; slot < AcceptRing.SLOTS; slot++)
+            {
+                final int connection = ring.take(slot);
+                if (connection < 0)
+                {
+                    continue;
+                }
+                if (!acceptPending || isKnown(connection, sockets))
+                {
+                    HOST.close(connection);
+                    continue;
+                }
+                acceptedUnseen.add(connection);
+                notes.add("a connection the old primary accepted but had not handed over was taken from its " +
+                    "accept ring for the accept made again");
+            }
+        }
+        finally
+        {
+            ring.close();
+        }
+    }
+
+    /**
+     * @return true if {@code connection} is a socket this backup already has: the same inode.
+     */
+    private boolean isKnown(final int connection, final BackupSockets sockets)
+    {
+        final long inode = inode(connection);
+        for (final int unseen : acceptedUnseen)
+        {
+            if (inode(unseen) == inode)
+            {
+                return true;
+            }
+        }
+        final BitSet held = sockets.held();
+        for (int fd = held.nextSetBit(0); fd >= 0; fd = held.nextSetBit(fd + 1))
+        {
+            if (inode(sockets.shadow(fd)) == inode)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private long inode(final int fd)
+    {
+        return HOST.fstat(fd, info.pointer()) < 0 ? -1 : info.buffer().getLong(STAT_INO_OFFSET);
+    }
+
+    /**
      * Call once, on nothing, the native functions a takeover calls: their bindings are generated on first use, tens
      * of milliseconds that a takeover should not pay while the service waits.
      */
     public static void warmUp()
     {
         final SocketTakeover takeover = new SocketTakeover();
+        AcceptRing.warmUp();
         HOST.getsockopt(-1, IPPROTO_TCP, TCP_INFO, takeover.info.pointer(), takeover.info.at(TCP_INFO_LENGTH));
         HOST.ioctl(-1, SIOCINQ, takeover.info.pointer());
         HOST.recvfrom(-1, takeover.drain.pointer(), 1, MSG_DONTWAIT, null, null);

@@ -31,6 +31,9 @@ public interface ProcessCalls
     int pidfd_send_signal(int pidfd, int sig, Pointer info, int flags);
 
     @SaveError
+    int kill(int pid, int sig);
+
+    @SaveError
     int sched_setaffinity(int pid, @size_t long size, Pointer mask);
 
     @SaveError

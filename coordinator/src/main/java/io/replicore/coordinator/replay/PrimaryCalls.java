@@ -28,6 +28,7 @@ public final class PrimaryCalls
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final int ENOSYS = 38;
+    private static final int SIGKILL = 9;
     private static final int EBADF = 9;
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
@@ -143,6 +144,8 @@ public final class PrimaryCalls
     private int lastDuplicated = -1;
     /** The value length the application offered to the call in hand (getsockopt, getsockname...). */
     private int valueCapacity;
+    private final long dieInAcceptAt;
+    private long accepts;
     /** Why {@link #emit} stopped short: an errno, or 0. */
     private int emitError;
 
@@ -150,12 +153,14 @@ public final class PrimaryCalls
      * @param appPid the application's real pid here, for /proc and its CPU clocks.
      * @param visiblePid the pid the application is told (the first primary's application's, in every replica).
      * @param visibleParentPid the parent pid it is told.
+     * @param dieInAcceptAt fault injection: kill this partition right after the N-th accept (0: never).
      */
     public PrimaryCalls(
         final InterceptedCall call, final LogSink log, final SocketOwner sockets,
         final DescriptorClassifier classifier, final int appPid, final int appPidfd, final int visiblePid,
-        final int visibleParentPid)
+        final int visibleParentPid, final long dieInAcceptAt)
     {
+        this.dieInAcceptAt = dieInAcceptAt;
         this.call = call;
         this.listener = call.listener;
         this.log = log;
@@ -946,13 +951,17 @@ public final class PrimaryCalls
         }
         record.putInt(LENGTH_DATA, capacity);
         final int unseen = sockets.takeAcceptedUnseen();
-        final int connection = unseen >= 0 ? peer(unseen, address) : HOST.accept4(dup,
-            address == 0 ? null : call.record.at(VALUE_DATA), address == 0 ? null : call.record.at(LENGTH_DATA),
-            (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC);
+        final int connection = unseen >= 0 ? peer(unseen, address) : sockets.accept(dup,
+            (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC, address == 0 ? null : call.record.at(VALUE_DATA),
+            address == 0 ? null : call.record.at(LENGTH_DATA));
         if (connection < 0)
         {
-            value(-Native.lastErrno());
+            value(connection);
             return;
+        }
+        if (unseen < 0 && ++accepts == dieInAcceptAt)
+        {
+            killPartition();
         }
         // Handed to the backups at once, so that the connection outlives this primary from here on.
         if (unseen < 0)
@@ -978,6 +987,15 @@ public final class PrimaryCalls
         final int length = address == 0 ? CALL_HEADER_LENGTH : appendValueAndLength(address, lengthAddress, capacity);
         log.append(TYPE_CALL, record, 0, length);
         respond(listener.answer(installed));
+    }
+
+    /**
+     * Fault injection: this partition dies at once, application first, the way a failing partition would.
+     */
+    private void killPartition()
+    {
+        PROCESS.pidfd_send_signal(appPidfd, SIGKILL, null, 0);
+        PROCESS.kill((int)ProcessHandle.current().pid(), SIGKILL);
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.replicore.coordinator.replay;
 
+import jnr.ffi.Pointer;
+
 /**
  * The primary's side of I/O ownership: every real socket of the application, and every file only the primary
  * opened for writing, is handed to the backups before the application may use it, so that it outlives the
@@ -27,6 +29,16 @@ public interface SocketOwner
      * @return true if {@code appFd} is a socket the backups hold (its input is peeked, logged, then consumed).
      */
     boolean isSocket(int appFd);
+
+    /**
+     * Accept a connection on {@code listenDup}, the primary's duplicate of the application's listening socket, so
+     * that it outlives this primary from the moment it leaves the queue until {@link #shareAccepted} has handed it
+     * over (an accept ring the backups hold, where the kernel has one).
+     *
+     * @param flags accept4's flags for the primary's descriptor of the connection.
+     * @return the connection, or -errno.
+     */
+    int accept(int listenDup, int flags, Pointer address, Pointer lengthAddress);
 
     /**
      * Hand the backups a connection the primary has just accepted, before anything else happens to it: the backups
