@@ -18,6 +18,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
 {
+    static final int RING_NOT_YET = -1;
+    static final int RING_NONE = -2;
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final short POLLIN = 0x1;
@@ -78,12 +80,24 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
     /**
      * Borrow the primary's accept ring once it has published one: a duplicate from its coordinator's table.
      *
-     * @return the duplicate, or -1 (none published yet, or the primary is gone).
+     * @return the duplicate; {@link #RING_NOT_YET} while the primary has not said; {@link #RING_NONE} if it has
+     * none, or it cannot be borrowed (the primary is gone, or its pid is not in this kernel).
      */
     int borrowAcceptRing()
     {
         final int published = primary.acceptRing();
-        return pidfd < 0 || published <= 0 ? -1 : Math.max(-1, PROCESS.pidfd_getfd(pidfd, published - 1, 0));
+        if (published == 0)
+        {
+            return RING_NOT_YET;
+        }
+        final int coordinator = published < 0 ? -1 : PROCESS.pidfd_open(primary.pid(), 0);
+        if (coordinator < 0)
+        {
+            return RING_NONE;
+        }
+        final int ring = PROCESS.pidfd_getfd(coordinator, published - 1, 0);
+        PROCESS.close(coordinator);
+        return ring >= 0 ? ring : RING_NONE;
     }
 
     @Override

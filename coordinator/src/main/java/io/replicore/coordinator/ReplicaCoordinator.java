@@ -30,6 +30,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -43,6 +44,8 @@ public final class ReplicaCoordinator
     public static final int EXIT_DIVERGED = 124;
     /** It was primary and stopped because another replica was named primary, or it handed over on request. */
     public static final int EXIT_FENCED = 123;
+    /** How long a starting backup waits for the primary to say whether it accepts through a ring. */
+    private static final long RING_WAIT_NS = TimeUnit.SECONDS.toNanos(5);
 
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
@@ -356,11 +359,19 @@ public final class ReplicaCoordinator
 
     private int runBackup(final Application app, final StdioHandover stdio) throws InterruptedException
     {
-        prepareTakeover();
         final int primaryId = mailbox.control().primaryId();
         final PrimaryLiveness watch = new PrimaryLiveness(mailbox, primaryId, ctx.heartbeatTimeoutNs());
         final Backup backup = new Backup(app, stdio, watch, new BackupReplay(app.call(),
             mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, heldSockets, ctx.corruptInputAt(), app.pidfd()));
+        // The primary's accept ring first: it may be serving already, and a connection it accepts as it dies is
+        // saved only if this backup holds the ring by then.
+        final long ringDeadline = System.nanoTime() + RING_WAIT_NS;
+        while (!backup.borrowAcceptRing() && watch.lostReason(System.nanoTime()) == null &&
+            System.nanoTime() - ringDeadline < 0)
+        {
+            Thread.sleep(1);
+        }
+        prepareTakeover();
         try
         {
             serve(app, backup::handle, backup::between);
@@ -433,6 +444,26 @@ public final class ReplicaCoordinator
             this.replay = replay;
         }
 
+        /**
+         * Hold the accept ring of the primary followed, once it has said whether it has one.
+         *
+         * @return false while it has not said yet.
+         */
+        boolean borrowAcceptRing()
+        {
+            final int ring = watch.borrowAcceptRing();
+            if (ring == PrimaryLiveness.RING_NOT_YET)
+            {
+                return false;
+            }
+            if (ring >= 0)
+            {
+                heldSockets.holdAcceptRing(ring);
+            }
+            ringBorrowed = true;
+            return true;
+        }
+
         boolean isPrimary()
         {
             return calls != null;
@@ -464,12 +495,7 @@ public final class ReplicaCoordinator
             }
             if (!ringBorrowed)
             {
-                final int ring = watch.borrowAcceptRing();
-                if (ring >= 0)
-                {
-                    heldSockets.holdAcceptRing(ring);
-                    ringBorrowed = true;
-                }
+                borrowAcceptRing();
             }
             if (replay.primaryGoneAndLogReplayed())
             {

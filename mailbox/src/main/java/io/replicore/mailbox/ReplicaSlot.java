@@ -183,7 +183,8 @@ public final class ReplicaSlot
     }
 
     /**
-     * @return the primary coordinator's accept ring as a descriptor number in its own table, plus one; 0 if none.
+     * @return the primary coordinator's accept ring as a descriptor number in its own table, plus one; 0 while it
+     * has not said; -1 if it has none.
      * A backup borrows the ring with pidfd_getfd while the primary lives (the kernel will not pass an io_uring over
      * a UNIX socket).
      */

@@ -4,6 +4,7 @@ import io.replicore.coordinator.CpuSet;
 import io.replicore.coordinator.PartitionCgroup;
 import io.replicore.coordinator.ReplicaContext;
 import io.replicore.coordinator.ReplicaCoordinator;
+import io.replicore.coordinator.ioowner.SocketShadowChannel;
 import io.replicore.mailbox.ControlBlock;
 import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
@@ -141,7 +142,7 @@ final class RunCommand implements Callable<Integer>
 
     /**
      * End every coordinator (its application, tied to it by the launcher's parent-death signal, ends with it), then
-     * remove the partitions' cgroups once their processes are gone.
+     * remove the partitions' cgroups once their processes are gone, and the hand-over channels' socket files.
      */
     private static void stopReplicas(final long runId, final List<Process> coordinators)
     {
@@ -157,10 +158,18 @@ final class RunCommand implements Callable<Integer>
             {
                 Thread.sleep(20);
             }
+            for (int id = 0; id < coordinators.size(); id++)
+            {
+                Files.deleteIfExists(SocketShadowChannel.pathOf(runId, id));
+            }
         }
         catch (final InterruptedException ex)
         {
             Thread.currentThread().interrupt();
+        }
+        catch (final IOException ex)
+        {
+            System.err.println("replicore: " + ex.getMessage());
         }
     }
 

@@ -145,6 +145,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         ring = AcceptRing.create(why);
         if (ring == null)
         {
+            mailbox.slot(selfId).acceptRing(-1);
             events.accept("accepts use accept4: a connection accepted as this primary dies, before its hand-over, " +
                 "is lost (" + why[0] + ")");
             return;
