@@ -41,9 +41,6 @@ public interface RingCalls
     int close(int fd);
 
     @SaveError
-    int fstat(int fd, Pointer stat);
-
-    @SaveError
     int fcntl(int fd, int command, int argument);
 
     @SaveError
