@@ -273,12 +273,12 @@ public final class ReplicaCoordinator
         return new PrimaryCalls(app.call(), log, sockets,
             new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()),
             app.pid(), app.pidfd(), mailbox.control().applicationPid(), mailbox.control().applicationParentPid(),
-            ctx.dieInAcceptAt());
+            ctx.dieInAcceptAt(), () -> primaryChecks(log));
     }
 
     /**
-     * Between two calls: a primary that has been replaced stops (fencing); one asked to hand over does so here,
-     * where no call is half done.
+     * Between two calls, and between the slices of a wait that has returned nothing: a primary that has been
+     * replaced stops (fencing); one asked to hand over does so here, where no call is half done.
      */
     private void primaryChecks(final PrimaryLog log) throws ReplicaStop
     {

@@ -28,6 +28,40 @@ class FailoverTest
     private static final int TICKS = 150;
     private static final long WAIT_MS = 30_000;
 
+    /**
+     * An idle server waits in epoll_wait with no timeout: a planned failover still happens at once, inside the wait
+     * (nothing was logged for it, so the successor's application makes it again), and the connection goes on.
+     */
+    @Test
+    void aPlannedFailoverOfAnIdleServerHandsOverInsideItsEndlessWait() throws Exception
+    {
+        final int port = ReplicatedRun.freePort();
+        final ReplicatedRun.Running running = ReplicatedRun.start(2, List.of("--keep-mailbox"), null,
+            EchoServer.command(port, "EpollSelector", 0));
+        try
+        {
+            running.awaitListening(port);
+            try (java.net.Socket client = new java.net.Socket("127.0.0.1", port))
+            {
+                client.setSoTimeout(20_000);
+                final java.io.BufferedReader in = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII));
+                client.getOutputStream().write("before\n".getBytes(StandardCharsets.US_ASCII));
+                assertEquals("before", in.readLine());
+                final long startNs = System.nanoTime();
+                assertEquals(0, cli("failover", "--timeout", "5000", "--mailbox", running.mailbox()));
+                assertTrue(System.nanoTime() - startNs < TimeUnit.SECONDS.toNanos(5), "handed over within the wait");
+                awaitEpoch(running, 2);
+                client.getOutputStream().write("after\n".getBytes(StandardCharsets.US_ASCII));
+                assertEquals("after", in.readLine(), "the new primary serves the same connection");
+            }
+        }
+        finally
+        {
+            running.stop();
+        }
+    }
+
     @Test
     void aKilledPrimaryIsReplacedAndItsOutputGoesOnWithNoLineLostOrRepeated() throws Exception
     {

@@ -145,6 +145,7 @@ public final class PrimaryCalls
     /** The value length the application offered to the call in hand (getsockopt, getsockname...). */
     private int valueCapacity;
     private final long dieInAcceptAt;
+    private final PrimaryChecks whileWaiting;
     private long accepts;
     /** Why {@link #emit} stopped short: an errno, or 0. */
     private int emitError;
@@ -154,13 +155,15 @@ public final class PrimaryCalls
      * @param visiblePid the pid the application is told (the first primary's application's, in every replica).
      * @param visibleParentPid the parent pid it is told.
      * @param dieInAcceptAt fault injection: kill this partition right after the N-th accept (0: never).
+     * @param whileWaiting run between the slices of a wait.
      */
     public PrimaryCalls(
         final InterceptedCall call, final LogSink log, final SocketOwner sockets,
         final DescriptorClassifier classifier, final int appPid, final int appPidfd, final int visiblePid,
-        final int visibleParentPid, final long dieInAcceptAt)
+        final int visibleParentPid, final long dieInAcceptAt, final PrimaryChecks whileWaiting)
     {
         this.dieInAcceptAt = dieInAcceptAt;
+        this.whileWaiting = whileWaiting;
         this.call = call;
         this.listener = call.listener;
         this.log = log;
@@ -1307,7 +1310,8 @@ public final class PrimaryCalls
     /**
      * Wait for readiness on the epoll set {@code epfd} (its events go to the record's data area), or on the first
      * {@code count} entries of {@link #pollfds} if {@code epfd} is {@link #OWN_POLLFDS}, until {@code timeoutNs}
-     * after {@code startNs}. The wait is cut into slices so that a primary that has been replaced stops waiting.
+     * after {@code startNs}. The wait is cut into slices so that a primary that has been replaced, or asked to hand
+     * over, stops waiting.
      *
      * @return how many are ready (0: the timeout passed), or -errno.
      */
@@ -1330,7 +1334,7 @@ public final class PrimaryCalls
             {
                 return n;
             }
-            log.checkStillPrimary();
+            whileWaiting.check();
         }
     }
 
