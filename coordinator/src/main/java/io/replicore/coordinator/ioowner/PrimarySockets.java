@@ -201,6 +201,9 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             dupFd);
         if (rc < 0 && backup.state().isLive())
         {
+            // A primary frozen between its epoch check and the send, and thawed after its successor closed the
+            // channel, has been replaced: it is fenced, not failed.
+            log.checkStillPrimary();
             throw new ReplicaStop(-1, "cannot hand socket " + appFd + " to replica " + backup.replicaId() +
                 ": errno " + -rc + "; it could not take the connection over");
         }
