@@ -1084,6 +1084,9 @@ public final class PrimaryCalls
      */
     private void consume(final int dup, final long n) throws ReplicaStop
     {
+        // A replaced primary must not take bytes from the queue: its successor has consumed these itself (logical
+        // TCP) and what follows them is its successor's input.
+        log.checkStillPrimary();
         long left = n;
         while (left > 0)
         {
