@@ -436,8 +436,7 @@ public final class PrimaryCalls
     }
 
     /**
-     * Append a segment of {@code length} bytes of {@code source} from {@code sourceOffset}, bound for
-     * {@code address} in the application, and copy them there.
+     * {@link #appendAndCopy} with the bytes taken from {@code source} at {@code sourceOffset} first.
      *
      * @return the record's length, or -1 if {@code recordLength} was or the memory could not be written.
      */
@@ -448,10 +447,8 @@ public final class PrimaryCalls
         {
             return -1;
         }
-        final int data = LogRecord.segmentData(0, recordLength);
-        record.putBytes(data, source, sourceOffset, length);
-        final int next = LogRecord.appendSegment(record, 0, recordLength, address, length);
-        return call.memory.write(call.tid, address, call.record.address() + data, length) == length ? next : -1;
+        record.putBytes(LogRecord.segmentData(0, recordLength), source, sourceOffset, length);
+        return appendAndCopy(recordLength, address, length);
     }
 
     private void output(final int fd, final long buffer, final long count, final long offset) throws ReplicaStop
