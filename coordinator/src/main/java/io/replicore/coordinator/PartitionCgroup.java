@@ -38,14 +38,16 @@ public final class PartitionCgroup
     }
 
     /**
-     * @return the run's directory of partition cgroups in each hierarchy that can hold one, v2 first.
+     * @return replica {@code replicaId}'s partition cgroup directory under the hierarchy mounted at {@code mount}.
      */
-    private static List<Path> runDirectories(final long runId)
+    private static Path partitionDirectory(final Path mount, final long runId, final int replicaId)
     {
-        final String name = "replicore-" + Long.toHexString(runId);
-        final Mounts mounts = Mounts.read();
-        return Stream.of(mounts.unified, mounts.freezer).filter(Objects::nonNull).map(mount -> mount.resolve(name))
-            .toList();
+        return runDirectory(mount, runId).resolve("replica-" + replicaId);
+    }
+
+    private static Path runDirectory(final Path mount, final long runId)
+    {
+        return mount.resolve("replicore-" + Long.toHexString(runId));
     }
 
     /**
@@ -56,15 +58,10 @@ public final class PartitionCgroup
     public static PartitionCgroup join(final long runId, final int replicaId, final long pid, final String[] why)
     {
         final Mounts mounts = Mounts.read();
-        final String name = "replicore-" + Long.toHexString(runId);
         String failure = "no cgroup v2 hierarchy and no cgroup v1 freezer hierarchy is mounted";
-        for (final Path mount : new Path[]{mounts.unified, mounts.freezer})
+        for (final Path mount : mounts.hierarchies())
         {
-            if (mount == null)
-            {
-                continue;
-            }
-            final Path dir = mount.resolve(name).resolve("replica-" + replicaId);
+            final Path dir = partitionDirectory(mount, runId, replicaId);
             try
             {
                 Files.createDirectories(dir);
@@ -86,14 +83,14 @@ public final class PartitionCgroup
     public static PartitionCgroup of(final long runId, final int replicaId, final long pid)
     {
         final Mounts mounts = Mounts.read();
-        for (final Path runDir : runDirectories(runId))
+        for (final Path mount : mounts.hierarchies())
         {
-            final Path dir = runDir.resolve("replica-" + replicaId);
+            final Path dir = partitionDirectory(mount, runId, replicaId);
             try
             {
                 if (Files.readAllLines(dir.resolve("cgroup.procs")).contains(String.valueOf(pid)))
                 {
-                    return new PartitionCgroup(dir, runDir.getParent().equals(mounts.unified));
+                    return new PartitionCgroup(dir, mount == mounts.unified);
                 }
             }
             catch (final IOException ex)
@@ -172,13 +169,13 @@ public final class PartitionCgroup
     public static boolean removeAll(final long runId, final int replicas)
     {
         boolean removed = true;
-        for (final Path runDir : runDirectories(runId))
+        for (final Path mount : Mounts.read().hierarchies())
         {
             for (int id = 0; id < replicas; id++)
             {
-                removed &= removeQuietly(runDir.resolve("replica-" + id));
+                removed &= removeQuietly(partitionDirectory(mount, runId, id));
             }
-            removed &= removeQuietly(runDir);
+            removed &= removeQuietly(runDirectory(mount, runId));
         }
         return removed;
     }
@@ -201,6 +198,14 @@ public final class PartitionCgroup
      */
     private record Mounts(Path unified, Path freezer)
     {
+        /**
+         * @return the hierarchies that can hold a partition cgroup, v2 first.
+         */
+        List<Path> hierarchies()
+        {
+            return Stream.of(unified, freezer).filter(Objects::nonNull).toList();
+        }
+
         static Mounts read()
         {
             Path unified = null;

@@ -147,8 +147,17 @@ final class KillReplicaCommand implements Callable<Integer>
                 }
 
                 final PartitionCgroup partition = PartitionCgroup.of(box.runId(), replicaId, coordinatorPid);
-                String method = partition == null ? null : actOnCgroup(partition, signal);
-                if (method == null)
+                final boolean byCgroup;
+                try
+                {
+                    byCgroup = partition != null && actOnCgroup(partition, signal);
+                }
+                catch (final IOException ex)
+                {
+                    return refuse(prefix + ": " + (signal == SIGKILL ? "cgroup.kill" : "the cgroup freezer") +
+                        " failed: " + ex.getMessage());
+                }
+                if (!byCgroup)
                 {
                     final String failure =
                         signalInOrder(process, signal, coordinatorFd, coordinatorPid, appFd, appPid);
@@ -156,19 +165,16 @@ final class KillReplicaCommand implements Callable<Integer>
                     {
                         return refuse(prefix + ": " + failure);
                     }
-                    method = "with " + signalName(signal);
-                }
-                else if (method.startsWith("!"))
-                {
-                    return refuse(prefix + ": " + method.substring(1));
                 }
 
+                final String method = !byCgroup ? "with " + signalName(signal) :
+                    (signal == SIGKILL ? "by cgroup.kill of " : "by the cgroup freezer of ") + partition.directory();
                 final String message = prefix + " (coordinator " + coordinatorPid + ", " +
                     (appNote == null ? "application " + appPid : appNote) + ") " + verb(signal) + " " + method;
                 return Outcome.done(spec, json, message, new JsonObject()
                     .put("replica", replicaId)
-                    .put("signal", signal == SIGKILL || method.startsWith("with ") ? signalName(signal) : null)
-                    .put("cgroup", partition == null ? null : partition.directory().toString())
+                    .put("signal", signal == SIGKILL || !byCgroup ? signalName(signal) : null)
+                    .put("cgroup", byCgroup ? partition.directory().toString() : null)
                     .put("coordinatorPid", coordinatorPid)
                     .put("applicationPid", appFd >= 0 ? Long.valueOf(appPid) : null));
             }
@@ -229,31 +235,20 @@ final class KillReplicaCommand implements Callable<Integer>
     /**
      * Freeze, thaw or kill the whole partition through its cgroup.
      *
-     * @return how it was done, for the message; null if the hierarchy cannot (a kill without cgroup.kill: signals
-     * do it); "!" and what failed if it failed.
+     * @return false if the hierarchy cannot (a kill without cgroup.kill: signals do it).
      */
-    private static String actOnCgroup(final PartitionCgroup partition, final int signal)
+    private static boolean actOnCgroup(final PartitionCgroup partition, final int signal) throws IOException
     {
-        try
+        switch (signal)
         {
-            switch (signal)
+            case SIGSTOP -> partition.freeze();
+            case SIGCONT -> partition.thaw();
+            default ->
             {
-                case SIGSTOP -> partition.freeze();
-                case SIGCONT -> partition.thaw();
-                default ->
-                {
-                    if (!partition.kill())
-                    {
-                        return null;
-                    }
-                }
+                return partition.kill();
             }
         }
-        catch (final IOException ex)
-        {
-            return "!" + (signal == SIGKILL ? "cgroup.kill" : "the cgroup freezer") + " failed: " + ex.getMessage();
-        }
-        return (signal == SIGKILL ? "by cgroup.kill of " : "by the cgroup freezer of ") + partition.directory();
+        return true;
     }
 
     private int refuse(final String message)
