@@ -5,7 +5,6 @@ import io.replicore.coordinator.intercept.LauncherHandshake;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.intercept.SyscallPolicy;
 import io.replicore.coordinator.intercept.VdsoPatcher;
-import io.replicore.coordinator.ioowner.AcceptRing;
 import io.replicore.coordinator.ioowner.BackupSockets;
 import io.replicore.coordinator.ioowner.PrimarySockets;
 import io.replicore.coordinator.ioowner.SocketTakeover;
@@ -255,7 +254,6 @@ public final class ReplicaCoordinator
     private int runAsPrimary(final Application app, final PrimaryLog log)
         throws IOException, InterruptedException
     {
-        AcceptRing.warmUp();
         try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info))
         {
             serve(app, primaryCalls(app, log, sockets)::handle, () -> primaryChecks(log));

@@ -6,12 +6,13 @@ import jnr.ffi.Pointer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
- * Where the primary's accepts happen: an io_uring whose descriptor every backup holds (handed over like a socket).
+ * Where the primary's accepts happen: an io_uring whose descriptor every backup holds, borrowed with pidfd_getfd
+ * (the primary publishes its number in its mailbox slot; the kernel will not pass an io_uring over a UNIX socket).
  * An accept puts the new connection in a slot of the ring's fixed-file table, not in the primary's descriptor
  * table; only then is it installed there (IORING_OP_FIXED_FD_INSTALL), handed to the backups, and its slot freed.
  * A primary that dies in between leaves the connection in the slot of a ring its backups keep alive, and the new
- * primary takes it out with the same install, submitted on the adopted ring. With plain accept4 the connection
- * would exist only in the dying process's table, and the kernel would reset it.
+ * primary takes it out with the same install, submitted on the ring it {@link #adopt adopts}. With plain accept4
+ * the connection would exist only in the dying process's table, and the kernel would reset it.
  * <pre>
  *   io_uring_params (120 bytes): sq_entries 0 (4) | cq_entries 4 (4) | ... | sq_off 40 (40) | cq_off 80 (40)
  *     sq_off: head 0 | tail 4 | ring_mask 8 | ring_entries 12 | flags 16 | dropped 20 | array 24
@@ -172,7 +173,7 @@ public final class AcceptRing implements AutoCloseable
     }
 
     /**
-     * Map a ring another process made (its descriptor handed over): its offsets are those of any ring this kernel
+     * Map a ring another process made (a borrowed descriptor): its offsets are those of any ring this kernel
      * makes with the same number of entries, so a scratch ring tells them.
      *
      * @return the ring, owning {@code fd}, or null if it cannot be mapped.

@@ -2,13 +2,13 @@ package io.replicore.coordinator.ioowner;
 
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
-import jnr.ffi.Pointer;
 import io.replicore.coordinator.replay.LogSink;
 import io.replicore.coordinator.replay.ReplicaStop;
 import io.replicore.coordinator.replay.SocketOwner;
 import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.ReplicaSlot;
 import io.replicore.mailbox.ReplicaState;
+import jnr.ffi.Pointer;
 
 import java.io.IOException;
 import java.util.ArrayList;

@@ -15,6 +15,8 @@ import java.util.List;
 /**
  * A new primary takes the application's sockets over, during the first call it handles:
  * <ol>
+ *   <li>gives the accept the application is making again a connection the old primary accepted as it died, handed
+ *   over or still in a slot of its {@link AcceptRing};</li>
  *   <li>notes the application's epoll registrations of its stand-in sockets and their descriptor flags;</li>
  *   <li>puts each real socket, handed over earlier by the old primary, at its number in place of the stand-in
  *   (SECCOMP_IOCTL_NOTIF_ADDFD with SETFD);</li>
