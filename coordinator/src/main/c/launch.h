@@ -80,6 +80,9 @@ int set_no_new_privs(void);
 /* mounts.c */
 int apply_binds(const struct bind_mount *binds, size_t nr);
 
+/* pidns.c */
+int enter_pid_namespace(void);
+
 /* persona.c */
 int disable_aslr(void);
 

@@ -226,6 +226,9 @@ int main(int argc, char **argv)
 		fail(EXIT_LAUNCH_FAILURE);
 	if (prepare_process(&opts, parent))
 		fail(EXIT_LAUNCH_FAILURE);
+	/* From here on, in the program's process inside its pid namespace. */
+	if (enter_pid_namespace())
+		fail(EXIT_LAUNCH_FAILURE);
 	/*
 	 * Resolved after --bind and --chdir, so that PATH search and relative
 	 * names see the same file system execve(2) will see, and before the

@@ -20,6 +20,8 @@ import org.agrona.concurrent.IdleStrategy;
  * <p>
  * Fencing: the epoch word is read before every append; once another replica is named primary nothing more is
  * appended and the caller must stop.
+ * <p>
+ * The primary's lanes append concurrently: one append at a time, and the order of appends is the log's order.
  */
 final class PrimaryLog implements LogSink
 {
@@ -30,7 +32,7 @@ final class PrimaryLog implements LogSink
     private final ControlBlock control;
     private final long ownEpochWord;
     private final IdleStrategy idle = new BackoffIdleStrategy(100, 10, 1_000, 100_000);
-    private long lastSequence;
+    private volatile long lastSequence;
 
     /**
      * @param lastSequence the position of the last record in the log so far: 0 for the first primary, the
@@ -64,14 +66,14 @@ final class PrimaryLog implements LogSink
      * Send the record at position {@link #lastSequence} again, as the first record of every channel: a new
      * primary's catch-up for the backups that the old primary died before reaching.
      */
-    void repeat(final int type, final DirectBuffer buffer, final int offset, final int length) throws ReplicaStop
+    synchronized void repeat(final int type, final DirectBuffer buffer, final int offset, final int length) throws ReplicaStop
     {
         lastSequence--;
         append(type, buffer, offset, length);
     }
 
     @Override
-    public void append(final int type, final DirectBuffer buffer, final int offset, final int length)
+    public synchronized void append(final int type, final DirectBuffer buffer, final int offset, final int length)
         throws ReplicaStop
     {
         checkStillPrimary();

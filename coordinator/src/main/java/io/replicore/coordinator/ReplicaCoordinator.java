@@ -11,6 +11,7 @@ import io.replicore.coordinator.ioowner.SocketTakeover;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
 import io.replicore.coordinator.natives.SocketCalls;
+import io.replicore.coordinator.replay.ApplicationProcesses;
 import io.replicore.coordinator.replay.BackupReplay;
 import io.replicore.coordinator.replay.InterceptedCall;
 import io.replicore.coordinator.replay.LogRecord;
@@ -27,9 +28,14 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -45,12 +51,13 @@ public final class ReplicaCoordinator
     public static final int EXIT_FENCED = 123;
     /** How long a starting backup waits for the primary to say whether it accepts through a ring. */
     private static final long RING_WAIT_NS = TimeUnit.SECONDS.toNanos(5);
+    /** How long a backup's call may wait for its record's thread before that thread is looked at. */
+    private static final long LOCK_ORDER_WAIT_NS = TimeUnit.SECONDS.toNanos(5);
 
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final int POLLIN = 0x1;
     private static final int POLLHUP = 0x10;
-    private static final int EXEC_PENDING = 1;
     /** Longest wait for a notification before the checks between calls run again. */
     private static final int POLL_MS = 20;
     /** How Java reports a process ended by SIGKILL. */
@@ -69,6 +76,11 @@ public final class ReplicaCoordinator
     private int handledCommand;
     /** The primary's sockets as handed to this replica while it is a backup. */
     private BackupSockets heldSockets;
+    /** Threads that called execve: their next call comes from the new image. */
+    private final Set<Integer> execPending = ConcurrentHashMap.newKeySet();
+    private final AtomicLong interceptedCalls = new AtomicLong();
+    /** Lanes of the primary role that were still in a call when it ended. */
+    private int strayLanes;
 
     public ReplicaCoordinator(final ReplicaContext ctx, final EventLog events)
     {
@@ -115,7 +127,15 @@ public final class ReplicaCoordinator
         }
         finally
         {
-            mailbox.close();
+            if (strayLanes == 0)
+            {
+                mailbox.close();
+            }
+            else
+            {
+                // They would touch it when their read returns; the mapping ends with this process, just after.
+                events.info(strayLanes + " lanes still wait in calls of threads that are gone");
+            }
         }
     }
 
@@ -138,6 +158,7 @@ public final class ReplicaCoordinator
             ctx.replicaId() + ".sock");
         final Process application;
         final SeccompListener listener;
+        final int appPid;
         try (LauncherHandshake handshake = new LauncherHandshake(socket))
         {
             application = startLauncher(socket, primary);
@@ -145,6 +166,7 @@ public final class ReplicaCoordinator
             {
                 listener = new SeccompListener(handshake.handshake(
                     application, SyscallPolicy.filter(), ctx.handshakeTimeoutMs()));
+                appPid = handshake.programPid();
             }
             catch (final IOException ex)
             {
@@ -153,7 +175,6 @@ public final class ReplicaCoordinator
                 return EXIT_FAILED;
             }
         }
-        final int appPid = (int)application.pid();
         slot.appPid(appPid);
         final boolean syncWakeUp = listener.requestSyncWakeUp();
         slot.state(primary ? ReplicaState.PRIMARY : ReplicaState.BACKUP);
@@ -171,19 +192,20 @@ public final class ReplicaCoordinator
             return EXIT_FAILED;
         }
         final int maxRecord = mailbox.newWriter(0, 1).maxPayloadLength();
-        final Application app = new Application(application, listener, new InterceptedCall(listener, maxRecord),
-            pidfd, appPid);
+        final ApplicationProcesses processes = new ApplicationProcesses(appPid, pidfd);
+        final Application app = new Application(application, listener,
+            new InterceptedCall(listener, processes.threads(), maxRecord), pidfd, appPid, processes, maxRecord);
         try
         {
             if (primary)
             {
-                mailbox.control().applicationIds(appPid, (int)ProcessHandle.current().pid());
                 return runAsPrimary(app, new PrimaryLog(mailbox, ctx.replicaId(), 0));
             }
             return runBackup(app, new StdioHandover(appPid));
         }
         finally
         {
+            processes.close();
             PROCESS.close(pidfd);
             listener.close();
             if (application.isAlive())
@@ -197,7 +219,8 @@ public final class ReplicaCoordinator
      * The application as its coordinator holds it.
      */
     private record Application(
-        Process process, SeccompListener listener, InterceptedCall call, int pidfd, int pid)
+        Process process, SeccompListener listener, InterceptedCall call, int pidfd, int pid,
+        ApplicationProcesses processes, int maxRecord)
     {
     }
 
@@ -256,7 +279,15 @@ public final class ReplicaCoordinator
     {
         try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info))
         {
-            serve(app, primaryCalls(app, log, sockets)::handle, () -> primaryChecks(log));
+            final PrimaryLanes lanes = lanes(app, log, sockets);
+            try
+            {
+                lanes.serve(app.call(), null);
+            }
+            finally
+            {
+                strayLanes = lanes.strayLanes();
+            }
             return primaryExit(log, app.process().waitFor());
         }
         catch (final ReplicaStop stop)
@@ -265,20 +296,39 @@ public final class ReplicaCoordinator
         }
     }
 
-    private PrimaryCalls primaryCalls(final Application app, final PrimaryLog log, final PrimarySockets sockets)
-        throws IOException
+    /**
+     * The primary's lanes over the application: each lane handles calls with a PrimaryCalls of its own, sharing
+     * the log, the sockets and the application's processes.
+     */
+    private PrimaryLanes lanes(final Application app, final PrimaryLog log, final PrimarySockets sockets)
     {
-        return new PrimaryCalls(app.call(), log, sockets,
-            new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()),
-            app.pid(), app.pidfd(), mailbox.control().applicationPid(), mailbox.control().applicationParentPid(),
-            ctx.dieInAcceptAt(), () -> primaryChecks(log));
+        final AtomicLong accepts = new AtomicLong();
+        final PrimaryLanes[] lanes = new PrimaryLanes[1];
+        lanes[0] = new PrimaryLanes(app.listener(), app.processes().threads(), app.maxRecord(), call ->
+        {
+            try
+            {
+                return new PrimaryCalls(call, log, sockets,
+                    new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()), app.processes(),
+                    app.pidfd(), ctx.dieInAcceptAt(), accepts, () ->
+                    {
+                        lanes[0].checkNotStopped();
+                        primaryChecks(log);
+                    })::handle;
+            }
+            catch (final IOException ex)
+            {
+                throw new ReplicaStop(-1, "cannot classify the application's descriptors: " + ex.getMessage());
+            }
+        }, () -> primaryChecks(log), this::observe);
+        return lanes[0];
     }
 
     /**
      * Between two calls, and between the slices of a wait that has returned nothing: a primary that has been
      * replaced stops (fencing); one asked to hand over does so here, where no call is half done.
      */
-    private void primaryChecks(final PrimaryLog log) throws ReplicaStop
+    private synchronized void primaryChecks(final PrimaryLog log) throws ReplicaStop
     {
         log.checkStillPrimary();
         final ControlBlock control = mailbox.control();
@@ -360,7 +410,8 @@ public final class ReplicaCoordinator
         final int primaryId = mailbox.control().primaryId();
         final PrimaryLiveness watch = new PrimaryLiveness(mailbox, primaryId, ctx.heartbeatTimeoutNs());
         final Backup backup = new Backup(app, stdio, watch, new BackupReplay(app.call(),
-            mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, heldSockets, ctx.corruptInputAt(), app.pidfd()));
+            mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, heldSockets, ctx.corruptInputAt(),
+            app.processes()));
         // The primary's accept ring first: it may be serving already, and a connection it accepts as it dies is
         // saved only if this backup holds the ring by then.
         final long ringDeadline = System.nanoTime() + RING_WAIT_NS;
@@ -372,7 +423,11 @@ public final class ReplicaCoordinator
         prepareTakeover();
         try
         {
-            serve(app, backup::handle, backup::between);
+            serveAsBackup(app, backup);
+            if (backup.isPrimary())
+            {
+                backup.serveAsPrimary();
+            }
             return backup.finish(app.process().waitFor());
         }
         catch (final ReplicaStop stop)
@@ -428,8 +483,10 @@ public final class ReplicaCoordinator
         private final BackupReplay replay;
         private PrimaryLiveness watch;
         private PrimaryLog log;
-        private PrimaryCalls calls;
+        private PrimaryLanes lanes;
         private PrimarySockets sockets;
+        /** Calls of threads whose records are not next in the log, by the thread's id inside the replica. */
+        private final Map<Integer, byte[]> held = new HashMap<>();
         private boolean ioPending;
         /** Whether the accept ring of the primary followed is held (borrowed again from each new primary). */
         private boolean ringBorrowed;
@@ -464,32 +521,71 @@ public final class ReplicaCoordinator
 
         boolean isPrimary()
         {
-            return calls != null;
+            return lanes != null;
         }
 
+        /**
+         * Answer calls in log order: the call in hand if the next record is its thread's, then every held call whose
+         * record comes next. A call whose record is not next is held until it is.
+         */
         void handle() throws ReplicaStop
         {
-            while (calls == null)
+            final InterceptedCall call = app.call();
+            boolean inHand = true;
+            while (lanes == null && (inHand || !held.isEmpty()))
             {
-                if (replay.handle())
+                final int thread = replay.nextThread();
+                if (inHand && thread == call.logicalTid())
+                {
+                    replay.handle();
+                    inHand = false;
+                    continue;
+                }
+                if (inHand)
+                {
+                    final byte[] saved = new byte[SeccompListener.NOTIFICATION_LENGTH];
+                    app.listener().save(saved);
+                    held.put(call.logicalTid(), saved);
+                    inHand = false;
+                }
+                if (thread == BackupReplay.LOST)
+                {
+                    succeed();
+                    continue;
+                }
+                final byte[] next = held.remove(thread);
+                if (next == null)
                 {
                     return;
                 }
-                succeed();
+                app.listener().restore(next);
+                call.load();
+                replay.handle();
             }
-            if (ioPending)
+        }
+
+        /**
+         * Go on as the primary, with lanes, answering first the calls held while a backup.
+         */
+        void serveAsPrimary() throws ReplicaStop
+        {
+            held.keySet().stream().sorted().forEach(thread -> lanes.holdOver(held.get(thread)));
+            held.clear();
+            try
             {
-                handOverIo();
+                lanes.serve(app.call(), ioPending ? this::handOverIo : null);
             }
-            calls.handle();
+            finally
+            {
+                strayLanes = lanes.strayLanes();
+            }
         }
 
         void between() throws ReplicaStop
         {
-            if (log != null)
+            if (!held.isEmpty())
             {
-                primaryChecks(log);
-                return;
+                replay.checkLockOrder(LOCK_ORDER_WAIT_NS);
             }
             if (!ringBorrowed)
             {
@@ -532,11 +628,11 @@ public final class ReplicaCoordinator
 
         int finish(final int status) throws ReplicaStop
         {
-            while (calls == null && !replay.finish(status))
+            while (lanes == null && !replay.finish(status))
             {
                 succeed();
             }
-            if (calls != null)
+            if (lanes != null)
             {
                 return primaryExit(log, status);
             }
@@ -576,7 +672,7 @@ public final class ReplicaCoordinator
             try
             {
                 sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info);
-                calls = primaryCalls(app, log, sockets);
+                lanes = lanes(app, log, sockets);
             }
             catch (final IOException ex)
             {
@@ -611,31 +707,22 @@ public final class ReplicaCoordinator
     }
 
     /**
-     * Handles one notified call, or checks between calls; throws to stop the replica.
+     * The backup's loop: wait for a notification, let the observer see it, hand it to the backup. Between calls
+     * and at least every {@link #POLL_MS} while none comes, the backup checks on the primary. Returns when no
+     * process of the application is left, or when this replica has become the primary.
      */
-    @FunctionalInterface
-    private interface CallHandler
-    {
-        void handle() throws ReplicaStop;
-    }
-
-    /**
-     * The loop both roles share: wait for a notification, patch the vDSO of a freshly executed image, hand the
-     * call to the role. {@code between} runs before each wait, and at least every {@link #POLL_MS} while none
-     * comes. Returns when no process of the application is left.
-     */
-    private void serve(final Application app, final CallHandler handler, final CallHandler between)
-        throws ReplicaStop
+    private void serveAsBackup(final Application app, final Backup backup) throws ReplicaStop
     {
         final SeccompListener listener = app.listener();
-        final InterceptedCall call = app.call();
         final Native.Scratch pollFd = Native.allocate(8);
         final UnsafeBuffer poll = pollFd.buffer();
-        int execState = 0;
-        long calls = 0;
-        while (true)
+        while (!backup.isPrimary())
         {
-            between.handle();
+            backup.between();
+            if (backup.isPrimary())
+            {
+                return;
+            }
             poll.putInt(0, listener.fd());
             poll.putShort(4, (short)POLLIN);
             poll.putShort(6, (short)0);
@@ -661,19 +748,27 @@ public final class ReplicaCoordinator
             {
                 throw new ReplicaStop(-1, "cannot receive notifications: errno " + -rc);
             }
-            call.load();
-            if (execState == EXEC_PENDING)
-            {
-                patchVdso(call);
-                execState = 0;
-            }
-            if (call.nr() == io.replicore.coordinator.intercept.Syscalls.EXECVE)
-            {
-                execState = EXEC_PENDING;
-            }
-            handler.handle();
-            slot.interceptedCalls(++calls);
+            app.call().load();
+            observe(app.call());
+            backup.handle();
         }
+    }
+
+    /**
+     * Every call is seen here first, in either role and from any lane: the first call of a freshly executed image
+     * patches its vDSO, and the slot counts calls.
+     */
+    private void observe(final InterceptedCall call) throws ReplicaStop
+    {
+        if (!execPending.isEmpty() && execPending.remove(call.tid()))
+        {
+            patchVdso(call);
+        }
+        if (call.nr() == io.replicore.coordinator.intercept.Syscalls.EXECVE)
+        {
+            execPending.add(call.tid());
+        }
+        slot.interceptedCalls(interceptedCalls.incrementAndGet());
     }
 
     /**

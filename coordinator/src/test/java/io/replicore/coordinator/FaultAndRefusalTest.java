@@ -60,18 +60,6 @@ class FaultAndRefusalTest
     }
 
     @Test
-    void aProgramThatForksIsRefusedUntilTheSchedulerCanOrderItsProcesses() throws Exception
-    {
-        final ReplicatedRun run = ReplicatedRun.run(3, testProgram("nd_fork").toString());
-        assertEquals(125, run.exitCode);
-        assertTrue(run.stderr.contains("clone"), run.stderr);
-        for (int id = 1; id < 3; id++)
-        {
-            assertTrue(run.events(id).contains("the primary stopped"), run.events(id));
-        }
-    }
-
-    @Test
     void aProgramThatIsNotThereIsReportedByTheLauncher() throws Exception
     {
         final ReplicatedRun run = ReplicatedRun.run(2, "/nonexistent/program");

@@ -18,8 +18,7 @@ import org.agrona.concurrent.AtomicBuffer;
  *   |   Failover Count (8)                                          | 32
  *   |   Last Failover Duration, ns (8)                              | 40
  *   |   Last Failover Time, epoch ms (8)                            | 48
- *   |   Application Pid (4)             |   Application Parent Pid (4)| 56
- *   |   reserved ...                                                | 64
+ *   |   reserved ...                                                | 56
  *   +---------------------------------------------------------------+
  * </pre>
  * Epoch and primary share one word so that a backup names itself primary of a new epoch with a single
@@ -35,9 +34,6 @@ public final class ControlBlock
     public static final int FAILOVER_COUNT_OFFSET = 32;
     public static final int LAST_FAILOVER_DURATION_OFFSET = 40;
     public static final int LAST_FAILOVER_TIME_OFFSET = 48;
-    /** The process ids the application sees in every replica: the first primary's, kept across failovers. */
-    public static final int APP_PID_OFFSET = 56;
-    public static final int APP_PARENT_PID_OFFSET = 60;
 
     /** No primary has been named yet. */
     public static final int NO_PRIMARY = -1;
@@ -197,28 +193,5 @@ public final class ControlBlock
         buffer.putLongVolatile(base + LAST_FAILOVER_DURATION_OFFSET, durationNs);
         buffer.putLongVolatile(base + LAST_FAILOVER_TIME_OFFSET, timeMs);
         buffer.getAndAddLong(base + FAILOVER_COUNT_OFFSET, 1);
-    }
-
-    /**
-     * Publish the ids the application sees (its pid and its parent's), once, by the first primary: a new primary
-     * keeps answering with them so that the application's view does not change at a failover.
-     */
-    public void applicationIds(final int pid, final int parentPid)
-    {
-        buffer.putIntVolatile(base + APP_PARENT_PID_OFFSET, parentPid);
-        buffer.putIntVolatile(base + APP_PID_OFFSET, pid);
-    }
-
-    /**
-     * @return the application's pid as every replica's application sees it, or 0 before the first primary set it.
-     */
-    public int applicationPid()
-    {
-        return buffer.getIntVolatile(base + APP_PID_OFFSET);
-    }
-
-    public int applicationParentPid()
-    {
-        return buffer.getIntVolatile(base + APP_PARENT_PID_OFFSET);
     }
 }

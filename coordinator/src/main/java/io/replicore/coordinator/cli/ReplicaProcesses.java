@@ -71,6 +71,9 @@ final class ReplicaProcesses
      *
      * @return null if {@code appPid} is a child of {@code coordinatorPid}, otherwise what it is instead.
      */
+    /** The program runs under the namespace's init, under the launcher, under the coordinator. */
+    private static final int LAUNCH_DEPTH = 3;
+
     static String applicationMismatch(final int appPid, final int coordinatorPid)
     {
         final String stat = stat(appPid);
@@ -78,14 +81,21 @@ final class ReplicaProcesses
         {
             return "it does not exist";
         }
+        // program <- init of its pid namespace <- launcher <- coordinator
         final int parent = parentOf(stat);
-        if (parent != coordinatorPid)
+        int ancestor = parent;
+        for (int level = 0; level < LAUNCH_DEPTH && ancestor > 1; level++)
         {
-            final List<String> args = commandLine(appPid);
-            return "its parent is pid " + parent + ", not the coordinator " + coordinatorPid +
-                (args.isEmpty() ? "" : " (it runs " + quote(args) + ")");
+            if (ancestor == coordinatorPid)
+            {
+                return null;
+            }
+            final String ancestorStat = stat(ancestor);
+            ancestor = ancestorStat == null ? -1 : parentOf(ancestorStat);
         }
-        return null;
+        final List<String> args = commandLine(appPid);
+        return "its parent is pid " + parent + ", and the coordinator " + coordinatorPid + " is not among its " +
+            LAUNCH_DEPTH + " nearest ancestors" + (args.isEmpty() ? "" : " (it runs " + quote(args) + ")");
     }
 
     /**

@@ -39,6 +39,11 @@ public final class ReplicoreCli
         commandLine.setExecutionExceptionHandler((ex, cmd, parseResult) ->
         {
             cmd.getErr().println("replicore: " + ex.getMessage());
+            if (!(ex instanceof IllegalArgumentException || ex instanceof IllegalStateException))
+            {
+                // Not a usage or state error the message explains: a defect, whose trace says where.
+                ex.printStackTrace(new java.io.PrintWriter(cmd.getErr(), true));
+            }
             return 2;
         });
         return commandLine;

@@ -26,11 +26,16 @@ public final class LauncherHandshake implements AutoCloseable
     private static final int POLLIN = 1;
     private static final int MSGHDR_LENGTH = 56;
     private static final int CMSG_SPACE_ONE_FD = 24;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_PEERCRED = 17;
+    /** struct ucred: pid, uid, gid. */
+    private static final int UCRED_LENGTH = 12;
 
     private final Path path;
     private final int listenFd;
     private final Native.Scratch scratch = Native.allocate(64 * 1024);
     private int connectionFd = -1;
+    private int peerPid = -1;
 
     /**
      * Listen on {@code path}, a Unix socket the launcher will connect to.
@@ -78,6 +83,7 @@ public final class LauncherHandshake implements AutoCloseable
         {
             throw failure("accept on " + path);
         }
+        peerPid = readPeerPid();
 
         final UnsafeBuffer buffer = scratch.buffer();
         receive(12, launcher, deadline, false);
@@ -103,6 +109,27 @@ public final class LauncherHandshake implements AutoCloseable
             throw new IOException("launcher could not install the seccomp filter: errno " + -status);
         }
         return listener;
+    }
+
+    /**
+     * @return the host pid of the process that connected: the program's, which the launcher starts inside a pid
+     * namespace of its own, so it is neither the launcher's pid nor the one the program sees.
+     */
+    public int programPid()
+    {
+        return peerPid;
+    }
+
+    private int readPeerPid() throws IOException
+    {
+        final UnsafeBuffer buffer = scratch.buffer();
+        buffer.putInt(UCRED_LENGTH, UCRED_LENGTH);
+        if (SOCKETS.getsockopt(connectionFd, SOL_SOCKET, SO_PEERCRED, scratch.pointer(),
+            Native.pointer(scratch.address() + UCRED_LENGTH)) != 0)
+        {
+            throw failure("SO_PEERCRED on " + path);
+        }
+        return buffer.getInt(0);
     }
 
     private void awaitReadable(final int fd, final Process launcher, final long deadline) throws IOException

@@ -13,6 +13,8 @@ public final class SeccompListener implements AutoCloseable
 {
     /** The notifying thread is gone (killed, or its call interrupted by a signal): nothing to answer. */
     public static final int GONE = -2;
+    /** The bytes of one notification, as {@link #save} copies them. */
+    public static final int NOTIFICATION_LENGTH = SeccompIoctl.NOTIF_LENGTH;
     private static final int ENOENT = 2;
     private static final int EINTR = 4;
 
@@ -24,11 +26,45 @@ public final class SeccompListener implements AutoCloseable
     private final Native.Scratch response = Native.allocate(SeccompIoctl.RESP_LENGTH);
     private final Native.Scratch addfd = Native.allocate(SeccompIoctl.ADDFD_LENGTH);
     private final UnsafeBuffer notif = notification.buffer();
+    /** Only the listener made from the descriptor closes it; its views do not. */
+    private final boolean owner;
     private boolean closed;
 
     public SeccompListener(final int fd)
     {
+        this(fd, true);
+    }
+
+    private SeccompListener(final int fd, final boolean owner)
+    {
         this.fd = fd;
+        this.owner = owner;
+    }
+
+    /**
+     * @return another listener over the same descriptor with buffers of its own, so that another thread can receive
+     * and answer notifications at the same time (the kernel hands each notification to one receiver).
+     */
+    public SeccompListener view()
+    {
+        return new SeccompListener(fd, false);
+    }
+
+    /**
+     * Copy the notification in hand into {@code into} (at least {@link #NOTIFICATION_LENGTH} bytes), to answer it
+     * later with {@link #restore}.
+     */
+    public void save(final byte[] into)
+    {
+        notif.getBytes(0, into, 0, NOTIFICATION_LENGTH);
+    }
+
+    /**
+     * Make a notification saved with {@link #save} the one in hand again.
+     */
+    public void restore(final byte[] from)
+    {
+        notif.putBytes(0, from, 0, NOTIFICATION_LENGTH);
     }
 
     /**
@@ -153,7 +189,7 @@ public final class SeccompListener implements AutoCloseable
     @Override
     public void close()
     {
-        if (!closed)
+        if (owner && !closed)
         {
             closed = true;
             PROCESS.close(fd);

@@ -28,9 +28,11 @@ public final class SyscallPolicy
         // a backup's sockets are never bound or connected: they stand in, at the same numbers, for the primary's;
         // an epoll set holds the same numbers in every replica (waiting on it is replicated)
         SOCKET, EPOLL_CREATE, EPOLL_CREATE1, EPOLL_CTL,
+        // ids inside the replica's pid namespace, which every replica hands out in the same (log) order
+        GETPID, GETTID, GETPPID, SET_TID_ADDRESS,
         // credentials and limits are inherited identically
         GETUID, GETGID, GETEUID, GETEGID, GETGROUPS, GETRLIMIT, PRLIMIT64, GETPGRP,
-        // thread-local setup of a single-threaded program
+        // thread-local setup; futexes act on the replica's own memory (parallel mode: see SchedulingMode)
         ARCH_PRCTL, SET_ROBUST_LIST, FUTEX, SCHED_YIELD,
         // sleeping returns the same in every replica; the backup's sleep only slows the backup
         NANOSLEEP, CLOCK_NANOSLEEP, CLOCK_GETRES,

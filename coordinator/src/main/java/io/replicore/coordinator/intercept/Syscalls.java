@@ -95,6 +95,7 @@ public final class Syscalls
     public static final int FSTATFS = 138;
     public static final int ARCH_PRCTL = 158;
     public static final int GETTID = 186;
+    public static final int TKILL = 200;
     public static final int TIME = 201;
     public static final int FUTEX = 202;
     public static final int SCHED_GETAFFINITY = 204;
@@ -113,6 +114,7 @@ public final class Syscalls
     public static final int CLOCK_NANOSLEEP = 230;
     public static final int EXIT_GROUP = 231;
     public static final int TGKILL = 234;
+    public static final int WAITID = 247;
     public static final int OPENAT = 257;
     public static final int MKDIRAT = 258;
     public static final int FCHOWNAT = 260;

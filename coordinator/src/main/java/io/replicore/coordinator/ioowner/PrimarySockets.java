@@ -87,13 +87,13 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     @Override
     public boolean isSocket(final int appFd)
     {
-        return shared.get(appFd) && !files.get(appFd);
+        return appFd >= 0 && shared.get(appFd) && !files.get(appFd);
     }
 
     @Override
     public void share(final int appFd, final int dupFd) throws ReplicaStop
     {
-        if (shared.get(appFd) || notSockets.get(appFd))
+        if (appFd < 0 || shared.get(appFd) || notSockets.get(appFd))
         {
             return;
         }
@@ -212,6 +212,10 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     @Override
     public void closed(final int appFd)
     {
+        if (appFd < 0)
+        {
+            return;
+        }
         if (connections.get(appFd))
         {
             connections.clear(appFd);

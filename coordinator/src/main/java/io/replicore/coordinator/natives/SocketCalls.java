@@ -45,4 +45,8 @@ public interface SocketCalls
     int poll(Pointer fds, long count, int timeoutMs);
 
     int close(int fd);
+
+    /** SO_PEERCRED: the peer process's credentials, its pid as this process sees it. */
+    @SaveError
+    int getsockopt(int fd, int level, int name, Pointer value, Pointer length);
 }

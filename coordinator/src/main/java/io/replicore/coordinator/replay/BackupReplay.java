@@ -1,5 +1,6 @@
 package io.replicore.coordinator.replay;
 
+import io.replicore.detscheduler.ChildWatch;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.ioowner.BackupSockets;
 import io.replicore.coordinator.intercept.SyscallNames;
@@ -37,11 +38,15 @@ public final class BackupReplay
     private static final int SOCK_CLOEXEC = 0x80000;
     private static final int SEEK_SET = 0;
     private static final int SEEK_CUR = 1;
+    /** {@link #nextThread}: the next record is the application's end, which no call can take. */
+    public static final int NO_THREAD = -1;
+    /** {@link #nextThread}: the primary is gone and its log has been replayed to the end. */
+    public static final int LOST = -2;
     /** How often the primary's liveness is looked at while its log is empty. */
     private static final long WATCH_INTERVAL_NS = 1_000_000;
 
     private final InterceptedCall call;
-    private final int appPidfd;
+    private final ApplicationProcesses processes;
     private final SeccompListener listener;
     private final ReplicaSlot ownSlot;
     private final BackupSockets sockets;
@@ -57,6 +62,9 @@ public final class BackupReplay
     private int recordLength;
     private long recordSequence;
     private int recordChecksum;
+    /** A record has been read and waits for its thread's call, since this time. */
+    private boolean pending;
+    private long pendingSinceNs;
     /** Descriptors that stand in for files only the primary opened: a new primary cannot use them. */
     private final BitSet placeholders = new BitSet();
 
@@ -64,14 +72,14 @@ public final class BackupReplay
      * @param watch says when the primary is gone while its log has nothing more.
      * @param sockets the primary's sockets as handed over, and each connection's position in the log.
      * @param corruptInputAt fault injection: flip one byte of the N-th input record applied (0: never).
-     * @param appPidfd the application's pidfd, to read its own copy of a file the primary's sent.
+     * @param processes the application's processes, to read their own copy of a file the primary's sent.
      */
     public BackupReplay(
         final InterceptedCall call, final ChannelReader reader, final PrimaryWatch watch, final ReplicaSlot ownSlot,
-        final BackupSockets sockets, final long corruptInputAt, final int appPidfd)
+        final BackupSockets sockets, final long corruptInputAt, final ApplicationProcesses processes)
     {
         this.call = call;
-        this.appPidfd = appPidfd;
+        this.processes = processes;
         this.sockets = sockets;
         this.listener = call.listener;
         this.reader = reader;
@@ -96,7 +104,7 @@ public final class BackupReplay
      */
     public long lastSequence()
     {
-        return recordSequence;
+        return pending ? recordSequence - 1 : recordSequence;
     }
 
     /**
@@ -136,23 +144,76 @@ public final class BackupReplay
     }
 
     /**
+     * Read the next record if none is waiting, and say which thread's call it is for: calls are answered in log
+     * order, so a call of another thread waits until the records before it have been applied.
+     *
+     * @return the thread's id inside the replica; {@link #NO_THREAD} for the application's end; {@link #LOST} if the
+     * primary is gone and every record it logged has been applied.
+     * @throws ReplicaStop if the primary stopped on a call it could not replicate.
+     */
+    public int nextThread() throws ReplicaStop
+    {
+        if (!pending)
+        {
+            if (!next())
+            {
+                return LOST;
+            }
+            pending = true;
+            pendingSinceNs = System.nanoTime();
+        }
+        if (recordType == TYPE_STOP)
+        {
+            pending = false;
+            throw stopRecord();
+        }
+        return recordType == TYPE_CALL ? record.getInt(THREAD_INDEX_OFFSET) : NO_THREAD;
+    }
+
+    /**
+     * A thread that sleeps on a lock while the log says its call comes next has taken the lock in another order
+     * than the primary's thread: in parallel mode locks are not ordered, and the calls the other threads hold back
+     * in log order may be what it waits for. Reported as a divergence rather than waited on forever.
+     *
+     * @param waitNs how long the record may wait for its thread before the thread is looked at.
+     */
+    public void checkLockOrder(final long waitNs) throws ReplicaStop
+    {
+        if (!pending || recordType != TYPE_CALL || System.nanoTime() - pendingSinceNs < waitNs)
+        {
+            return;
+        }
+        final int thread = record.getInt(THREAD_INDEX_OFFSET);
+        final int hostTid = processes.threads().hostTidOf(thread);
+        if (hostTid > 0 && ChildWatch.inCall(hostTid, FUTEX))
+        {
+            throw new ReplicaStop(record.getInt(CALL_NUMBER_OFFSET), "at log record " + recordSequence + ", thread " +
+                thread + " waits on a lock (futex) where the primary's made " +
+                SyscallNames.nameOf(record.getInt(CALL_NUMBER_OFFSET)) + ": this replica's threads took a lock in " +
+                "another order than the primary's (parallel mode does not order locks)", recordSequence, true);
+        }
+    }
+
+    /**
      * Answer the loaded notification from the next record.
      *
      * @return false, leaving the notification unanswered, if the primary is gone and its log ends before this call.
      */
     public boolean handle() throws ReplicaStop
     {
-        if (!next())
+        if (nextThread() == LOST)
         {
             return false;
         }
-        if (recordType == TYPE_STOP)
-        {
-            throw stopRecord();
-        }
+        pending = false;
         if (recordType == TYPE_EXIT)
         {
             throw diverged("the application made " + call.name() + " after the primary's had exited");
+        }
+        if (record.getInt(THREAD_INDEX_OFFSET) != call.logicalTid)
+        {
+            throw diverged("thread " + call.logicalTid + " made " + call.name() + " where the primary's thread " +
+                record.getInt(THREAD_INDEX_OFFSET) + " made " + SyscallNames.nameOf(record.getInt(CALL_NUMBER_OFFSET)));
         }
         final int nr = record.getInt(CALL_NUMBER_OFFSET);
         if (nr != call.nr)
@@ -170,7 +231,8 @@ public final class BackupReplay
         final long result = record.getLong(RESULT_OFFSET);
         switch (record.getInt(ACTION_OFFSET))
         {
-            case ACTION_CONTINUE -> respond(listener.continueCall());
+            case ACTION_CONTINUE -> respond(nr == CLONE || nr == CLONE3 || nr == FORK || nr == VFORK ?
+                processes.createChild(call, listener::continueCall) : listener.continueCall());
             case ACTION_RESULT -> applyResult(result);
             case ACTION_OUTPUT -> compareOutput(result);
             case ACTION_DESCRIPTOR -> installPlaceholder((int)result);
@@ -189,6 +251,10 @@ public final class BackupReplay
     private void followSockets(final int nr, final long result)
     {
         final int fd = (int)call.args[0];
+        if (fd < 0)
+        {
+            return; // a call on no descriptor (close(-1)) failed at the primary and changed nothing
+        }
         switch (nr)
         {
             case CLOSE ->
@@ -238,14 +304,11 @@ public final class BackupReplay
      */
     public boolean finish(final int exitStatus) throws ReplicaStop
     {
-        if (!next())
+        if (nextThread() == LOST)
         {
             return false;
         }
-        if (recordType == TYPE_STOP)
-        {
-            throw stopRecord();
-        }
+        pending = false;
         if (recordType != TYPE_EXIT)
         {
             throw diverged("the application exited (status " + exitStatus + ") where the primary's made " +
@@ -316,7 +379,8 @@ public final class BackupReplay
      */
     private long signatureOfFileSent(final long length) throws ReplicaStop
     {
-        final int input = PROCESS.pidfd_getfd(appPidfd, (int)call.args[1], 0);
+        final int pidfd = processes.pidfdOf(call.process);
+        final int input = pidfd < 0 ? -1 : PROCESS.pidfd_getfd(pidfd, (int)call.args[1], 0);
         if (input < 0)
         {
             throw diverged("the input file " + call.args[1] + " of sendfile is not open here: errno " +
@@ -420,7 +484,7 @@ public final class BackupReplay
      */
     public boolean primaryGoneAndLogReplayed()
     {
-        if (reader.backlogBytes() != 0)
+        if (pending || reader.backlogBytes() != 0)
         {
             return false;
         }

@@ -1,5 +1,6 @@
 package io.replicore.coordinator.replay;
 
+import io.replicore.detscheduler.ThreadIds;
 import io.replicore.coordinator.intercept.ApplicationMemory;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.intercept.SyscallNames;
@@ -39,15 +40,21 @@ public final class InterceptedCall
     /** The application's struct msghdr of a sendmsg or recvmsg. */
     final Native.Scratch message = Native.allocate(MSGHDR_LENGTH);
     final Signature signature;
+    private final ThreadIds threads;
     int nr;
     int tid;
+    /** The calling thread's process on the host, or -1 if it is gone. */
+    int process;
+    /** The calling thread's id inside the replica's pid namespace: the same in every replica. */
+    int logicalTid;
 
     /**
      * @param maxRecordLength the largest record the channels take; data read for the application is cut to fit.
      */
-    public InterceptedCall(final SeccompListener listener, final int maxRecordLength)
+    public InterceptedCall(final SeccompListener listener, final ThreadIds threads, final int maxRecordLength)
     {
         this.listener = listener;
+        this.threads = threads;
         this.record = Native.allocate(maxRecordLength);
         this.recordBuffer = record.buffer();
         this.signature = new Signature(work.byteBuffer());
@@ -61,6 +68,27 @@ public final class InterceptedCall
         nr = listener.nr();
         tid = listener.tid();
         listener.args(args);
+        final ThreadIds.Identity identity = threads.of(tid);
+        process = identity.process();
+        logicalTid = identity.logicalTid();
+    }
+
+    public SeccompListener listener()
+    {
+        return listener;
+    }
+
+    /**
+     * @return the calling thread's id inside the replica, by which log records name it.
+     */
+    public int logicalTid()
+    {
+        return logicalTid;
+    }
+
+    public int process()
+    {
+        return process;
     }
 
     public int nr()

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static io.replicore.coordinator.intercept.Syscalls.*;
 import static io.replicore.coordinator.replay.LogRecord.*;
@@ -122,14 +123,10 @@ public final class PrimaryCalls
     private final LogSink log;
     private final SocketOwner sockets;
     private final DescriptorClassifier classifier;
-    private final int appPid;
+    private final ApplicationProcesses processes;
     private final int appPidfd;
-    private final int visiblePid;
-    private final int visibleParentPid;
     private final UnsafeBuffer record;
     private final Native.Scratch ownMessage = Native.allocate(OWN_MESSAGE_LENGTH);
-    /** The application's /proc/PID/status, whose FDSize line is the size of its descriptor table. */
-    private final String statusPath;
     /** The primary's own pollfd array for poll and select: duplicates of the application's descriptors. */
     private final Native.Scratch pollfds;
     /**
@@ -146,35 +143,34 @@ public final class PrimaryCalls
     private int valueCapacity;
     private final long dieInAcceptAt;
     private final PrimaryChecks whileWaiting;
-    private long accepts;
+    /** Accepts made by every lane, for {@link #dieInAcceptAt}. */
+    private final AtomicLong accepts;
     /** Why {@link #emit} stopped short: an errno, or 0. */
     private int emitError;
 
     /**
-     * @param appPid the application's real pid here, for /proc and its CPU clocks.
-     * @param visiblePid the pid the application is told (the first primary's application's, in every replica).
-     * @param visibleParentPid the parent pid it is told.
-     * @param dieInAcceptAt fault injection: kill this partition right after the N-th accept (0: never).
+     * @param processes the application's processes and threads, shared by the primary's lanes.
+     * @param appPidfd a pidfd of the application's first process, whose death ends the replica.
+     * @param dieInAcceptAt fault injection: kill this partition right after the N-th accept (0: never), counted
+     * in {@code accepts}, which the lanes share.
      * @param whileWaiting run between the slices of a wait.
      */
     public PrimaryCalls(
         final InterceptedCall call, final LogSink log, final SocketOwner sockets,
-        final DescriptorClassifier classifier, final int appPid, final int appPidfd, final int visiblePid,
-        final int visibleParentPid, final long dieInAcceptAt, final PrimaryChecks whileWaiting)
+        final DescriptorClassifier classifier, final ApplicationProcesses processes, final int appPidfd,
+        final long dieInAcceptAt, final AtomicLong accepts, final PrimaryChecks whileWaiting)
     {
         this.dieInAcceptAt = dieInAcceptAt;
+        this.accepts = accepts;
+        this.processes = processes;
         this.whileWaiting = whileWaiting;
         this.call = call;
         this.listener = call.listener;
         this.log = log;
         this.sockets = sockets;
         this.classifier = classifier;
-        this.appPid = appPid;
         this.appPidfd = appPidfd;
-        this.visiblePid = visiblePid;
-        this.visibleParentPid = visibleParentPid;
         this.record = call.recordBuffer;
-        this.statusPath = "/proc/" + appPid + "/status";
         this.pollfds = Native.allocate(call.record.capacity());
     }
 
@@ -222,10 +218,6 @@ public final class PrimaryCalls
             case TIME -> time(a[0]);
             case GETCPU -> getcpu(a[0], a[1]);
             case SCHED_GETAFFINITY -> schedGetaffinity((int)a[0], a[1], a[2]);
-            case GETPID -> value(visiblePid);
-            // Single-threaded applications only (clone is refused): the main thread's id is the pid it sees.
-            case GETTID, SET_TID_ADDRESS -> value(call.tid == appPid ? visiblePid : call.tid);
-            case GETPPID -> value(visibleParentPid);
             case RSEQ -> value(-ENOSYS);
             case UNLINK, RMDIR, MKDIR, CHMOD, CHOWN, TRUNCATE -> changePaths(AT_FDCWD, a[0], AT_FDCWD, 0);
             case RENAME, LINK -> changePaths(AT_FDCWD, a[0], AT_FDCWD, a[1]);
@@ -252,8 +244,9 @@ public final class PrimaryCalls
             case PPOLL -> ppoll(a[0], a[1] & UNSIGNED_INT_MASK, a[2], a[3], a[4]);
             case SELECT -> select((int)a[0], a[1], a[2], a[3], a[4]);
             case PSELECT6 -> pselect6((int)a[0], a[1], a[2], a[3], a[4], a[5]);
-            case CLONE, CLONE3, FORK, VFORK -> stop("starting a process or thread (" + call.name() +
-                ") needs the deterministic scheduler, which is not in this version");
+            case CLONE, CLONE3, FORK, VFORK -> createChild();
+            // Ids inside the replica's pid namespace are the same in every replica: each replica runs these itself.
+            case WAIT4, WAITID, KILL, TKILL, TGKILL -> proceed();
             default -> stop(call.name() + " (system call " + call.nr + ") cannot be replicated by this version");
         }
     }
@@ -269,6 +262,16 @@ public final class PrimaryCalls
         final long signature = path == null ? call.signatureOfArguments() : Signature.ofString(EXECVE, path);
         appendCall(ACTION_CONTINUE, signature, 0, CALL_HEADER_LENGTH);
         respond(listener.continueCall());
+    }
+
+    /**
+     * A new thread or process: every replica makes its own, one at a time in log order (ApplicationProcesses), so
+     * that it gets the same id inside every replica's pid namespace.
+     */
+    private void createChild() throws ReplicaStop
+    {
+        appendCall(ACTION_CONTINUE, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
+        respond(processes.createChild(call, listener::continueCall));
     }
 
     private void proceed() throws ReplicaStop
@@ -299,7 +302,7 @@ public final class PrimaryCalls
             value(-EFAULT);
             return;
         }
-        log.append(TYPE_CALL, record, 0, recordLength);
+        appendRecord(recordLength);
         respond(listener.answer(result));
     }
 
@@ -376,7 +379,7 @@ public final class PrimaryCalls
             value(-EFAULT);
             return;
         }
-        log.append(TYPE_CALL, record, 0, length);
+        appendRecord(length);
         if (socket)
         {
             consume(dup, n);
@@ -571,7 +574,7 @@ public final class PrimaryCalls
         LogRecord.putCall(record, 0, call.nr, ACTION_OUTPUT, call.signatureOfArguments(), result);
         final int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, 0, 8);
         record.putLong(LogRecord.segmentData(0, CALL_HEADER_LENGTH), signature);
-        log.append(TYPE_CALL, record, 0, length);
+        appendRecord(length);
         respond(listener.answer(result));
     }
 
@@ -752,7 +755,7 @@ public final class PrimaryCalls
     private void clockGettime(final int clock, final long timespec) throws ReplicaStop
     {
         // The application's CPU-time clocks, not the coordinator's.
-        final int clockId = clock == CLOCK_PROCESS_CPUTIME_ID ? (~appPid << 3) | 2 :
+        final int clockId = clock == CLOCK_PROCESS_CPUTIME_ID ? (~call.process << 3) | 2 :
             clock == CLOCK_THREAD_CPUTIME_ID ? (~call.tid << 3) | 6 : clock;
         fillStruct(timespec, 16, HOST.clock_gettime(clockId, call.record.at(dataOffset())));
     }
@@ -778,7 +781,7 @@ public final class PrimaryCalls
             value(-EFAULT);
             return;
         }
-        log.append(TYPE_CALL, record, 0, length);
+        appendRecord(length);
         respond(listener.answer(0));
     }
 
@@ -959,7 +962,7 @@ public final class PrimaryCalls
             value(connection);
             return;
         }
-        if (unseen < 0 && ++accepts == dieInAcceptAt)
+        if (unseen < 0 && accepts.incrementAndGet() == dieInAcceptAt)
         {
             killPartition();
         }
@@ -985,7 +988,7 @@ public final class PrimaryCalls
         }
         LogRecord.putCall(record, 0, call.nr, ACTION_SOCKET, call.signatureOfArguments(), installed);
         final int length = address == 0 ? CALL_HEADER_LENGTH : appendValueAndLength(address, lengthAddress, capacity);
-        log.append(TYPE_CALL, record, 0, length);
+        appendRecord(length);
         respond(listener.answer(installed));
     }
 
@@ -1068,7 +1071,7 @@ public final class PrimaryCalls
             value(-EFAULT);
             return;
         }
-        log.append(TYPE_CALL, record, 0, recordLength);
+        appendRecord(recordLength);
         if ((flags & MSG_PEEK) == 0)
         {
             consume(dup, n);
@@ -1196,7 +1199,7 @@ public final class PrimaryCalls
             value(-EFAULT);
             return;
         }
-        log.append(TYPE_CALL, record, 0, length);
+        appendRecord(length);
         if (socket && (flags & MSG_PEEK) == 0)
         {
             consume(dup, n);
@@ -1276,7 +1279,7 @@ public final class PrimaryCalls
         {
             stop("sendfile cannot leave the input offset where the kernel would");
         }
-        log.append(TYPE_CALL, record, 0, length);
+        appendRecord(length);
         respond(listener.answer(done));
     }
 
@@ -1673,7 +1676,7 @@ public final class PrimaryCalls
             }
         }
         recordLength = appendTimeLeft(recordLength, timeAddress, timeoutNs, startNs, timeval);
-        log.append(TYPE_CALL, record, 0, recordLength);
+        appendRecord(recordLength);
         respond(listener.answer(result));
     }
 
@@ -1771,7 +1774,7 @@ public final class PrimaryCalls
      */
     private long descriptorLimit()
     {
-        return PROCESS.prlimit(appPid, RLIMIT_NOFILE, null, call.work.pointer()) < 0 ? -1 :
+        return PROCESS.prlimit(call.process, RLIMIT_NOFILE, null, call.work.pointer()) < 0 ? -1 :
             call.work.buffer().getLong(RLIMIT_CURRENT_OFFSET);
     }
 
@@ -1780,6 +1783,8 @@ public final class PrimaryCalls
      */
     private int descriptorTableSize() throws ReplicaStop
     {
+        // The application's /proc/PID/status, whose FDSize line is the size of its descriptor table.
+        final String statusPath = "/proc/" + call.process + "/status";
         final int fd = HOST.openat(AT_FDCWD, statusPath, O_RDONLY | O_CLOEXEC, 0);
         final long length = fd < 0 ? -1 : HOST.read(fd, call.work.pointer(), call.work.capacity());
         if (fd >= 0)
@@ -1836,7 +1841,7 @@ public final class PrimaryCalls
         }
         LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), result);
         final int length = appendValueAndLength(address, lengthAddress, capacity);
-        log.append(TYPE_CALL, record, 0, length);
+        appendRecord(length);
         respond(listener.answer(result));
     }
 
@@ -1966,7 +1971,8 @@ public final class PrimaryCalls
         {
             return heldDuplicates[heldCount - 1]; // the one kindOf made for this call
         }
-        final int dup = PROCESS.pidfd_getfd(appPidfd, fd, 0);
+        final int pidfd = processes.pidfdOf(call.process);
+        final int dup = pidfd < 0 ? -1 : PROCESS.pidfd_getfd(pidfd, fd, 0);
         if (dup < 0)
         {
             return -Native.lastErrno();
@@ -2002,6 +2008,15 @@ public final class PrimaryCalls
         throws ReplicaStop
     {
         LogRecord.putCall(record, 0, call.nr, action, signature, result);
+        appendRecord(length);
+    }
+
+    /**
+     * Append the CALL record in hand, naming the calling thread by its id inside the replica.
+     */
+    private void appendRecord(final int length) throws ReplicaStop
+    {
+        record.putInt(THREAD_INDEX_OFFSET, call.logicalTid);
         log.append(TYPE_CALL, record, 0, length);
     }
 

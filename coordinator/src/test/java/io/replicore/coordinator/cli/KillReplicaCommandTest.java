@@ -169,8 +169,8 @@ class KillReplicaCommandTest
 
             assertEquals(3, run.exitCode, run.toString());
             assertTrue(run.err.contains("pid " + unrelated.pid() + " recorded as its application is not ours, so " +
-                "nothing was signalled: its parent is pid " + ProcessHandle.current().pid() + ", not the " +
-                "coordinator " + replica.coordinatorPid), run.err);
+                "nothing was signalled: its parent is pid " + ProcessHandle.current().pid() + ", and the " +
+                "coordinator " + replica.coordinatorPid + " is not among its 3 nearest ancestors"), run.err);
             assertTrue(unrelated.isAlive());
             assertTrue(replica.coordinator.isAlive());
         }

@@ -1,0 +1,95 @@
+package io.replicore.detscheduler;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
+
+/**
+ * Waits for a thread or process the application is creating to exist. Ids inside a pid namespace are handed out
+ * in creation order, so a replica lets one clone, fork or vfork run at a time, and the next only once the first
+ * has made its child: then the n-th child of the run has the same id in every replica.
+ * <p>
+ * The children of a thread are counted from /proc: the threads of its process (a new thread) plus the processes
+ * it is the parent of (a fork or vfork).
+ */
+public final class ChildWatch
+{
+    private static final long POLL_NS = TimeUnit.MICROSECONDS.toNanos(20);
+    /** How long a clone may take before the caller is assumed to have failed it (it then left the call). */
+    private static final long LIMIT_NS = TimeUnit.SECONDS.toNanos(5);
+
+    private ChildWatch()
+    {
+    }
+
+    /**
+     * @return how many children {@code tid} of process {@code process} has now, or -1 if it is gone.
+     */
+    public static int count(final int process, final int tid)
+    {
+        final Path task = Path.of("/proc", Integer.toString(process), "task");
+        try (Stream<Path> threads = Files.list(task))
+        {
+            final long threadCount = threads.count();
+            final String children = Files.readString(task.resolve(Integer.toString(tid)).resolve("children")).trim();
+            return (int)threadCount + (children.isEmpty() ? 0 : children.split(" ").length);
+        }
+        catch (final IOException | java.io.UncheckedIOException ex)
+        {
+            return -1;
+        }
+    }
+
+    /**
+     * After the call that creates a child has been let run: wait until the child exists, the caller has left the
+     * call without one (it failed), or the caller is gone.
+     *
+     * @param before {@link #count} before the call ran.
+     * @param nr the call's number, to see the caller leave it.
+     * @return true if a child was made.
+     */
+    public static boolean awaitChild(final int process, final int tid, final int before, final int nr)
+    {
+        final long deadline = System.nanoTime() + LIMIT_NS;
+        while (System.nanoTime() - deadline < 0)
+        {
+            final int now = count(process, tid);
+            if (now < 0)
+            {
+                return false;
+            }
+            if (now > before)
+            {
+                return true;
+            }
+            if (!inCall(tid, nr))
+            {
+                // It may have made the child and left just after the count: look once more.
+                return count(process, tid) > before;
+            }
+            LockSupport.parkNanos(POLL_NS);
+        }
+        return false;
+    }
+
+    /**
+     * @return true while {@code tid} is inside system call {@code nr} (or /proc cannot tell).
+     */
+    public static boolean inCall(final int tid, final int nr)
+    {
+        try
+        {
+            final String line = Files.readString(Path.of("/proc", Integer.toString(tid), "syscall"));
+            final int space = line.indexOf(' ');
+            final String first = (space < 0 ? line : line.substring(0, space)).trim();
+            return first.equals(Integer.toString(nr));
+        }
+        catch (final IOException ex)
+        {
+            return false;
+        }
+    }
+}
