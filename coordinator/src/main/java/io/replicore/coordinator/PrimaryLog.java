@@ -1,5 +1,6 @@
 package io.replicore.coordinator;
 
+import io.replicore.coordinator.replay.LogRecord;
 import io.replicore.coordinator.replay.LogSink;
 import io.replicore.coordinator.replay.ReplicaStop;
 import io.replicore.mailbox.ChannelWriter;
@@ -33,6 +34,7 @@ final class PrimaryLog implements LogSink
     private final long ownEpochWord;
     private final IdleStrategy idle = new BackoffIdleStrategy(100, 10, 1_000, 100_000);
     private volatile long lastSequence;
+    private boolean stopped;
 
     /**
      * @param lastSequence the position of the last record in the log so far: 0 for the first primary, the
@@ -77,6 +79,12 @@ final class PrimaryLog implements LogSink
         throws ReplicaStop
     {
         checkStillPrimary();
+        if (stopped)
+        {
+            // Another lane logged why the replica stops: nothing may follow it.
+            throw new ReplicaStop(-1, "the primary has stopped", lastSequence, ReplicaStop.Kind.FAILED);
+        }
+        stopped = type == LogRecord.TYPE_STOP;
         for (int i = 0; i < writers.length; i++)
         {
             if (dropped[i])

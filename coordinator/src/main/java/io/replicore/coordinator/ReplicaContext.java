@@ -1,5 +1,6 @@
 package io.replicore.coordinator;
 
+import io.replicore.detscheduler.SchedulingMode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -30,6 +31,7 @@ public final class ReplicaContext
     private long voteTimeoutNs = TimeUnit.SECONDS.toNanos(5);
     private long corruptInputAt;
     private long dieInAcceptAt;
+    private SchedulingMode schedulingMode = SchedulingMode.PARALLEL;
 
     public ReplicaContext conclude()
     {
@@ -268,6 +270,20 @@ public final class ReplicaContext
     public ReplicaContext corruptInputAt(final long corruptInputAt)
     {
         this.corruptInputAt = corruptInputAt;
+        return this;
+    }
+
+    public SchedulingMode schedulingMode()
+    {
+        return schedulingMode;
+    }
+
+    /**
+     * How the application's threads and processes are ordered; the same in every replica of a service.
+     */
+    public ReplicaContext schedulingMode(final SchedulingMode schedulingMode)
+    {
+        this.schedulingMode = java.util.Objects.requireNonNull(schedulingMode, "schedulingMode");
         return this;
     }
 

@@ -17,6 +17,7 @@ import io.replicore.coordinator.replay.InterceptedCall;
 import io.replicore.coordinator.replay.LogRecord;
 import io.replicore.coordinator.replay.PrimaryCalls;
 import io.replicore.coordinator.replay.ReplicaStop;
+import io.replicore.detscheduler.SerialToken;
 import io.replicore.mailbox.ControlBlock;
 import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.MailboxContext;
@@ -79,6 +80,10 @@ public final class ReplicaCoordinator
     /** Threads that called execve: their next call comes from the new image. */
     private final Set<Integer> execPending = ConcurrentHashMap.newKeySet();
     private final AtomicLong interceptedCalls = new AtomicLong();
+    /** The application's processes and threads, whose calls arrive here first. */
+    private ApplicationProcesses processes;
+    /** Serial mode's grant, which every call's arrival frees; null in parallel mode. */
+    private SerialToken serialToken;
     /** Lanes of the primary role that were still in a call when it ended. */
     private int strayLanes;
 
@@ -165,7 +170,7 @@ public final class ReplicaCoordinator
             try
             {
                 listener = new SeccompListener(handshake.handshake(
-                    application, SyscallPolicy.filter(), ctx.handshakeTimeoutMs()));
+                    application, SyscallPolicy.filter(ctx.schedulingMode()), ctx.handshakeTimeoutMs()));
                 appPid = handshake.programPid();
             }
             catch (final IOException ex)
@@ -192,7 +197,9 @@ public final class ReplicaCoordinator
             return EXIT_FAILED;
         }
         final int maxRecord = mailbox.newWriter(0, 1).maxPayloadLength();
-        final ApplicationProcesses processes = new ApplicationProcesses(appPid, pidfd);
+        final ApplicationProcesses processes = new ApplicationProcesses(appPid, pidfd, ctx.schedulingMode());
+        this.processes = processes;
+        serialToken = processes.serialToken();
         final Application app = new Application(application, listener,
             new InterceptedCall(listener, processes.threads(), maxRecord), pidfd, appPid, processes, maxRecord);
         try
@@ -474,6 +481,13 @@ public final class ReplicaCoordinator
     }
 
     /**
+     * A call a backup holds until its record comes: the notification, and its arrival number in serial mode.
+     */
+    private record HeldCall(byte[] notification, int arrival)
+    {
+    }
+
+    /**
      * A backup's role, which turns into the primary's when the primary is lost and this replica succeeds it.
      */
     private final class Backup implements AutoCloseable
@@ -486,7 +500,7 @@ public final class ReplicaCoordinator
         private PrimaryLanes lanes;
         private PrimarySockets sockets;
         /** Calls of threads whose records are not next in the log, by the thread's id inside the replica. */
-        private final Map<Integer, byte[]> held = new HashMap<>();
+        private final Map<Integer, HeldCall> held = new HashMap<>();
         private boolean ioPending;
         /** Whether the accept ring of the primary followed is held (borrowed again from each new primary). */
         private boolean ringBorrowed;
@@ -526,7 +540,8 @@ public final class ReplicaCoordinator
 
         /**
          * Answer calls in log order: the call in hand if the next record is its thread's, then every held call whose
-         * record comes next. A call whose record is not next is held until it is.
+         * record comes next. A call whose record is not next is held until it is. In serial mode a record is
+         * answered only while no thread of the application runs.
          */
         void handle() throws ReplicaStop
         {
@@ -535,7 +550,8 @@ public final class ReplicaCoordinator
             while (lanes == null && (inHand || !held.isEmpty()))
             {
                 final int thread = replay.nextThread();
-                if (inHand && thread == call.logicalTid())
+                final boolean mayAnswer = serialToken == null || serialToken.isFree();
+                if (inHand && thread == call.logicalTid() && mayAnswer)
                 {
                     replay.handle();
                     inHand = false;
@@ -545,7 +561,7 @@ public final class ReplicaCoordinator
                 {
                     final byte[] saved = new byte[SeccompListener.NOTIFICATION_LENGTH];
                     app.listener().save(saved);
-                    held.put(call.logicalTid(), saved);
+                    held.put(call.logicalTid(), new HeldCall(saved, call.arrivalNumber()));
                     inHand = false;
                 }
                 if (thread == BackupReplay.LOST)
@@ -553,13 +569,18 @@ public final class ReplicaCoordinator
                     succeed();
                     continue;
                 }
-                final byte[] next = held.remove(thread);
+                if (!mayAnswer)
+                {
+                    return;
+                }
+                final HeldCall next = held.remove(thread);
                 if (next == null)
                 {
                     return;
                 }
-                app.listener().restore(next);
+                app.listener().restore(next.notification());
                 call.load();
+                call.arrival(next.arrival());
                 replay.handle();
             }
         }
@@ -569,7 +590,7 @@ public final class ReplicaCoordinator
          */
         void serveAsPrimary() throws ReplicaStop
         {
-            held.keySet().stream().sorted().forEach(thread -> lanes.holdOver(held.get(thread)));
+            held.keySet().stream().sorted().forEach(thread -> lanes.holdOver(held.get(thread).notification()));
             held.clear();
             try
             {
@@ -760,6 +781,7 @@ public final class ReplicaCoordinator
      */
     private void observe(final InterceptedCall call) throws ReplicaStop
     {
+        processes.arrived(call);
         if (!execPending.isEmpty() && execPending.remove(call.tid()))
         {
             patchVdso(call);

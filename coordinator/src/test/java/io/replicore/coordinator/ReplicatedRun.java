@@ -233,6 +233,14 @@ final class ReplicatedRun
             Files.deleteIfExists(Path.of(mailbox));
         }
 
+        /**
+         * @return what the replica's event log says so far.
+         */
+        String events(final int replica) throws IOException
+        {
+            return eventsOf(workDir, replica);
+        }
+
         ReplicatedRun finish() throws IOException, InterruptedException
         {
             if (!process.waitFor(120, TimeUnit.SECONDS))
@@ -245,6 +253,12 @@ final class ReplicatedRun
                 Files.readString(workDir.resolve("run.out"), StandardCharsets.ISO_8859_1),
                 Files.readString(workDir.resolve("run.err"), StandardCharsets.UTF_8), workDir, replicas);
         }
+    }
+
+    private static String eventsOf(final Path workDir, final int replica) throws IOException
+    {
+        final Path log = workDir.resolve("replica-" + replica).resolve("events.log");
+        return Files.exists(log) ? Files.readString(log) : "";
     }
 
     static ReplicatedRun run(final int replicas, final String... program) throws IOException, InterruptedException
@@ -272,8 +286,7 @@ final class ReplicatedRun
 
     String events(final int replica) throws IOException
     {
-        final Path log = workDir.resolve("replica-" + replica).resolve("events.log");
-        return Files.exists(log) ? Files.readString(log) : "";
+        return eventsOf(workDir, replica);
     }
 
     /**

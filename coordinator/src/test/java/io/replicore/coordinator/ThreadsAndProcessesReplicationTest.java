@@ -4,6 +4,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
 import static io.replicore.coordinator.ReplicatedRun.testProgram;
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -54,5 +68,100 @@ class ThreadsAndProcessesReplicationTest
         assertFalse(run.backupReplayedToTheEnd(1));
         assertTrue(run.events(1).contains("differ from the primary's output"), run.events(1));
         assertTrue(run.stderr.contains("replica 1 diverged"), run.stderr);
+    }
+
+    @ParameterizedTest(name = "{0} replicas")
+    @ValueSource(ints = {2, 3})
+    void inSerialModeADataRaceReplaysExactly(final int replicas) throws Exception
+    {
+        final ReplicatedRun run = ReplicatedRun.run(replicas, List.of("--scheduling", "serial"), null,
+            testProgram("nd_race").toString()).assertClean();
+        assertEquals("80000000 of 80000000", run.value("counter"), "one thread at a time: no increment is lost");
+    }
+
+    @Test
+    void inSerialModeEveryThreadGetsThePrimarysInputs() throws Exception
+    {
+        ReplicatedRun.run(2, List.of("--scheduling", "serial"), null, testProgram("nd_threads").toString())
+            .assertClean();
+    }
+
+    @Test
+    void inSerialModeAShellPipelineGivesTheSameResultInEveryReplica() throws Exception
+    {
+        final ReplicatedRun run = ReplicatedRun.run(2, List.of("--scheduling", "serial"), null, "/bin/sh", "-c",
+            "seq 1 100000 | sort -R | sha256sum").assertClean();
+        assertTrue(run.stdout.matches("[0-9a-f]{64}  -\\n"), run.stdout);
+    }
+
+    @Test
+    void memcachedWithFourThreadsSurvivesItsPrimaryKilledUnderLoad() throws Exception
+    {
+        final int port = ReplicatedRun.freePort();
+        final ReplicatedRun.Running running = ReplicatedRun.start(2, List.of("--scheduling", "serial",
+            "--keep-mailbox"), null, "/usr/bin/memcached", "-t", "4", "-p", String.valueOf(port), "-U", "0", "-l",
+            "127.0.0.1", "-u", "nobody");
+        try
+        {
+            running.awaitListening(port);
+            final Process client = new ProcessBuilder("/usr/bin/python3", memcachedClient(), "127.0.0.1",
+                String.valueOf(port), "8", "3000").redirectErrorStream(true).start();
+            Thread.sleep(1500);
+            assertEquals(0, ReplicatedRun.cli("kill-replica", "0", "--mailbox", running.mailbox()));
+            assertTrue(client.waitFor(120, TimeUnit.SECONDS), "the clients finished");
+            final String report = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, client.exitValue(), report);
+            assertTrue(report.startsWith("ops=24000 errors=0"), report);
+            assertTrue(running.events(1).contains("took over as primary of epoch 2"), running.events(1));
+            assertFalse(running.events(1).contains("diverged"), running.events(1));
+        }
+        finally
+        {
+            running.stop();
+        }
+    }
+
+    @Test
+    void pythonsThreadingHttpServerServesTwentyConcurrentClientsInSerialMode() throws Exception
+    {
+        final Path site = Files.createTempDirectory("replicore-site");
+        final List<byte[]> files = new ArrayList<>();
+        for (int i = 0; i < 20; i++)
+        {
+            final byte[] bytes = new byte[3000 * (i + 1)];
+            ThreadLocalRandom.current().nextBytes(bytes);
+            Files.write(site.resolve("f" + i), bytes);
+            files.add(bytes);
+        }
+        final int port = ReplicatedRun.freePort();
+        final ReplicatedRun.Running running = ReplicatedRun.start(2, List.of("--scheduling", "serial"), null,
+            "/usr/bin/python3", "-m", "http.server", String.valueOf(port), "--bind", "127.0.0.1", "--directory",
+            site.toString());
+        try
+        {
+            running.awaitListening(port);
+            final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            final List<CompletableFuture<HttpResponse<byte[]>>> responses = new ArrayList<>();
+            for (int i = 0; i < 20; i++)
+            {
+                responses.add(http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/f" + i))
+                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray()));
+            }
+            for (int i = 0; i < 20; i++)
+            {
+                final HttpResponse<byte[]> response = responses.get(i).get(60, TimeUnit.SECONDS);
+                assertEquals(200, response.statusCode());
+                assertArrayEquals(files.get(i), response.body(), "file " + i);
+            }
+        }
+        finally
+        {
+            running.stop();
+        }
+    }
+
+    private static String memcachedClient() throws Exception
+    {
+        return Path.of(ThreadsAndProcessesReplicationTest.class.getResource("/memcached_client.py").toURI()).toString();
     }
 }

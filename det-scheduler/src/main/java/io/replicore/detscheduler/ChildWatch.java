@@ -18,8 +18,12 @@ import java.util.stream.Stream;
 public final class ChildWatch
 {
     private static final long POLL_NS = TimeUnit.MICROSECONDS.toNanos(20);
-    /** How long a clone may take before the caller is assumed to have failed it (it then left the call). */
-    private static final long LIMIT_NS = TimeUnit.SECONDS.toNanos(5);
+    private static final String RUNNING = "running";
+    /**
+     * How long a clone may take before it is taken to have failed: a caller that failed it and runs on without a
+     * call looks the same from /proc as one still in it.
+     */
+    private static final long LIMIT_NS = TimeUnit.SECONDS.toNanos(1);
 
     private ChildWatch()
     {
@@ -65,7 +69,7 @@ public final class ChildWatch
             {
                 return true;
             }
-            if (!inCall(tid, nr))
+            if (!mayBeInCall(tid, nr))
             {
                 // It may have made the child and left just after the count: look once more.
                 return count(process, tid) > before;
@@ -76,20 +80,38 @@ public final class ChildWatch
     }
 
     /**
-     * @return true while {@code tid} is inside system call {@code nr} (or /proc cannot tell).
+     * @return true while {@code tid} may still be inside system call {@code nr}: it sleeps in it, or it is on a
+     * CPU, where /proc cannot tell whether it is still in the call (it says "running").
      */
-    public static boolean inCall(final int tid, final int nr)
+    static boolean mayBeInCall(final int tid, final int nr)
+    {
+        final String first = currentCall(tid);
+        return first != null && (first.equals(RUNNING) || first.equals(Integer.toString(nr)));
+    }
+
+    /**
+     * @return true if {@code tid} sleeps inside system call {@code nr}.
+     */
+    public static boolean sleepsIn(final int tid, final int nr)
+    {
+        return Integer.toString(nr).equals(currentCall(tid));
+    }
+
+    /**
+     * @return the first word of /proc/TID/syscall: the number of the call the thread sleeps in, "running", or
+     * null if the thread is gone.
+     */
+    private static String currentCall(final int tid)
     {
         try
         {
             final String line = Files.readString(Path.of("/proc", Integer.toString(tid), "syscall"));
             final int space = line.indexOf(' ');
-            final String first = (space < 0 ? line : line.substring(0, space)).trim();
-            return first.equals(Integer.toString(nr));
+            return (space < 0 ? line : line.substring(0, space)).trim();
         }
         catch (final IOException ex)
         {
-            return false;
+            return null;
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.replicore.coordinator.cli;
 
+import io.replicore.detscheduler.SchedulingMode;
 import io.replicore.coordinator.EventLog;
 import io.replicore.coordinator.ReplicaContext;
 import io.replicore.coordinator.ReplicaCoordinator;
@@ -49,6 +50,10 @@ final class ReplicaCommand implements Callable<Integer>
         "is taken for hung.")
     long heartbeatTimeoutMs = ReplicaContext.DEFAULT_HEARTBEAT_TIMEOUT_MS;
 
+    @Option(names = "--scheduling", paramLabel = "MODE", defaultValue = "parallel",
+        description = "parallel or serial: how the application's threads and processes are ordered.")
+    String scheduling;
+
     @Option(names = "--corrupt-input-at", hidden = true,
         description = "Fault injection: flip one byte of the N-th input this backup replays.")
     long corruptInputAt;
@@ -60,13 +65,28 @@ final class ReplicaCommand implements Callable<Integer>
     @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments.")
     List<String> command;
 
+    /**
+     * @throws IllegalArgumentException naming the modes if {@code name} is none of them.
+     */
+    static SchedulingMode schedulingMode(final String name)
+    {
+        for (final SchedulingMode mode : SchedulingMode.values())
+        {
+            if (mode.name().equalsIgnoreCase(name))
+            {
+                return mode;
+            }
+        }
+        throw new IllegalArgumentException("--scheduling must be parallel or serial, not '" + name + "'");
+    }
+
     @Override
     public Integer call() throws Exception
     {
         final ReplicaContext ctx = new ReplicaContext()
             .mailboxPath(mailbox).runId(runId).replicaId(id).cpus(cpus).appCpus(appCpus).launcher(Launcher.path())
             .stateDir(stateDir).stateCopy(stateCopy).logFile(log).command(command).corruptInputAt(corruptInputAt)
-            .dieInAcceptAt(dieInAcceptAt)
+            .dieInAcceptAt(dieInAcceptAt).schedulingMode(schedulingMode(scheduling))
             .heartbeatTimeoutNs(TimeUnit.MILLISECONDS.toNanos(heartbeatTimeoutMs));
         try (EventLog events = new EventLog(log, id))
         {

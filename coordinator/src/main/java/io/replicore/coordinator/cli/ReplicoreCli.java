@@ -39,9 +39,10 @@ public final class ReplicoreCli
         commandLine.setExecutionExceptionHandler((ex, cmd, parseResult) ->
         {
             cmd.getErr().println("replicore: " + ex.getMessage());
-            if (!(ex instanceof IllegalArgumentException || ex instanceof IllegalStateException))
+            if (ex instanceof NullPointerException || ex instanceof IndexOutOfBoundsException ||
+                ex instanceof ClassCastException || ex instanceof ArithmeticException)
             {
-                // Not a usage or state error the message explains: a defect, whose trace says where.
+                // A defect, not an error the message explains: its trace says where.
                 ex.printStackTrace(new java.io.PrintWriter(cmd.getErr(), true));
             }
             return 2;

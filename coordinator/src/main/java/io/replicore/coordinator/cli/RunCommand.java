@@ -68,6 +68,13 @@ final class RunCommand implements Callable<Integer>
         "the primary for hung and takes over (default ${DEFAULT-VALUE} ms); a dead primary is seen at once.")
     long heartbeatTimeoutMs;
 
+    @Option(names = "--scheduling", paramLabel = "MODE", defaultValue = "parallel",
+        description = "How a replica's threads and processes are ordered: parallel (they run in parallel, only " +
+            "intercepted calls are ordered; for programs whose threads share nothing but kernel objects) or serial " +
+            "(one thread at a time, switching only at intercepted calls, futexes ordered too; for programs whose " +
+            "threads share memory and locks). Default ${DEFAULT-VALUE}.")
+    String scheduling;
+
     @Option(names = "--reset", description = "Replace a mailbox left by a previous run (never one in use).")
     boolean reset;
 
@@ -92,6 +99,7 @@ final class RunCommand implements Callable<Integer>
     @Override
     public Integer call() throws Exception
     {
+        ReplicaCommand.schedulingMode(scheduling);
         final String mailboxPath = mailbox != null ? mailbox : "/dev/shm/replicore-" + ProcessHandle.current().pid();
         final List<String> plan = cpuPlan();
         final List<String> appPlan = appCpuPlan();
@@ -272,7 +280,7 @@ final class RunCommand implements Callable<Integer>
         jvm.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
             ReplicoreCli.class.getName(), "replica", "--id", String.valueOf(id), "--mailbox", box.path(),
             "--run-id", Long.toHexString(box.runId()), "--cpus", partition, "--log", log.toString(),
-            "--heartbeat-timeout", String.valueOf(heartbeatTimeoutMs)));
+            "--heartbeat-timeout", String.valueOf(heartbeatTimeoutMs), "--scheduling", scheduling));
         if (appPartition != null)
         {
             jvm.add("--app-cpus");

@@ -1,5 +1,6 @@
 package io.replicore.coordinator.intercept;
 
+import io.replicore.detscheduler.SchedulingMode;
 import java.util.Arrays;
 import java.util.BitSet;
 
@@ -28,6 +29,9 @@ public final class SyscallPolicy
         // a backup's sockets are never bound or connected: they stand in, at the same numbers, for the primary's;
         // an epoll set holds the same numbers in every replica (waiting on it is replicated)
         SOCKET, EPOLL_CREATE, EPOLL_CREATE1, EPOLL_CTL,
+        // a connected pair or an event counter inside the replica, as a pipe is: what passes through it is
+        // replicated call by call
+        SOCKETPAIR, EVENTFD, EVENTFD2,
         // ids inside the replica's pid namespace, which every replica hands out in the same (log) order
         GETPID, GETTID, GETPPID, SET_TID_ADDRESS,
         // credentials and limits are inherited identically
@@ -75,9 +79,15 @@ public final class SyscallPolicy
     }
 
     /**
+     * Allowed in parallel mode, notified in serial mode: where a thread may wait for another (a futex), give way
+     * (sched_yield), sleep, or end, control may pass to another thread, which serial mode decides.
+     */
+    static final int[] SERIAL_SWITCH_POINTS = {FUTEX, SCHED_YIELD, NANOSLEEP, CLOCK_NANOSLEEP, EXIT, EXIT_GROUP};
+
+    /**
      * The seccomp filter the launcher installs: wrong architecture kills, the allow-list runs, the rest notifies.
      */
-    public static BpfProgram filter()
+    public static BpfProgram filter(final SchedulingMode mode)
     {
         final BpfProgram bpf = new BpfProgram();
         bpf.add(BpfProgram.LD_W_ABS, 0, 0, SeccompIoctlOffsets.ARCH);
@@ -89,6 +99,10 @@ public final class SyscallPolicy
         bpf.add(BpfProgram.RET_K, 0, 0, BpfProgram.SECCOMP_RET_USER_NOTIF);
         for (final int nr : ALLOWED)
         {
+            if (mode == SchedulingMode.SERIAL && Arrays.stream(SERIAL_SWITCH_POINTS).anyMatch(point -> point == nr))
+            {
+                continue;
+            }
             bpf.add(BpfProgram.JMP_JEQ_K, 0, 1, nr);
             bpf.add(BpfProgram.RET_K, 0, 0, BpfProgram.SECCOMP_RET_ALLOW);
         }

@@ -51,6 +51,16 @@ public final class Syscalls
     public static final int GETPEERNAME = 52;
     public static final int SETSOCKOPT = 54;
     public static final int GETSOCKOPT = 55;
+    public static final int SOCKETPAIR = 53;
+    public static final int EVENTFD = 284;
+    public static final int EVENTFD2 = 290;
+    public static final int SETUID = 105;
+    public static final int SETGID = 106;
+    public static final int SETREUID = 113;
+    public static final int SETREGID = 114;
+    public static final int SETGROUPS = 116;
+    public static final int SETRESUID = 117;
+    public static final int SETRESGID = 119;
     public static final int CLONE = 56;
     public static final int FORK = 57;
     public static final int VFORK = 58;
@@ -138,6 +148,7 @@ public final class Syscalls
     public static final int STATX = 332;
     public static final int RSEQ = 334;
     public static final int CLONE3 = 435;
+    public static final int CLOSE_RANGE = 436;
     public static final int FACCESSAT2 = 439;
 
     private Syscalls()

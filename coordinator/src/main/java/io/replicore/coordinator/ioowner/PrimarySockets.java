@@ -210,6 +210,12 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
+    public int trackedLimit()
+    {
+        return Math.max(Math.max(shared.length(), notSockets.length()), files.length());
+    }
+
+    @Override
     public void closed(final int appFd)
     {
         if (appFd < 0)

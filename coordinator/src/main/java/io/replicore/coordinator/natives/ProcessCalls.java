@@ -39,6 +39,10 @@ public interface ProcessCalls
     @SaveError
     int sched_getaffinity(int pid, @size_t long size, Pointer mask);
 
+    /** sched_setscheduler(2): {@code param} points to a struct sched_param (one int, the priority). */
+    @SaveError
+    int sched_setscheduler(int pid, int policy, Pointer param);
+
     @SaveError
     int prlimit(int pid, int resource, Pointer newLimit, Pointer oldLimit);
 

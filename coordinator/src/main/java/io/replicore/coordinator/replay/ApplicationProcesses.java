@@ -3,11 +3,24 @@ package io.replicore.coordinator.replay;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
 import io.replicore.detscheduler.ChildWatch;
+import io.replicore.detscheduler.FutexTable;
+import io.replicore.detscheduler.SchedulingMode;
+import io.replicore.detscheduler.SerialToken;
 import io.replicore.detscheduler.ThreadIds;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntSupplier;
+
+import static io.replicore.coordinator.intercept.Syscalls.EXIT;
+import static io.replicore.coordinator.intercept.Syscalls.EXIT_GROUP;
+import static io.replicore.coordinator.intercept.Syscalls.WAIT4;
+import static io.replicore.coordinator.intercept.Syscalls.WAITID;
 
 /**
  * The processes and threads of one replica's application as its coordinator reaches them: each thread's logical
@@ -19,8 +32,14 @@ public final class ApplicationProcesses implements AutoCloseable
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     /** Past this many open pidfds, those of processes that have ended are closed. */
     private static final int PIDFD_SWEEP_THRESHOLD = 64;
+    private static final long EXIT_POLL_NS = TimeUnit.MICROSECONDS.toNanos(20);
+    private static final long EXIT_LIMIT_NS = TimeUnit.SECONDS.toNanos(5);
 
     private final ThreadIds threads = new ThreadIds();
+    /** Serial mode's grant and futexes; null in parallel mode. */
+    private final SerialToken token;
+    private final FutexTable futexes;
+    private final SerialBirths births;
     private final Map<Integer, Integer> pidfds = new ConcurrentHashMap<>();
     private final Object cloneLock = new Object();
     private final int mainProcess;
@@ -28,16 +47,96 @@ public final class ApplicationProcesses implements AutoCloseable
     /**
      * @param mainProcess the application's first process on the host, and {@code mainPidfd} a pidfd of it that the
      * caller keeps and closes.
+     * @param mode how the application's threads are ordered.
      */
-    public ApplicationProcesses(final int mainProcess, final int mainPidfd)
+    public ApplicationProcesses(final int mainProcess, final int mainPidfd, final SchedulingMode mode)
     {
         this.mainProcess = mainProcess;
+        this.token = mode == SchedulingMode.SERIAL ? new SerialToken() : null;
+        this.futexes = mode == SchedulingMode.SERIAL ? new FutexTable() : null;
+        this.births = mode == SchedulingMode.SERIAL ? new SerialBirths() : null;
         pidfds.put(mainProcess, mainPidfd);
+    }
+
+    /**
+     * @return the application's first process on the host: the one whose sockets the primary hands over.
+     */
+    public int mainProcess()
+    {
+        return mainProcess;
     }
 
     public ThreadIds threads()
     {
         return threads;
+    }
+
+    /**
+     * @return serial mode's grant, or null in parallel mode.
+     */
+    public SerialToken serialToken()
+    {
+        return token;
+    }
+
+    FutexTable futexes()
+    {
+        return futexes;
+    }
+
+    /**
+     * Every notified call, first (serial mode): the thread no longer runs, and a parent or new thread that ran
+     * alone on one CPU since a clone goes back to the application's CPUs.
+     */
+    public void arrived(final InterceptedCall call)
+    {
+        if (token != null)
+        {
+            final int arrival = token.arrived(call.tid);
+            births.arrived(call.tid, arrival == 1);
+            call.arrival(arrival);
+        }
+    }
+
+    /**
+     * Serial mode's accounting once a call has been answered: the thread runs now, unless it went into the kernel
+     * for a call that may block there (its next call says when it is back), ended, or was gone.
+     */
+    public void answered(final InterceptedCall call, final boolean gone)
+    {
+        if (token == null)
+        {
+            return;
+        }
+        if (gone || call.nr == WAIT4 || call.nr == WAITID || call.nr == EXIT || call.nr == EXIT_GROUP)
+        {
+            token.relinquish(call.tid, call.arrival);
+        }
+        else
+        {
+            token.released(call.tid, call.arrival);
+        }
+    }
+
+    /**
+     * Let a thread's exit run ({@code letRun}) and wait until the thread is gone, so that the kernel has cleared
+     * its thread-id word before any other thread runs (serial mode); then let its process's futex waiters look
+     * again.
+     */
+    public int exitThread(final InterceptedCall call, final IntSupplier letRun)
+    {
+        final int rc = letRun.getAsInt();
+        final Path task = Path.of("/proc", Integer.toString(call.process), "task", Integer.toString(call.tid));
+        final long deadline = System.nanoTime() + EXIT_LIMIT_NS;
+        while (Files.exists(task) && System.nanoTime() - deadline < 0)
+        {
+            LockSupport.parkNanos(EXIT_POLL_NS);
+        }
+        if (futexes != null)
+        {
+            futexes.threadEnded(call.process);
+        }
+        return rc;
     }
 
     /**
@@ -74,15 +173,22 @@ public final class ApplicationProcesses implements AutoCloseable
      *
      * @return what {@code letRun} returned.
      */
-    public int createChild(final InterceptedCall call, final java.util.function.IntSupplier letRun)
+    public int createChild(final InterceptedCall call, final IntSupplier letRun)
     {
         synchronized (cloneLock)
         {
             final int before = ChildWatch.count(call.process, call.tid);
-            final int rc = letRun.getAsInt();
-            if (rc == 0 && before >= 0)
+            if (token != null)
             {
-                ChildWatch.awaitChild(call.process, call.tid, before, call.nr);
+                token.expectChild();
+                births.beforeClone(call.tid);
+            }
+            final int rc = letRun.getAsInt();
+            final boolean made = rc == 0 && before >= 0 && ChildWatch.awaitChild(call.process, call.tid, before, call.nr);
+            if (!made && token != null)
+            {
+                token.childNotMade();
+                births.noChild();
             }
             return rc;
         }
@@ -97,8 +203,7 @@ public final class ApplicationProcesses implements AutoCloseable
         while (entries.hasNext())
         {
             final Map.Entry<Integer, Integer> entry = entries.next();
-            if (entry.getKey() != mainProcess && !java.nio.file.Files.exists(java.nio.file.Path.of("/proc",
-                Integer.toString(entry.getKey()))))
+            if (entry.getKey() != mainProcess && !Files.exists(Path.of("/proc", Integer.toString(entry.getKey()))))
             {
                 entries.remove();
                 PROCESS.close(entry.getValue());

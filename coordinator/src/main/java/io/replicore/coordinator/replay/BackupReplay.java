@@ -64,6 +64,8 @@ public final class BackupReplay
     private int recordChecksum;
     /** A record has been read and waits for its thread's call, since this time. */
     private boolean pending;
+    /** The answer to the call in hand found its thread gone. */
+    private boolean gone;
     private long pendingSinceNs;
     /** Descriptors that stand in for files only the primary opened: a new primary cannot use them. */
     private final BitSet placeholders = new BitSet();
@@ -185,7 +187,7 @@ public final class BackupReplay
         }
         final int thread = record.getInt(THREAD_INDEX_OFFSET);
         final int hostTid = processes.threads().hostTidOf(thread);
-        if (hostTid > 0 && ChildWatch.inCall(hostTid, FUTEX))
+        if (hostTid > 0 && ChildWatch.sleepsIn(hostTid, FUTEX))
         {
             throw new ReplicaStop(record.getInt(CALL_NUMBER_OFFSET), "at log record " + recordSequence + ", thread " +
                 thread + " waits on a lock (futex) where the primary's made " +
@@ -232,7 +234,8 @@ public final class BackupReplay
         switch (record.getInt(ACTION_OFFSET))
         {
             case ACTION_CONTINUE -> respond(nr == CLONE || nr == CLONE3 || nr == FORK || nr == VFORK ?
-                processes.createChild(call, listener::continueCall) : listener.continueCall());
+                processes.createChild(call, listener::continueCall) : nr == EXIT ?
+                processes.exitThread(call, listener::continueCall) : listener.continueCall());
             case ACTION_RESULT -> applyResult(result);
             case ACTION_OUTPUT -> compareOutput(result);
             case ACTION_DESCRIPTOR -> installPlaceholder((int)result);
@@ -242,6 +245,8 @@ public final class BackupReplay
         }
         followSockets(nr, result);
         ownSlot.logSequence(recordSequence);
+        processes.answered(call, gone);
+        gone = false;
         return true;
     }
 
@@ -565,6 +570,7 @@ public final class BackupReplay
 
     private void respond(final int rc) throws ReplicaStop
     {
+        gone |= rc == SeccompListener.GONE;
         if (rc < 0 && rc != SeccompListener.GONE)
         {
             throw new ReplicaStop(call.nr, "cannot answer " + call.name() + ": errno " + -rc);

@@ -47,6 +47,8 @@ public final class InterceptedCall
     int process;
     /** The calling thread's id inside the replica's pid namespace: the same in every replica. */
     int logicalTid;
+    /** Serial mode: which of its thread's calls this is (SerialToken#arrived). */
+    int arrival;
 
     /**
      * @param maxRecordLength the largest record the channels take; data read for the application is cut to fit.
@@ -71,6 +73,19 @@ public final class InterceptedCall
         final ThreadIds.Identity identity = threads.of(tid);
         process = identity.process();
         logicalTid = identity.logicalTid();
+    }
+
+    /**
+     * Serial mode: the call's arrival number, as the token gave it.
+     */
+    public void arrival(final int arrival)
+    {
+        this.arrival = arrival;
+    }
+
+    public int arrivalNumber()
+    {
+        return arrival;
     }
 
     public SeccompListener listener()

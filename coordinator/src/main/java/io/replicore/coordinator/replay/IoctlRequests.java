@@ -12,6 +12,7 @@ final class IoctlRequests
     static final long FIONCLEX = 0x5450;
     static final long FIOCLEX = 0x5451;
     static final long FIONBIO = 0x5421;
+    static final long FIOASYNC = 0x5452;
     /** struct termios as the kernel returns it for TCGETS. */
     static final int KERNEL_TERMIOS_LENGTH = 36;
 
@@ -42,10 +43,12 @@ final class IoctlRequests
     /**
      * @return true for requests every replica runs on its own descriptor: close-on-exec changes only the calling
      * process's table; FIONBIO sets the blocking mode of the primary's socket and of a backup's stand-in alike, so
-     * that fcntl(F_GETFL), which runs in the kernel, answers the same in every replica.
+     * that fcntl(F_GETFL), which runs in the kernel, answers the same in every replica; FIOASYNC likewise (the
+     * SIGIO it may bring is a signal, and signals are not replicated: a program that acts on one diverges, which
+     * the output check reports).
      */
     static boolean isLocal(final long request)
     {
-        return request == FIOCLEX || request == FIONCLEX || request == FIONBIO;
+        return request == FIOCLEX || request == FIONCLEX || request == FIONBIO || request == FIOASYNC;
     }
 }

@@ -104,6 +104,7 @@ public final class PrimaryCalls
     private static final int CPU_SET_MAX = 1024;
     private static final int CLOCK_PROCESS_CPUTIME_ID = 2;
     private static final int CLOCK_THREAD_CPUTIME_ID = 3;
+    private static final int CLOCK_MONOTONIC = 1;
     private static final int PATH_MAX = 4096;
     private static final int SEEK_SET = 0;
     private static final int SEEK_CUR = 1;
@@ -124,6 +125,10 @@ public final class PrimaryCalls
     private final SocketOwner sockets;
     private final DescriptorClassifier classifier;
     private final ApplicationProcesses processes;
+    /** Serial mode's switch points; null in parallel mode, where they are not notified. */
+    private final SerialCalls serial;
+    /** The answer to the call in hand found its thread gone. */
+    private boolean gone;
     private final int appPidfd;
     private final UnsafeBuffer record;
     private final Native.Scratch ownMessage = Native.allocate(OWN_MESSAGE_LENGTH);
@@ -163,6 +168,7 @@ public final class PrimaryCalls
         this.dieInAcceptAt = dieInAcceptAt;
         this.accepts = accepts;
         this.processes = processes;
+        this.serial = processes.serialToken() == null ? null : new SerialCalls(call, processes, whileWaiting);
         this.whileWaiting = whileWaiting;
         this.call = call;
         this.listener = call.listener;
@@ -182,6 +188,11 @@ public final class PrimaryCalls
     public void handle() throws ReplicaStop
     {
         log.checkStillPrimary();
+        gone = false;
+        if (serial != null && !SerialCalls.mayWait(call.nr))
+        {
+            serial.acquire(); // its effects too happen while no other thread runs
+        }
         try
         {
             dispatch(call.args);
@@ -190,6 +201,7 @@ public final class PrimaryCalls
         {
             releaseDuplicates();
         }
+        processes.answered(call, gone);
     }
 
     private void dispatch(final long[] a) throws ReplicaStop
@@ -246,7 +258,16 @@ public final class PrimaryCalls
             case PSELECT6 -> pselect6((int)a[0], a[1], a[2], a[3], a[4], a[5]);
             case CLONE, CLONE3, FORK, VFORK -> createChild();
             // Ids inside the replica's pid namespace are the same in every replica: each replica runs these itself.
-            case WAIT4, WAITID, KILL, TKILL, TGKILL -> proceed();
+            case WAIT4, WAITID, KILL, TKILL, TGKILL, EXIT_GROUP -> proceed();
+            // Credentials are the process's own, and every replica drops the same privileges at the same point.
+            case SETUID, SETGID, SETREUID, SETREGID, SETGROUPS, SETRESUID, SETRESGID -> proceed();
+            case CLOSE_RANGE -> closeRange(a[0] & UNSIGNED_INT_MASK, a[1] & UNSIGNED_INT_MASK);
+            // Serial mode only: in parallel mode the filter lets these run.
+            case FUTEX -> futex(a);
+            case EXIT -> exitThread();
+            case NANOSLEEP -> value(serial.sleep(CLOCK_MONOTONIC, 0, a[0]));
+            case CLOCK_NANOSLEEP -> value(serial.sleep((int)a[0], (int)a[1], a[2]));
+            case SCHED_YIELD -> value(0);
             default -> stop(call.name() + " (system call " + call.nr + ") cannot be replicated by this version");
         }
     }
@@ -272,6 +293,40 @@ public final class PrimaryCalls
     {
         appendCall(ACTION_CONTINUE, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
         respond(processes.createChild(call, listener::continueCall));
+    }
+
+    private void futex(final long[] a) throws ReplicaStop
+    {
+        if (!SerialCalls.isOrdered((int)a[1]))
+        {
+            stop("futex operation " + SerialCalls.command((int)a[1]) + " is not ordered by serial mode; run this " +
+                "program with --scheduling parallel");
+        }
+        value(serial.futex(a[0], (int)a[1], (int)a[2], a[3], (int)a[5]));
+    }
+
+    /**
+     * Every replica closes its own descriptors; the primary forgets the sockets among them.
+     */
+    private void closeRange(final long first, final long last) throws ReplicaStop
+    {
+        proceed();
+        if (call.process == processes.mainProcess())
+        {
+            for (int fd = (int)Math.min(first, Integer.MAX_VALUE); fd <= last && fd < sockets.trackedLimit(); fd++)
+            {
+                sockets.closed(fd);
+            }
+        }
+    }
+
+    /**
+     * A thread ends: every replica lets it, and goes on once it is gone (ApplicationProcesses#exitThread).
+     */
+    private void exitThread() throws ReplicaStop
+    {
+        appendCall(ACTION_CONTINUE, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
+        respond(processes.exitThread(call, listener::continueCall));
     }
 
     private void proceed() throws ReplicaStop
@@ -2016,6 +2071,10 @@ public final class PrimaryCalls
      */
     private void appendRecord(final int length) throws ReplicaStop
     {
+        if (serial != null)
+        {
+            serial.acquire(); // the log's order is the order in which threads run
+        }
         record.putInt(THREAD_INDEX_OFFSET, call.logicalTid);
         log.append(TYPE_CALL, record, 0, length);
     }
@@ -2034,6 +2093,7 @@ public final class PrimaryCalls
 
     private void respond(final int rc) throws ReplicaStop
     {
+        gone |= rc == SeccompListener.GONE;
         if (rc < 0 && rc != SeccompListener.GONE)
         {
             throw new ReplicaStop(call.nr, "cannot answer " + call.name() + ": errno " + -rc);

@@ -57,6 +57,11 @@ public interface SocketOwner
     void closed(int appFd);
 
     /**
+     * @return one more than the highest descriptor number it knows anything about.
+     */
+    int trackedLimit();
+
+    /**
      * @return how many of the next {@code count} bytes the application writes to {@code appFd} the old primary had
      * already sent before it was lost (0 almost always); they are counted as written, not sent again.
      */
