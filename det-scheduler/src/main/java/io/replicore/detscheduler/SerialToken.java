@@ -92,15 +92,7 @@ public final class SerialToken
      */
     public synchronized void released(final int tid, final int arrival)
     {
-        if (holds(tid, arrival))
-        {
-            grantedTo = NOBODY;
-        }
-        if (arrivals.getOrDefault(tid, 0) == arrival)
-        {
-            running.add(tid);
-        }
-        notifyAll();
+        answered(tid, arrival, true);
     }
 
     /**
@@ -109,13 +101,29 @@ public final class SerialToken
      */
     public synchronized void relinquish(final int tid, final int arrival)
     {
+        answered(tid, arrival, false);
+    }
+
+    /**
+     * The grant of call {@code arrival} of {@code tid} ends; unless the thread has arrived again since, it runs or
+     * not as {@code runs} says.
+     */
+    private void answered(final int tid, final int arrival, final boolean runs)
+    {
         if (holds(tid, arrival))
         {
             grantedTo = NOBODY;
         }
         if (arrivals.getOrDefault(tid, 0) == arrival)
         {
-            running.remove(tid);
+            if (runs)
+            {
+                running.add(tid);
+            }
+            else
+            {
+                running.remove(tid);
+            }
         }
         notifyAll();
     }
