@@ -27,7 +27,8 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
     private final ReplicaSlot primary;
     private final HeartbeatMonitor heartbeats;
     private final long timeoutNs;
-    private final int pidfd;
+    /** Opened once the primary has registered its pid (a backup may start first); -1 until then. */
+    private int pidfd = -1;
     private final Native.Scratch pollFd = Native.allocate(8);
 
     PrimaryLiveness(final Mailbox mailbox, final int primaryId, final long timeoutNs)
@@ -35,9 +36,19 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
         this.primary = mailbox.slot(primaryId);
         this.heartbeats = new HeartbeatMonitor(mailbox, System.nanoTime());
         this.timeoutNs = timeoutNs;
-        // The coordinator's pid is only a hint in kernel partitions (another kernel's pid space): no pidfd there.
+        openPidfd();
+    }
+
+    /**
+     * The coordinator's pid is only a hint in kernel partitions (another kernel's pid space): no pidfd there.
+     */
+    private void openPidfd()
+    {
         final int pid = primary.pid();
-        this.pidfd = pid > 0 ? PROCESS.pidfd_open(pid, 0) : -1;
+        if (pid > 0)
+        {
+            pidfd = PROCESS.pidfd_open(pid, 0);
+        }
     }
 
     int primaryId()
@@ -54,6 +65,10 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
             final String error = primary.lastErrorMessage();
             return "replica " + primary.replicaId() + " is " + state.name().toLowerCase() +
                 (error.isEmpty() ? "" : " (" + error + ")");
+        }
+        if (pidfd < 0)
+        {
+            openPidfd();
         }
         if (pidfd >= 0 && exited())
         {

@@ -4,6 +4,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RecordDescriptor;
 
 /**
  * The single reader of one channel. A record whose sequence or checksum is wrong is not consumed and not
@@ -75,6 +76,22 @@ public final class ChannelReader
     public long backlogBytes()
     {
         return ring.producerPosition() - ring.consumerPosition();
+    }
+
+    /**
+     * @return true if what is left to read starts with a record its writer claimed but never finished: once the
+     * writer is known dead, that record will never be readable (and, the writer having died before it could act
+     * on it, it stands for nothing that happened).
+     */
+    public boolean blockedByUnfinishedRecord()
+    {
+        final long head = ring.consumerPosition();
+        if (ring.producerPosition() == head)
+        {
+            return false;
+        }
+        final int index = (int)head & (ring.capacity() - 1);
+        return buffer.getIntVolatile(RecordDescriptor.lengthOffset(index)) <= 0;
     }
 
     private ControlledMessageHandler.Action onFrame(

@@ -134,6 +134,23 @@ class ChannelTest
     }
 
     @Test
+    void aRecordClaimedButNeverCommittedBlocksTheReaderAndSaysSo()
+    {
+        final ChannelWriter writer = mailbox.newWriter(0, 1);
+        final ChannelReader reader = mailbox.newReader(0, 1);
+        final UnsafeBuffer payload = new UnsafeBuffer(new byte[64]);
+        writer.tryWrite(1, payload, 0, 64);
+        assertFalse(reader.blockedByUnfinishedRecord(), "a finished record waits");
+        assertEquals(1, reader.poll((t, s, b, o, l) -> Action.CONTINUE, 10));
+        assertFalse(reader.blockedByUnfinishedRecord(), "nothing left");
+        writer.tryClaim(1, 64); // the writer dies here, before its commit
+
+        assertEquals(0, reader.poll((t, s, b, o, l) -> Action.CONTINUE, 10));
+        assertTrue(reader.backlogBytes() > 0);
+        assertTrue(reader.blockedByUnfinishedRecord());
+    }
+
+    @Test
     void damagedRecordIsNeitherDeliveredNorConsumed()
     {
         final ChannelWriter writer = mailbox.newWriter(0, 1);

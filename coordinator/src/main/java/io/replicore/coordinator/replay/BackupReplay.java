@@ -489,7 +489,7 @@ public final class BackupReplay
      */
     public boolean primaryGoneAndLogReplayed()
     {
-        if (pending || reader.backlogBytes() != 0)
+        if (pending || (reader.backlogBytes() != 0 && !reader.blockedByUnfinishedRecord()))
         {
             return false;
         }
