@@ -138,7 +138,14 @@ final class RunCommand implements Callable<Integer>
             }
             finally
             {
-                Runtime.getRuntime().removeShutdownHook(stopService);
+                try
+                {
+                    Runtime.getRuntime().removeShutdownHook(stopService);
+                }
+                catch (final IllegalStateException shuttingDown)
+                {
+                    // Ctrl-C or SIGTERM: the hook is stopping the replicas already; stopping them again is harmless.
+                }
                 stopReplicas(box.runId(), coordinators);
                 if (!keepMailbox)
                 {
