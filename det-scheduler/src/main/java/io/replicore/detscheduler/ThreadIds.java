@@ -67,14 +67,6 @@ public final class ThreadIds
     }
 
     /**
-     * Forget a thread that has ended, so that its host id may be reused.
-     */
-    public void forget(final int hostTid)
-    {
-        byHostTid.remove(hostTid);
-    }
-
-    /**
      * @return how many threads are known.
      */
     public int size()

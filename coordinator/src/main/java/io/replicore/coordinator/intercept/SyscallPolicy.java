@@ -2,7 +2,6 @@ package io.replicore.coordinator.intercept;
 
 import io.replicore.detscheduler.SchedulingMode;
 import java.util.Arrays;
-import java.util.BitSet;
 
 import static io.replicore.coordinator.intercept.Syscalls.*;
 
@@ -59,23 +58,8 @@ public final class SyscallPolicy
         {OPENAT, 2, OPEN_WRITE_INTENT}, {OPEN, 1, OPEN_WRITE_INTENT},
     };
 
-    private static final BitSet ALLOWED_SET = new BitSet();
-
-    static
-    {
-        Arrays.stream(ALLOWED).forEach(ALLOWED_SET::set);
-    }
-
     private SyscallPolicy()
     {
-    }
-
-    /**
-     * @return true if the filter lets {@code nr} run without asking the coordinator (for any arguments).
-     */
-    public static boolean isAlwaysAllowed(final int nr)
-    {
-        return ALLOWED_SET.get(nr);
     }
 
     /**

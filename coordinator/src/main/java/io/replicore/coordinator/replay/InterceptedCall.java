@@ -101,10 +101,6 @@ public final class InterceptedCall
         return logicalTid;
     }
 
-    public int process()
-    {
-        return process;
-    }
 
     public int nr()
     {

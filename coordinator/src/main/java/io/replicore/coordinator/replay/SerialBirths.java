@@ -32,17 +32,16 @@ final class SerialBirths
     private int childrenToWiden;
 
     /**
-     * Before a clone of {@code tid} runs.
-     *
-     * @return false if the parent could not be made to run first (the clone then runs as in parallel mode).
+     * Before a clone of {@code tid} runs. If the parent cannot be made to run first (no privilege for SCHED_FIFO),
+     * the clone runs as in parallel mode.
      */
-    synchronized boolean beforeClone(final int tid)
+    synchronized void beforeClone(final int tid)
     {
         if (!maskKnown)
         {
             if (PROCESS.sched_getaffinity(tid, MASK_LENGTH, mask.pointer()) < 0)
             {
-                return false;
+                return;
             }
             maskKnown = true;
         }
@@ -54,11 +53,10 @@ final class SerialBirths
             PROCESS.sched_setscheduler(tid, SCHED_FIFO | SCHED_RESET_ON_FORK, param.pointer()) < 0)
         {
             restore(tid);
-            return false;
+            return;
         }
         parents.add(tid);
         childrenToWiden++;
-        return true;
     }
 
     /**
