@@ -1,12 +1,9 @@
 package io.replicore.coordinator;
 
 import io.replicore.coordinator.intercept.SeccompListener;
-import io.replicore.coordinator.natives.Native;
-import io.replicore.coordinator.natives.SocketCalls;
 import io.replicore.coordinator.replay.InterceptedCall;
 import io.replicore.coordinator.replay.ReplicaStop;
 import io.replicore.detscheduler.ThreadIds;
-import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -31,7 +28,7 @@ final class PrimaryLanes
     @FunctionalInterface
     interface LaneFactory
     {
-        CallHandler handlerFor(InterceptedCall call) throws ReplicaStop;
+        CallHandler handlerFor(InterceptedCall call, PrimaryLanes lanes) throws ReplicaStop;
     }
 
     /** Handles the call loaded in a lane, or checks between calls; throws to stop the replica. */
@@ -48,9 +45,6 @@ final class PrimaryLanes
         void observe(InterceptedCall call) throws ReplicaStop;
     }
 
-    private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
-    private static final int POLLIN = 0x1;
-    private static final int POLLHUP = 0x10;
     private static final int POLL_MS = 20;
     private static final long WATCH_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(2);
     /** More lanes than this means something is wrong with the application, not a lack of lanes. */
@@ -112,7 +106,7 @@ final class PrimaryLanes
         watchdog.start();
         try
         {
-            runLane(call, factory.handlerFor(call), beforeFirst);
+            runLane(call, factory.handlerFor(call, this), beforeFirst);
         }
         finally
         {
@@ -142,13 +136,12 @@ final class PrimaryLanes
     private void runLane(final InterceptedCall call, final CallHandler handler, final CallHandler beforeFirst)
     {
         final SeccompListener own = call.listener();
-        final Native.Scratch pollFd = Native.allocate(8);
         CallHandler first = beforeFirst;
         try
         {
             while (!ended && stopped.get() == null)
             {
-                if (!take(own, pollFd))
+                if (!take(own))
                 {
                     continue;
                 }
@@ -183,7 +176,7 @@ final class PrimaryLanes
      *
      * @return true with a notification in {@code own}; false to look again.
      */
-    private boolean take(final SeccompListener own, final Native.Scratch pollFd) throws ReplicaStop
+    private boolean take(final SeccompListener own) throws ReplicaStop
     {
         idleLanes.incrementAndGet();
         try
@@ -202,7 +195,12 @@ final class PrimaryLanes
                     return true;
                 }
                 between.handle();
-                final int rc = awaitNotification(own, pollFd);
+                final int rc = own.awaitNotification(POLL_MS);
+                if (rc == SeccompListener.ENDED)
+                {
+                    ended = true;
+                    return false;
+                }
                 if (rc == SeccompListener.GONE)
                 {
                     return false;
@@ -225,39 +223,13 @@ final class PrimaryLanes
     }
 
     /**
-     * @return 0 with a notification received, {@link SeccompListener#GONE} if there was none in time (or its
-     * thread went away); marks the end when no process of the application is left.
-     */
-    private int awaitNotification(final SeccompListener own, final Native.Scratch pollFd)
-    {
-        final UnsafeBuffer poll = pollFd.buffer();
-        poll.putInt(0, listener.fd());
-        poll.putShort(4, (short)POLLIN);
-        poll.putShort(6, (short)0);
-        if (SOCKETS.poll(pollFd.pointer(), 1, POLL_MS) <= 0)
-        {
-            return SeccompListener.GONE;
-        }
-        final int revents = poll.getShort(6);
-        if ((revents & POLLIN) == 0)
-        {
-            if ((revents & POLLHUP) != 0)
-            {
-                ended = true;
-            }
-            return SeccompListener.GONE;
-        }
-        return own.receive();
-    }
-
-    /**
      * Add a lane whenever calls wait while every lane is busy: a lane may be held by a call that waits for
      * another thread of the application, whose call must then be taken by another lane.
      */
     private void watch()
     {
-        final Native.Scratch pollFd = Native.allocate(8);
-        final UnsafeBuffer poll = pollFd.buffer();
+        // A view of its own: the lanes' listeners are theirs.
+        final SeccompListener pending = listener.view();
         long busySinceNs = 0;
         while (!ended)
         {
@@ -268,11 +240,7 @@ final class PrimaryLanes
                 busySinceNs = 0;
                 continue;
             }
-            poll.putInt(0, listener.fd());
-            poll.putShort(4, (short)POLLIN);
-            poll.putShort(6, (short)0);
-            final boolean waiting = !heldOver.isEmpty() ||
-                (SOCKETS.poll(pollFd.pointer(), 1, 0) > 0 && (poll.getShort(6) & POLLIN) != 0);
+            final boolean waiting = !heldOver.isEmpty() || pending.hasPending();
             if (!waiting)
             {
                 busySinceNs = 0;
@@ -329,7 +297,7 @@ final class PrimaryLanes
         {
             try
             {
-                runLane(call, factory.handlerFor(call), null);
+                runLane(call, factory.handlerFor(call, this), null);
             }
             catch (final ReplicaStop stop)
             {

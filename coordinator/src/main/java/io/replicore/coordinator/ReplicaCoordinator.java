@@ -10,7 +10,6 @@ import io.replicore.coordinator.ioowner.PrimarySockets;
 import io.replicore.coordinator.ioowner.SocketTakeover;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
-import io.replicore.coordinator.natives.SocketCalls;
 import io.replicore.coordinator.replay.ApplicationProcesses;
 import io.replicore.coordinator.replay.BackupReplay;
 import io.replicore.coordinator.replay.InterceptedCall;
@@ -56,9 +55,6 @@ public final class ReplicaCoordinator
     private static final long LOCK_ORDER_WAIT_NS = TimeUnit.SECONDS.toNanos(5);
 
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
-    private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
-    private static final int POLLIN = 0x1;
-    private static final int POLLHUP = 0x10;
     /** Longest wait for a notification before the checks between calls run again. */
     private static final int POLL_MS = 20;
     /** How Java reports a process ended by SIGKILL. */
@@ -82,8 +78,6 @@ public final class ReplicaCoordinator
     private final AtomicLong interceptedCalls = new AtomicLong();
     /** The application's processes and threads, whose calls arrive here first. */
     private ApplicationProcesses processes;
-    /** Serial mode's grant, which every call's arrival frees; null in parallel mode. */
-    private SerialToken serialToken;
     /** Lanes of the primary role that were still in a call when it ended. */
     private int strayLanes;
 
@@ -199,7 +193,6 @@ public final class ReplicaCoordinator
         final int maxRecord = mailbox.newWriter(0, 1).maxPayloadLength();
         final ApplicationProcesses processes = new ApplicationProcesses(appPid, pidfd, ctx.schedulingMode());
         this.processes = processes;
-        serialToken = processes.serialToken();
         final Application app = new Application(application, listener,
             new InterceptedCall(listener, processes.threads(), maxRecord), pidfd, appPid, processes, maxRecord);
         try
@@ -310,8 +303,7 @@ public final class ReplicaCoordinator
     private PrimaryLanes lanes(final Application app, final PrimaryLog log, final PrimarySockets sockets)
     {
         final AtomicLong accepts = new AtomicLong();
-        final PrimaryLanes[] lanes = new PrimaryLanes[1];
-        lanes[0] = new PrimaryLanes(app.listener(), app.processes().threads(), app.maxRecord(), call ->
+        return new PrimaryLanes(app.listener(), app.processes().threads(), app.maxRecord(), (call, lanes) ->
         {
             try
             {
@@ -319,7 +311,7 @@ public final class ReplicaCoordinator
                     new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()), app.processes(),
                     app.pidfd(), ctx.dieInAcceptAt(), accepts, () ->
                     {
-                        lanes[0].checkNotStopped();
+                        lanes.checkNotStopped();
                         primaryChecks(log);
                     })::handle;
             }
@@ -328,7 +320,6 @@ public final class ReplicaCoordinator
                 throw new ReplicaStop(-1, "cannot classify the application's descriptors: " + ex.getMessage());
             }
         }, () -> primaryChecks(log), this::observe);
-        return lanes[0];
     }
 
     /**
@@ -550,6 +541,7 @@ public final class ReplicaCoordinator
             while (lanes == null && (inHand || !held.isEmpty()))
             {
                 final int thread = replay.nextThread();
+                final SerialToken serialToken = processes.serialToken();
                 final boolean mayAnswer = serialToken == null || serialToken.isFree();
                 if (inHand && thread == call.logicalTid() && mayAnswer)
                 {
@@ -735,8 +727,6 @@ public final class ReplicaCoordinator
     private void serveAsBackup(final Application app, final Backup backup) throws ReplicaStop
     {
         final SeccompListener listener = app.listener();
-        final Native.Scratch pollFd = Native.allocate(8);
-        final UnsafeBuffer poll = pollFd.buffer();
         while (!backup.isPrimary())
         {
             backup.between();
@@ -744,23 +734,11 @@ public final class ReplicaCoordinator
             {
                 return;
             }
-            poll.putInt(0, listener.fd());
-            poll.putShort(4, (short)POLLIN);
-            poll.putShort(6, (short)0);
-            if (SOCKETS.poll(pollFd.pointer(), 1, POLL_MS) <= 0)
+            final int rc = listener.awaitNotification(POLL_MS);
+            if (rc == SeccompListener.ENDED)
             {
-                continue;
+                return;
             }
-            final int revents = poll.getShort(6);
-            if ((revents & POLLIN) == 0)
-            {
-                if ((revents & POLLHUP) != 0)
-                {
-                    return;
-                }
-                continue;
-            }
-            final int rc = listener.receive();
             if (rc == SeccompListener.GONE)
             {
                 continue;

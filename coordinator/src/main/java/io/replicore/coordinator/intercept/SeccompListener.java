@@ -2,6 +2,7 @@ package io.replicore.coordinator.intercept;
 
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
+import io.replicore.coordinator.natives.SocketCalls;
 import io.replicore.coordinator.natives.SeccompIoctl;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -13,6 +14,8 @@ public final class SeccompListener implements AutoCloseable
 {
     /** The notifying thread is gone (killed, or its call interrupted by a signal): nothing to answer. */
     public static final int GONE = -2;
+    /** {@link #awaitNotification}: no process of the application is left to notify. */
+    public static final int ENDED = -3;
     /** The bytes of one notification, as {@link #save} copies them. */
     public static final int NOTIFICATION_LENGTH = SeccompIoctl.NOTIF_LENGTH;
     private static final int ENOENT = 2;
@@ -20,11 +23,15 @@ public final class SeccompListener implements AutoCloseable
 
     private static final SeccompIoctl IOCTL = Native.load(SeccompIoctl.class);
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
+    private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
+    private static final short POLLIN = 0x1;
+    private static final short POLLHUP = 0x10;
 
     private final int fd;
     private final Native.Scratch notification = Native.allocate(SeccompIoctl.NOTIF_LENGTH);
     private final Native.Scratch response = Native.allocate(SeccompIoctl.RESP_LENGTH);
     private final Native.Scratch addfd = Native.allocate(SeccompIoctl.ADDFD_LENGTH);
+    private final Native.Scratch pollFd = Native.allocate(8);
     private final UnsafeBuffer notif = notification.buffer();
     /** Only the listener made from the descriptor closes it; its views do not. */
     private final boolean owner;
@@ -76,6 +83,39 @@ public final class SeccompListener implements AutoCloseable
     {
         // The kernel takes the flags by value.
         return IOCTL.ioctl(fd, SeccompIoctl.NOTIF_SET_FLAGS, SeccompIoctl.USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+    }
+
+    /**
+     * Wait up to {@code timeoutMs} for a notification and receive it.
+     *
+     * @return 0 with one in hand; {@link #GONE} if none came in time (or its thread went away before it could be
+     * read); {@link #ENDED} once no process of the application is left; or -errno.
+     */
+    public int awaitNotification(final int timeoutMs)
+    {
+        final int revents = pollEvents(timeoutMs);
+        if ((revents & POLLIN) != 0)
+        {
+            return receive();
+        }
+        return (revents & POLLHUP) != 0 ? ENDED : GONE;
+    }
+
+    /**
+     * @return true if a notification waits to be received.
+     */
+    public boolean hasPending()
+    {
+        return (pollEvents(0) & POLLIN) != 0;
+    }
+
+    private int pollEvents(final int timeoutMs)
+    {
+        final UnsafeBuffer poll = pollFd.buffer();
+        poll.putInt(0, fd);
+        poll.putShort(4, POLLIN);
+        poll.putShort(6, (short)0);
+        return SOCKETS.poll(pollFd.pointer(), 1, timeoutMs) > 0 ? poll.getShort(6) : 0;
     }
 
     /**
