@@ -23,12 +23,15 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final short POLLIN = 0x1;
+    private static final int ESRCH = 3;
 
     private final ReplicaSlot primary;
     private final HeartbeatMonitor heartbeats;
     private final long timeoutNs;
     /** Opened once the primary has registered its pid (a backup may start first); -1 until then. */
     private int pidfd = -1;
+    /** The registered pid had no process by the time this backup first looked: the primary died first. */
+    private boolean goneBeforeWatched;
     private final Native.Scratch pollFd = Native.allocate(8);
 
     PrimaryLiveness(final Mailbox mailbox, final int primaryId, final long timeoutNs)
@@ -48,6 +51,7 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
         if (pid > 0)
         {
             pidfd = PROCESS.pidfd_open(pid, 0);
+            goneBeforeWatched = pidfd < 0 && Native.lastErrno() == ESRCH;
         }
     }
 
@@ -70,7 +74,7 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
         {
             openPidfd();
         }
-        if (pidfd >= 0 && exited())
+        if (goneBeforeWatched || (pidfd >= 0 && exited()))
         {
             return "replica " + primary.replicaId() + "'s coordinator (pid " + primary.pid() + ") is gone";
         }
