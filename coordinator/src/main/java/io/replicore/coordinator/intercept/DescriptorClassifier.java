@@ -2,6 +2,7 @@ package io.replicore.coordinator.intercept;
 
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.natives.SocketCalls;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
@@ -18,6 +19,11 @@ public final class DescriptorClassifier
 {
     private static final int S_IFMT = 0170000;
     private static final int S_IFREG = 0100000;
+    private static final int S_IFSOCK = 0140000;
+    private static final int SO_DOMAIN = 39;
+    /** An unnamed UNIX socket's address is its family alone. */
+    private static final int UNNAMED_ADDRESS_LENGTH = 2;
+    private static final int SOCKADDR_MAX = 128;
     private static final int O_ACCMODE = 3;
     private static final int F_GETFL = 3;
     /** struct stat on x86_64. */
@@ -26,6 +32,7 @@ public final class DescriptorClassifier
     private static final int STAT_MODE_OFFSET = 24;
     private static final int STAT_LENGTH = 144;
     private static final HostCalls HOST = Native.load(HostCalls.class);
+    private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
 
     private final Path stateDir;
     private final Path stateCopy;
@@ -33,6 +40,9 @@ public final class DescriptorClassifier
     private final long sysDev;
     private final long[][] inheritedStdio;
     private final Native.Scratch stat = Native.allocate(STAT_LENGTH);
+    /** An int and its length for getsockopt; a socket address and its length for getsockname and getpeername. */
+    private final Native.Scratch value = Native.allocate(8);
+    private final Native.Scratch address = Native.allocate(SOCKADDR_MAX + 8);
 
     /**
      * @param stateDir the application's state directory as it sees it, or null.
@@ -62,7 +72,16 @@ public final class DescriptorClassifier
     public DescriptorKind classify(final int tid, final int fd, final int dup)
     {
         final UnsafeBuffer st = stat.buffer();
-        if (HOST.fstat(dup, stat.pointer()) < 0 || (st.getInt(STAT_MODE_OFFSET) & S_IFMT) != S_IFREG)
+        if (HOST.fstat(dup, stat.pointer()) < 0)
+        {
+            return DescriptorKind.EXTERNAL;
+        }
+        final int type = st.getInt(STAT_MODE_OFFSET) & S_IFMT;
+        if (type == S_IFSOCK)
+        {
+            return isUnnamedPair(dup) ? DescriptorKind.INTERNAL_SOCKET : DescriptorKind.EXTERNAL;
+        }
+        if (type != S_IFREG)
         {
             return DescriptorKind.EXTERNAL;
         }
@@ -86,6 +105,30 @@ public final class DescriptorClassifier
         }
         final int flags = HOST.fcntl(dup, F_GETFL, 0);
         return flags < 0 || (flags & O_ACCMODE) != 0 ? DescriptorKind.EXTERNAL : DescriptorKind.SHARED_READ_ONLY_FILE;
+    }
+
+    /**
+     * @return true if {@code socket} is a connected UNIX socket with no name at either end: only socketpair makes
+     * one, so both ends are the replica's own (a socket connected to a path has its peer's name).
+     */
+    public boolean isUnnamedPair(final int socket)
+    {
+        final UnsafeBuffer v = value.buffer();
+        v.putInt(4, 4);
+        if (SOCKETS.getsockopt(socket, SocketCalls.SOL_SOCKET, SO_DOMAIN, value.pointer(), value.at(4)) < 0 ||
+            v.getInt(0) != SocketCalls.AF_UNIX)
+        {
+            return false;
+        }
+        address.buffer().putInt(SOCKADDR_MAX, SOCKADDR_MAX);
+        if (HOST.getsockname(socket, address.pointer(), address.at(SOCKADDR_MAX)) < 0 ||
+            address.buffer().getInt(SOCKADDR_MAX) > UNNAMED_ADDRESS_LENGTH)
+        {
+            return false;
+        }
+        address.buffer().putInt(SOCKADDR_MAX, SOCKADDR_MAX);
+        return HOST.getpeername(socket, address.pointer(), address.at(SOCKADDR_MAX)) == 0 &&
+            address.buffer().getInt(SOCKADDR_MAX) <= UNNAMED_ADDRESS_LENGTH;
     }
 
     /**

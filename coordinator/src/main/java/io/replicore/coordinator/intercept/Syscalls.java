@@ -67,6 +67,8 @@ public final class Syscalls
     public static final int EXECVE = 59;
     public static final int EXIT = 60;
     public static final int WAIT4 = 61;
+    public static final int PAUSE = 34;
+    public static final int RT_SIGSUSPEND = 130;
     public static final int KILL = 62;
     public static final int UNAME = 63;
     public static final int FCNTL = 72;
@@ -103,6 +105,7 @@ public final class Syscalls
     public static final int SIGALTSTACK = 131;
     public static final int STATFS = 137;
     public static final int FSTATFS = 138;
+    public static final int PRCTL = 157;
     public static final int ARCH_PRCTL = 158;
     public static final int GETTID = 186;
     public static final int TKILL = 200;

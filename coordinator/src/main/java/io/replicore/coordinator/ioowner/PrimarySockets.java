@@ -21,6 +21,8 @@ import java.util.function.Consumer;
 /**
  * The primary's {@link SocketOwner}: hands each socket of the application to every live backup over its
  * {@link SocketShadowChannel} the first time the primary acts on it, and skips the bytes an old primary had sent.
+ * The primary's lanes share it: its bookkeeping is under its monitor; {@link #accept} is not (it may wait for a
+ * connection), and the lanes make their accepts one at a time themselves.
  */
 public final class PrimarySockets implements SocketOwner, AutoCloseable
 {
@@ -68,7 +70,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
      * @param alreadySent per application descriptor, bytes an old primary sent that the application will write
      * again.
      */
-    public void adopt(
+    public synchronized void adopt(
         final BitSet takenOver, final BitSet connections, final long[] alreadySent, final List<Integer> acceptedUnseen)
     {
         shared.or(takenOver);
@@ -79,19 +81,19 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public int takeAcceptedUnseen()
+    public synchronized int takeAcceptedUnseen()
     {
         return acceptedUnseen.isEmpty() ? -1 : acceptedUnseen.remove(0);
     }
 
     @Override
-    public boolean isSocket(final int appFd)
+    public synchronized boolean isSocket(final int appFd)
     {
         return appFd >= 0 && shared.get(appFd) && !files.get(appFd);
     }
 
     @Override
-    public void share(final int appFd, final int dupFd) throws ReplicaStop
+    public synchronized void share(final int appFd, final int dupFd) throws ReplicaStop
     {
         if (appFd < 0 || shared.get(appFd) || notSockets.get(appFd))
         {
@@ -106,7 +108,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public void shareAlways(final int appFd, final int dupFd) throws ReplicaStop
+    public synchronized void shareAlways(final int appFd, final int dupFd) throws ReplicaStop
     {
         files.set(appFd);
         handToBackups(appFd, dupFd);
@@ -155,7 +157,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public void shareAccepted(final int connection) throws ReplicaStop
+    public synchronized void shareAccepted(final int connection) throws ReplicaStop
     {
         log.checkStillPrimary();
         for (int id = 0; id < mailbox.replicaCount(); id++)
@@ -172,7 +174,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public void accepted(final int appFd)
+    public synchronized void accepted(final int appFd)
     {
         closed(appFd);
         shared.set(appFd);
@@ -210,13 +212,13 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public int trackedLimit()
+    public synchronized int trackedLimit()
     {
         return Math.max(Math.max(shared.length(), notSockets.length()), files.length());
     }
 
     @Override
-    public void closed(final int appFd)
+    public synchronized void closed(final int appFd)
     {
         if (appFd < 0)
         {
@@ -237,7 +239,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public long alreadySent(final int appFd, final long count)
+    public synchronized long alreadySent(final int appFd, final long count)
     {
         if (alreadySent == null || appFd >= alreadySent.length || alreadySent[appFd] == 0)
         {

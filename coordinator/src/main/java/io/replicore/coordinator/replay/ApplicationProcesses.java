@@ -19,6 +19,8 @@ import java.util.function.IntSupplier;
 
 import static io.replicore.coordinator.intercept.Syscalls.EXIT;
 import static io.replicore.coordinator.intercept.Syscalls.EXIT_GROUP;
+import static io.replicore.coordinator.intercept.Syscalls.PAUSE;
+import static io.replicore.coordinator.intercept.Syscalls.RT_SIGSUSPEND;
 import static io.replicore.coordinator.intercept.Syscalls.WAIT4;
 import static io.replicore.coordinator.intercept.Syscalls.WAITID;
 
@@ -108,7 +110,8 @@ public final class ApplicationProcesses implements AutoCloseable
         {
             return;
         }
-        if (gone || call.nr == WAIT4 || call.nr == WAITID || call.nr == EXIT || call.nr == EXIT_GROUP)
+        if (gone || call.nr == WAIT4 || call.nr == WAITID || call.nr == RT_SIGSUSPEND || call.nr == PAUSE ||
+            call.nr == EXIT || call.nr == EXIT_GROUP)
         {
             token.relinquish(call.tid, call.arrival);
         }

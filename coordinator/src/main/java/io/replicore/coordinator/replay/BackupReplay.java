@@ -38,6 +38,7 @@ public final class BackupReplay
     private static final int SOCK_CLOEXEC = 0x80000;
     private static final int SEEK_SET = 0;
     private static final int SEEK_CUR = 1;
+    private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     /** {@link #nextThread}: the next record is the application's end, which no call can take. */
     public static final int NO_THREAD = -1;
     /** {@link #nextThread}: the primary is gone and its log has been replayed to the end. */
@@ -69,6 +70,7 @@ public final class BackupReplay
     private long pendingSinceNs;
     /** Descriptors that stand in for files only the primary opened: a new primary cannot use them. */
     private final BitSet placeholders = new BitSet();
+    private final InternalReceive ownReceive = new InternalReceive();
 
     /**
      * @param watch says when the primary is gone while its log has nothing more.
@@ -236,7 +238,8 @@ public final class BackupReplay
             case ACTION_CONTINUE -> respond(nr == CLONE || nr == CLONE3 || nr == FORK || nr == VFORK ?
                 processes.createChild(call, listener::continueCall) : nr == EXIT ?
                 processes.exitThread(call, listener::continueCall) : listener.continueCall());
-            case ACTION_RESULT -> applyResult(result);
+            case ACTION_RESULT -> applyResult(result, CALL_HEADER_LENGTH);
+            case ACTION_RECEIVE -> receiveOwn(result);
             case ACTION_OUTPUT -> compareOutput(result);
             case ACTION_DESCRIPTOR -> installPlaceholder((int)result);
             case ACTION_SOCKET -> installSocketPlaceholder((int)result);
@@ -329,11 +332,14 @@ public final class BackupReplay
         return true;
     }
 
-    private void applyResult(final long result) throws ReplicaStop
+    /**
+     * Copy each segment from the one at {@code firstSegment} into the application, then complete with
+     * {@code result}.
+     */
+    private void applyResult(final long result, final int firstSegment) throws ReplicaStop
     {
-        final int segments = record.getInt(SEGMENT_COUNT_OFFSET);
-        int offset = CALL_HEADER_LENGTH;
-        for (int i = 0; i < segments; i++)
+        int offset = firstSegment;
+        while (offset < recordLength)
         {
             final long address = record.getLong(offset + SEGMENT_ADDRESS_OFFSET);
             final int length = record.getInt(offset + SEGMENT_LENGTH_OFFSET);
@@ -350,6 +356,67 @@ public final class BackupReplay
             offset += LogRecord.segmentLength(length);
         }
         respond(listener.answer(result));
+    }
+
+    /**
+     * RECEIVE: take the same bytes, and the descriptors that came with them, from this replica's own end of the
+     * internal socket; compare; install the descriptors at the primary's numbers; then apply as a RESULT.
+     */
+    private void receiveOwn(final long result) throws ReplicaStop
+    {
+        final int meta = LogRecord.segmentData(0, CALL_HEADER_LENGTH);
+        final long length = record.getLong(meta + RECEIVED_LENGTH_OFFSET);
+        final int passed = record.getInt(meta + RECEIVED_COUNT_OFFSET);
+        final int flags = record.getInt(meta + RECEIVED_FLAGS_OFFSET);
+        if (length > 0)
+        {
+            final int pidfd = processes.pidfdOf(call.process);
+            final int socket = pidfd < 0 ? -1 : PROCESS.pidfd_getfd(pidfd, (int)call.args[0], 0);
+            if (socket < 0)
+            {
+                throw diverged("the internal socket " + call.args[0] + " the primary's " + call.name() +
+                    " received from is not open here: errno " + Native.lastErrno());
+            }
+            try
+            {
+                final String failure = ownReceive.receive(socket, length, flags, call.work);
+                call.signature.reset();
+                call.signature.update(0, (int)length);
+                if (failure != null || call.signature.value() != record.getLong(meta + RECEIVED_SIGNATURE_OFFSET) ||
+                    ownReceive.descriptorCount() != passed)
+                {
+                    throw diverged(call.name() + " on internal socket " + call.args[0] + " did not receive here " +
+                        "what the primary's received (" + length + " bytes, " + passed + " descriptors): " +
+                        (failure != null ? failure : "other bytes or " + ownReceive.descriptorCount() +
+                        " descriptors"));
+                }
+                installReceived(meta, (flags & MSG_CMSG_CLOEXEC) != 0);
+            }
+            finally
+            {
+                PROCESS.close(socket);
+                for (int i = 0; i < ownReceive.descriptorCount(); i++)
+                {
+                    PROCESS.close(ownReceive.descriptor(i));
+                }
+            }
+        }
+        applyResult(result, CALL_HEADER_LENGTH + LogRecord.segmentLength(record.getInt(CALL_HEADER_LENGTH +
+            SEGMENT_LENGTH_OFFSET)));
+    }
+
+    private void installReceived(final int meta, final boolean closeOnExec) throws ReplicaStop
+    {
+        for (int i = 0; i < ownReceive.descriptorCount(); i++)
+        {
+            final int number = record.getInt(meta + RECEIVED_DESCRIPTORS_OFFSET + 4 * i);
+            final int installed = listener.installDescriptor(ownReceive.descriptor(i), number, closeOnExec, false);
+            if (installed != number && installed != SeccompListener.GONE)
+            {
+                throw diverged("descriptor " + number + " that the primary's " + call.name() + " received cannot be " +
+                    "installed here (" + installed + ")");
+            }
+        }
     }
 
     private boolean isInput()
@@ -472,7 +539,7 @@ public final class BackupReplay
         {
             PROCESS.close(placeholder);
         }
-        applyResult(fd);
+        applyResult(fd, CALL_HEADER_LENGTH);
     }
 
     private long execSignature()

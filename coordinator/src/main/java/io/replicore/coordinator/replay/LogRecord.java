@@ -27,6 +27,12 @@ import org.agrona.MutableDirectBuffer;
  *   Action 4 DESCRIPTOR: the primary installed descriptor Result; a backup installs a placeholder there.
  *   Action 5 SOCKET: the primary installed an accepted connection as descriptor Result; a backup installs an
  *            unconnected socket there; segments (the peer's address and its length) are copied as for RESULT.
+ *   Action 6 RECEIVE: the primary received Result bytes from an internal socket (a socketpair end, whose peer's
+ *            sends ran in every replica). The first segment (address 0) says what came:
+ *              | Signature of the bytes (8) | Bytes received (8) | Descriptor Count (4) | Receive Flags (4) |
+ *              | Descriptor numbers in the application (4 each) ...                                    |
+ *            A backup receives as many bytes from its own socket, compares their signature, installs the
+ *            descriptors that came with them at those numbers, then copies the other segments as for RESULT.
  *
  * EXIT (type 2): the application ended.        STOP (type 3): the primary stopped on a call it cannot replay.
  *   |  Wait Status (4) | reserved (4) |         |  Call Number (4) | Message Length (4) | Message, UTF-8 ... |
@@ -43,6 +49,7 @@ public final class LogRecord
     public static final int ACTION_OUTPUT = 3;
     public static final int ACTION_DESCRIPTOR = 4;
     public static final int ACTION_SOCKET = 5;
+    public static final int ACTION_RECEIVE = 6;
 
     public static final int CALL_NUMBER_OFFSET = 0;
     public static final int ACTION_OFFSET = 4;
@@ -55,6 +62,13 @@ public final class LogRecord
     public static final int SEGMENT_ADDRESS_OFFSET = 0;
     public static final int SEGMENT_LENGTH_OFFSET = 8;
     public static final int SEGMENT_HEADER_LENGTH = 16;
+
+    /** Within a RECEIVE record's first segment. */
+    public static final int RECEIVED_SIGNATURE_OFFSET = 0;
+    public static final int RECEIVED_LENGTH_OFFSET = 8;
+    public static final int RECEIVED_COUNT_OFFSET = 16;
+    public static final int RECEIVED_FLAGS_OFFSET = 20;
+    public static final int RECEIVED_DESCRIPTORS_OFFSET = 24;
 
     public static final int EXIT_STATUS_OFFSET = 0;
     public static final int EXIT_LENGTH = 8;

@@ -3,7 +3,8 @@ package io.replicore.coordinator.replay;
 import org.agrona.DirectBuffer;
 
 /**
- * Where a primary appends records: the channel to every live backup.
+ * Where a primary appends records: the channel to every live backup. Appends are made under the sink's monitor, so
+ * a lane that hands the backups something for exactly the next record holds the monitor across both.
  */
 public interface LogSink
 {

@@ -94,6 +94,18 @@ public final class PrimaryCalls
     /** Instead of a descriptor: the call has been answered already. */
     private static final int ANSWERED = -1;
     private static final int AT_FDCWD = -100;
+    // prctl options about the calling process alone (linux/prctl.h)
+    private static final int PR_SET_PDEATHSIG = 1;
+    private static final int PR_GET_PDEATHSIG = 2;
+    private static final int PR_GET_DUMPABLE = 3;
+    private static final int PR_SET_DUMPABLE = 4;
+    private static final int PR_GET_KEEPCAPS = 7;
+    private static final int PR_SET_KEEPCAPS = 8;
+    private static final int PR_SET_NAME = 15;
+    private static final int PR_GET_NAME = 16;
+    private static final int PR_CAPBSET_READ = 23;
+    private static final int PR_SET_NO_NEW_PRIVS = 38;
+    private static final int PR_GET_NO_NEW_PRIVS = 39;
     private static final int AT_EMPTY_PATH = 0x1000;
     private static final int O_RDONLY = 0;
     private static final int O_CLOEXEC = 0x80000;
@@ -118,6 +130,16 @@ public final class PrimaryCalls
     private static final int OWN_NAME_OFFSET = OWN_IOVEC_OFFSET + InterceptedCall.IOVEC_LENGTH;
     private static final int OWN_CONTROL_OFFSET = OWN_NAME_OFFSET + SOCKADDR_MAX;
     private static final int OWN_MESSAGE_LENGTH = OWN_CONTROL_OFFSET + CONTROL_MAX;
+    /** struct cmsghdr: size_t length, int level, int type, then the data. */
+    private static final int CMSG_LEN_OFFSET = 0;
+    private static final int CMSG_LEVEL_OFFSET = 8;
+    private static final int CMSG_TYPE_OFFSET = 12;
+    private static final int CMSG_HEADER_LENGTH = 16;
+    private static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    /** The most descriptors one receive can bring in {@link #CONTROL_MAX} bytes of ancillary data. */
+    private static final int PASSED_MAX = CONTROL_MAX / 4;
+    /** The RECEIVE record's first segment at its largest. */
+    private static final int RECEIVED_SEGMENT_MAX = SEGMENT_HEADER_LENGTH + RECEIVED_DESCRIPTORS_OFFSET + 4 * PASSED_MAX;
 
     private final InterceptedCall call;
     private final SeccompListener listener;
@@ -144,11 +166,16 @@ public final class PrimaryCalls
     private int[] heldDuplicates = new int[16];
     private int heldCount;
     private int lastDuplicated = -1;
+    /** The application's numbers of the descriptors the call in hand received ({@link #installPassed}). */
+    private final int[] passedNumbers = new int[PASSED_MAX];
+    /** What {@link #kindOf} found {@code kindFd} to be, for the call in hand. */
+    private DescriptorKind lastKind;
+    private int kindFd = -1;
     /** The value length the application offered to the call in hand (getsockopt, getsockname...). */
     private int valueCapacity;
     private final long dieInAcceptAt;
     private final PrimaryChecks whileWaiting;
-    /** Accepts made by every lane, for {@link #dieInAcceptAt}. */
+    /** Accepts made by every lane, for {@link #dieInAcceptAt}; its monitor makes the lanes' accepts one at a time. */
     private final AtomicLong accepts;
     /** Why {@link #emit} stopped short: an errno, or 0. */
     private int emitError;
@@ -259,8 +286,12 @@ public final class PrimaryCalls
             case CLONE, CLONE3, FORK, VFORK -> createChild();
             // Ids inside the replica's pid namespace are the same in every replica: each replica runs these itself.
             case WAIT4, WAITID, KILL, TKILL, TGKILL, EXIT_GROUP -> proceed();
+            // Waits for a signal with the mask the program chose: a signal that ends it is taken at the same point in
+            // every replica, inside the wait (a program that unblocks its signals only here, as nginx's master does).
+            case RT_SIGSUSPEND, PAUSE -> proceed();
             // Credentials are the process's own, and every replica drops the same privileges at the same point.
             case SETUID, SETGID, SETREUID, SETREGID, SETGROUPS, SETRESUID, SETRESGID -> proceed();
+            case PRCTL -> prctl((int)a[0]);
             case CLOSE_RANGE -> closeRange(a[0] & UNSIGNED_INT_MASK, a[1] & UNSIGNED_INT_MASK);
             // Serial mode only: in parallel mode the filter lets these run.
             case FUTEX -> futex(a);
@@ -329,6 +360,20 @@ public final class PrimaryCalls
         respond(processes.exitThread(call, listener::continueCall));
     }
 
+    /**
+     * prctl options that only set or read the calling process's own attributes run in every replica; any other
+     * stops the replica, naming the option.
+     */
+    private void prctl(final int option) throws ReplicaStop
+    {
+        switch (option)
+        {
+            case PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE, PR_GET_KEEPCAPS, PR_SET_KEEPCAPS,
+                PR_SET_NAME, PR_GET_NAME, PR_CAPBSET_READ, PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS -> proceed();
+            default -> stop("prctl option " + option + " cannot be replicated by this version");
+        }
+    }
+
     private void proceed() throws ReplicaStop
     {
         appendCall(ACTION_CONTINUE, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
@@ -380,6 +425,11 @@ public final class PrimaryCalls
 
     private void input(final int fd, final long buffer, final long count, final long offset) throws ReplicaStop
     {
+        if (offset < 0 && kindOf(fd) == DescriptorKind.INTERNAL_SOCKET)
+        {
+            receiveInternal(fd, oneIovec(buffer, count), 0, 0, 0);
+            return;
+        }
         final int dup = externalDuplicate(fd);
         if (dup == ANSWERED)
         {
@@ -407,6 +457,17 @@ public final class PrimaryCalls
      */
     private void inputVector(final int fd, final long iov, final int iovCount) throws ReplicaStop
     {
+        if (kindOf(fd) == DescriptorKind.INTERNAL_SOCKET)
+        {
+            final int count = readIovecs(iov, iovCount);
+            if (count < 0)
+            {
+                value(-EFAULT);
+                return;
+            }
+            receiveInternal(fd, count, 0, 0, 0);
+            return;
+        }
         final int dup = externalDuplicate(fd);
         if (dup == ANSWERED)
         {
@@ -440,6 +501,18 @@ public final class PrimaryCalls
             consume(dup, n);
         }
         respond(listener.answer(n));
+    }
+
+    /**
+     * One iovec for {@code buffer} in the call's iovec buffer, as if read from the application.
+     *
+     * @return 1, the number of iovecs.
+     */
+    private int oneIovec(final long buffer, final long count)
+    {
+        call.iovecs.buffer().putLong(0, buffer);
+        call.iovecs.buffer().putLong(8, count);
+        return 1;
     }
 
     /**
@@ -511,7 +584,7 @@ public final class PrimaryCalls
 
     private void output(final int fd, final long buffer, final long count, final long offset) throws ReplicaStop
     {
-        if (kindOf(fd) == DescriptorKind.PRIVATE_FILE)
+        if (kindOf(fd).isWrittenByEveryReplica())
         {
             proceed();
             return;
@@ -529,7 +602,7 @@ public final class PrimaryCalls
 
     private void outputVector(final int fd, final long iov, final int iovCount) throws ReplicaStop
     {
-        if (kindOf(fd) == DescriptorKind.PRIVATE_FILE)
+        if (kindOf(fd).isWrittenByEveryReplica())
         {
             proceed();
             return;
@@ -708,8 +781,7 @@ public final class PrimaryCalls
     private void statxAt(final int dirfd, final long pathAddress, final int flags, final int mask,
         final long statxAddress) throws ReplicaStop
     {
-        if ((flags & AT_EMPTY_PATH) == 0 || !isEmptyString(pathAddress) ||
-            kindOf(dirfd) != DescriptorKind.EXTERNAL)
+        if ((flags & AT_EMPTY_PATH) == 0 || !isEmptyString(pathAddress) || kindOf(dirfd).isReadByEveryReplica())
         {
             proceed();
             return;
@@ -903,6 +975,11 @@ public final class PrimaryCalls
             value(-EFAULT);
             return;
         }
+        if (kindOf(fd) == DescriptorKind.INTERNAL_SOCKET)
+        {
+            proceed(); // a shutdown must reach each replica's own peer
+            return;
+        }
         final int dup = duplicateOrFail(fd);
         if (dup == ANSWERED)
         {
@@ -924,6 +1001,11 @@ public final class PrimaryCalls
             (length > 0 && call.memory.read(call.tid, value, call.work.address(), length) != length))
         {
             value(-EFAULT);
+            return;
+        }
+        if (kindOf(fd) == DescriptorKind.INTERNAL_SOCKET)
+        {
+            proceed();
             return;
         }
         final int dup = duplicateOrFail(fd);
@@ -1008,42 +1090,54 @@ public final class PrimaryCalls
             return;
         }
         record.putInt(LENGTH_DATA, capacity);
-        final int unseen = sockets.takeAcceptedUnseen();
-        final int connection = unseen >= 0 ? peer(unseen, address) : sockets.accept(dup,
-            (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC, address == 0 ? null : call.record.at(VALUE_DATA),
-            address == 0 ? null : call.record.at(LENGTH_DATA));
-        if (connection < 0)
+        final int installed;
+        synchronized (accepts) // one accept at a time, from the queue to its hand-over: the ring has one slot in use
         {
-            value(connection);
-            return;
+            final int unseen = sockets.takeAcceptedUnseen();
+            final int connection = unseen >= 0 ? peer(unseen, address) : sockets.accept(dup,
+                (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC, address == 0 ? null : call.record.at(VALUE_DATA),
+                address == 0 ? null : call.record.at(LENGTH_DATA));
+            if (connection < 0)
+            {
+                value(connection);
+                return;
+            }
+            if (unseen < 0 && accepts.incrementAndGet() == dieInAcceptAt)
+            {
+                killPartition();
+            }
+            if (serial != null)
+            {
+                serial.acquire(); // before the log's monitor, which a lane holding the grant may be waiting for
+            }
+            synchronized (log) // the backups number the connection by the record appended next: this one
+            {
+                // Handed to the backups at once, so that the connection outlives this primary from here on.
+                if (unseen < 0)
+                {
+                    sockets.shareAccepted(connection);
+                }
+                installed = listener.installDescriptor(connection, -1, (flags & SOCK_CLOEXEC) != 0, false);
+                if (installed >= 0)
+                {
+                    sockets.accepted(installed);
+                }
+                HOST.close(connection);
+                if (installed == SeccompListener.GONE)
+                {
+                    return; // the application is gone: nothing to log for a call it will never see answered
+                }
+                if (installed < 0)
+                {
+                    value(installed);
+                    return;
+                }
+                LogRecord.putCall(record, 0, call.nr, ACTION_SOCKET, call.signatureOfArguments(), installed);
+                final int length = address == 0 ? CALL_HEADER_LENGTH :
+                    appendValueAndLength(address, lengthAddress, capacity);
+                appendRecord(length);
+            }
         }
-        if (unseen < 0 && accepts.incrementAndGet() == dieInAcceptAt)
-        {
-            killPartition();
-        }
-        // Handed to the backups at once, so that the connection outlives this primary from here on.
-        if (unseen < 0)
-        {
-            sockets.shareAccepted(connection);
-        }
-        final int installed = listener.installDescriptor(connection, -1, (flags & SOCK_CLOEXEC) != 0, false);
-        if (installed >= 0)
-        {
-            sockets.accepted(installed);
-        }
-        HOST.close(connection);
-        if (installed == SeccompListener.GONE)
-        {
-            return; // the application is gone: nothing to log for a call it will never see answered
-        }
-        if (installed < 0)
-        {
-            value(installed);
-            return;
-        }
-        LogRecord.putCall(record, 0, call.nr, ACTION_SOCKET, call.signatureOfArguments(), installed);
-        final int length = address == 0 ? CALL_HEADER_LENGTH : appendValueAndLength(address, lengthAddress, capacity);
-        appendRecord(length);
         respond(listener.answer(installed));
     }
 
@@ -1074,6 +1168,11 @@ public final class PrimaryCalls
      */
     private void send(final int fd, final long buffer, final long count, final long destination) throws ReplicaStop
     {
+        if (kindOf(fd) == DescriptorKind.INTERNAL_SOCKET)
+        {
+            proceed();
+            return;
+        }
         if (destination != 0)
         {
             stop("sendto with a destination address cannot be replicated by this version");
@@ -1086,12 +1185,18 @@ public final class PrimaryCalls
         final int fd, final long buffer, final long count, final int flags, final long address,
         final long lengthAddress) throws ReplicaStop
     {
+        final DescriptorKind kind = kindOf(fd);
+        if (kind == DescriptorKind.INTERNAL_SOCKET)
+        {
+            receiveInternal(fd, oneIovec(buffer, count), flags, address, lengthAddress);
+            return;
+        }
         if (address != 0)
         {
             stop("recvfrom asking for the sender's address cannot be replicated by this version");
             return;
         }
-        if (kindOf(fd) != DescriptorKind.EXTERNAL)
+        if (kind.isReadByEveryReplica())
         {
             proceed();
             return;
@@ -1156,10 +1261,16 @@ public final class PrimaryCalls
     }
 
     /**
-     * sendmsg without a destination or ancillary data is writev over the message's iovecs.
+     * sendmsg on an internal socket runs in every replica, descriptors passed included (each replica passes its
+     * own); elsewhere, without a destination or ancillary data, it is writev over the message's iovecs.
      */
     private void sendmsg(final int fd, final long message) throws ReplicaStop
     {
+        if (kindOf(fd) == DescriptorKind.INTERNAL_SOCKET)
+        {
+            proceed();
+            return;
+        }
         if (!call.readMessageHeader(message))
         {
             value(-EFAULT);
@@ -1185,8 +1296,8 @@ public final class PrimaryCalls
     /**
      * recvmsg: the primary receives (peeks, on a socket) into its own message, logs the bytes spread over the
      * application's iovecs and the header fields the kernel writes back (name and its length, control length,
-     * flags), then consumes what it logged. Ancillary data, such as descriptors passed over a UNIX socket, stops
-     * the replica: it cannot be replayed.
+     * flags), then consumes what it logged. Ancillary data stops the replica unless the socket is internal
+     * ({@link #receiveInternal}): descriptors from outside the replica cannot be replayed.
      */
     private void recvmsg(final int fd, final long message, final int flags) throws ReplicaStop
     {
@@ -1213,17 +1324,13 @@ public final class PrimaryCalls
             value(-EFAULT);
             return;
         }
+        prepareOwnMessage(count, nameCapacity, controlCapacity);
+        if (kindOf(fd) == DescriptorKind.INTERNAL_SOCKET)
+        {
+            receiveInternal(dup, count, flags, name, message + InterceptedCall.MSG_NAMELEN_OFFSET, message);
+            return;
+        }
         final UnsafeBuffer own = ownMessage.buffer();
-        own.setMemory(0, OWN_IOVEC_OFFSET, (byte)0);
-        own.putLong(OWN_IOVEC_OFFSET, call.work.address());
-        own.putLong(OWN_IOVEC_OFFSET + 8, scatterCapacity(count, MESSAGE_SEGMENTS_LENGTH));
-        own.putLong(InterceptedCall.MSG_NAME_OFFSET, nameCapacity == 0 ? 0 : ownMessage.address() + OWN_NAME_OFFSET);
-        own.putInt(InterceptedCall.MSG_NAMELEN_OFFSET, nameCapacity);
-        own.putLong(InterceptedCall.MSG_IOV_OFFSET, ownMessage.address() + OWN_IOVEC_OFFSET);
-        own.putLong(InterceptedCall.MSG_IOVLEN_OFFSET, 1);
-        own.putLong(InterceptedCall.MSG_CONTROL_OFFSET,
-            controlCapacity == 0 ? 0 : ownMessage.address() + OWN_CONTROL_OFFSET);
-        own.putLong(InterceptedCall.MSG_CONTROLLEN_OFFSET, controlCapacity);
         final boolean socket = sockets.isSocket(fd);
         final long n = SOCKETS.recvmsg(dup, ownMessage.at(OWN_MSGHDR_OFFSET), flags | (socket ? MSG_PEEK : 0));
         if (n < 0)
@@ -1263,6 +1370,181 @@ public final class PrimaryCalls
     }
 
     /**
+     * The primary's own struct msghdr: one iovec over the work buffer, as much as {@code count} application iovecs
+     * hold and one record carries; room for a name and ancillary data if the application offered any.
+     */
+    private void prepareOwnMessage(final int count, final int nameCapacity, final long controlCapacity)
+    {
+        final UnsafeBuffer own = ownMessage.buffer();
+        own.setMemory(0, OWN_IOVEC_OFFSET, (byte)0);
+        own.putLong(OWN_IOVEC_OFFSET, call.work.address());
+        own.putLong(OWN_IOVEC_OFFSET + 8, scatterCapacity(count, MESSAGE_SEGMENTS_LENGTH + RECEIVED_SEGMENT_MAX));
+        own.putLong(InterceptedCall.MSG_NAME_OFFSET, nameCapacity == 0 ? 0 : ownMessage.address() + OWN_NAME_OFFSET);
+        own.putInt(InterceptedCall.MSG_NAMELEN_OFFSET, nameCapacity);
+        own.putLong(InterceptedCall.MSG_IOV_OFFSET, ownMessage.address() + OWN_IOVEC_OFFSET);
+        own.putLong(InterceptedCall.MSG_IOVLEN_OFFSET, 1);
+        own.putLong(InterceptedCall.MSG_CONTROL_OFFSET,
+            controlCapacity == 0 ? 0 : ownMessage.address() + OWN_CONTROL_OFFSET);
+        own.putLong(InterceptedCall.MSG_CONTROLLEN_OFFSET, controlCapacity);
+    }
+
+    /**
+     * read, readv or recvfrom on an internal socket: {@link #receiveInternal} into the {@code count} iovecs read,
+     * with no ancillary data.
+     */
+    private void receiveInternal(final int fd, final int count, final int flags, final long name,
+        final long nameLengthAddress) throws ReplicaStop
+    {
+        final int dup = duplicateOrFail(fd);
+        if (dup == ANSWERED)
+        {
+            return;
+        }
+        final int nameCapacity = name == 0 ? 0 : readLength(nameLengthAddress, SOCKADDR_MAX);
+        if (nameCapacity < 0)
+        {
+            value(-EFAULT);
+            return;
+        }
+        prepareOwnMessage(count, nameCapacity, 0);
+        receiveInternal(dup, count, flags, name, nameLengthAddress, 0);
+    }
+
+    /**
+     * Receive from an internal socket (a socketpair end) for real: the peer's sends ran in every replica, so each
+     * backup finds the same bytes in its own socket. Descriptors passed with them are installed in the application
+     * at the lowest free numbers, as the kernel would have, and written into the ancillary data at those numbers.
+     * The record (RECEIVE) carries, before the segments a RESULT would, the signature of the bytes and those
+     * numbers: each backup receives from its own socket, compares, and installs what it received there.
+     *
+     * @param message the application's struct msghdr (recvmsg), whose control, its length and the flags are written
+     * back; 0 for read, readv and recvfrom.
+     */
+    private void receiveInternal(final int dup, final int count, final int flags, final long name,
+        final long nameLengthAddress, final long message) throws ReplicaStop
+    {
+        final UnsafeBuffer own = ownMessage.buffer();
+        final long n = SOCKETS.recvmsg(dup, ownMessage.at(OWN_MSGHDR_OFFSET), flags);
+        if (n < 0)
+        {
+            value(-Native.lastErrno());
+            return;
+        }
+        final int passed = installPassed(flags);
+        if (passed < 0)
+        {
+            return;
+        }
+        final long received = Math.min(n, own.getLong(OWN_IOVEC_OFFSET + 8)); // a datagram's length with MSG_TRUNC
+        call.signature.reset();
+        call.signature.update(0, (int)received);
+        LogRecord.putCall(record, 0, call.nr, ACTION_RECEIVE, call.signatureOfArguments(), n);
+        final int meta = LogRecord.segmentData(0, CALL_HEADER_LENGTH);
+        int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, 0, RECEIVED_DESCRIPTORS_OFFSET + 4 * passed);
+        record.putLong(meta + RECEIVED_SIGNATURE_OFFSET, call.signature.value());
+        record.putLong(meta + RECEIVED_LENGTH_OFFSET, received);
+        record.putInt(meta + RECEIVED_COUNT_OFFSET, passed);
+        record.putInt(meta + RECEIVED_FLAGS_OFFSET, flags);
+        for (int i = 0; i < passed; i++)
+        {
+            record.putInt(meta + RECEIVED_DESCRIPTORS_OFFSET + 4 * i, passedNumbers[i]);
+        }
+        length = scatter(length, received, count);
+        if (name != 0 || message != 0)
+        {
+            length = segment(length, nameLengthAddress, own, InterceptedCall.MSG_NAMELEN_OFFSET, 4);
+            final int nameLength = Math.min(own.getInt(InterceptedCall.MSG_NAMELEN_OFFSET), SOCKADDR_MAX);
+            if (name != 0 && nameLength > 0)
+            {
+                length = segment(length, name, own, OWN_NAME_OFFSET, nameLength);
+            }
+        }
+        if (message != 0)
+        {
+            final int controlLength = (int)own.getLong(InterceptedCall.MSG_CONTROLLEN_OFFSET);
+            if (controlLength > 0)
+            {
+                length = segment(length, call.message.buffer().getLong(InterceptedCall.MSG_CONTROL_OFFSET), own,
+                    OWN_CONTROL_OFFSET, controlLength);
+            }
+            length = segment(length, message + InterceptedCall.MSG_CONTROLLEN_OFFSET, own,
+                InterceptedCall.MSG_CONTROLLEN_OFFSET, 8);
+            length = segment(length, message + InterceptedCall.MSG_FLAGS_OFFSET, own, InterceptedCall.MSG_FLAGS_OFFSET,
+                4);
+        }
+        if (length < 0)
+        {
+            // Received already: failing the call would leave the backups' sockets a message ahead.
+            stop(call.name() + " received from an internal socket but the application's memory could not take it");
+        }
+        appendRecord(length);
+        respond(listener.answer(n));
+    }
+
+    /**
+     * Install in the application each descriptor that came in the own message's ancillary data, in order, and put
+     * its number there in place of the primary's; the primary's copies are closed.
+     *
+     * @return how many were installed ({@link #passedNumbers}), or -1 if the call has been dealt with (its thread
+     * is gone).
+     * @throws ReplicaStop for ancillary data other than descriptors, or a descriptor the application cannot take.
+     */
+    private int installPassed(final int flags) throws ReplicaStop
+    {
+        final UnsafeBuffer own = ownMessage.buffer();
+        final long controlLength = own.getLong(InterceptedCall.MSG_CONTROLLEN_OFFSET);
+        int count = 0;
+        int failure = 0;
+        int otherType = -1;
+        int at = 0;
+        while (at + CMSG_HEADER_LENGTH <= controlLength)
+        {
+            final long cmsgLength = own.getLong(OWN_CONTROL_OFFSET + at + CMSG_LEN_OFFSET);
+            if (cmsgLength < CMSG_HEADER_LENGTH || at + cmsgLength > controlLength)
+            {
+                break;
+            }
+            final boolean rights = own.getInt(OWN_CONTROL_OFFSET + at + CMSG_LEVEL_OFFSET) == SocketCalls.SOL_SOCKET &&
+                own.getInt(OWN_CONTROL_OFFSET + at + CMSG_TYPE_OFFSET) == SocketCalls.SCM_RIGHTS;
+            if (!rights)
+            {
+                otherType = own.getInt(OWN_CONTROL_OFFSET + at + CMSG_TYPE_OFFSET);
+            }
+            for (int i = CMSG_HEADER_LENGTH; rights && i + 4 <= cmsgLength; i += 4)
+            {
+                final int ownFd = own.getInt(OWN_CONTROL_OFFSET + at + i);
+                final int installed = failure != 0 || count == passedNumbers.length ? Math.min(failure, -EINVAL) :
+                    listener.installDescriptor(ownFd, -1, (flags & MSG_CMSG_CLOEXEC) != 0, false);
+                HOST.close(ownFd);
+                if (installed < 0)
+                {
+                    failure = installed;
+                    continue;
+                }
+                own.putInt(OWN_CONTROL_OFFSET + at + i, installed);
+                passedNumbers[count++] = installed;
+            }
+            at += (int)((cmsgLength + 7) & ~7L);
+        }
+        if (failure == SeccompListener.GONE)
+        {
+            gone = true;
+            return -1;
+        }
+        if (otherType >= 0)
+        {
+            stop(call.name() + " received ancillary data of type " + otherType + " (credentials or other than " +
+                "descriptors), which cannot be replicated by this version");
+        }
+        if (failure < 0)
+        {
+            stop(call.name() + " received descriptors that cannot be installed in the application: errno " +
+                -failure);
+        }
+        return count;
+    }
+
+    /**
      * sendfile to a socket, pipe or file outside the state: the primary sends from its duplicate of the input file
      * at an explicit offset, signs the file bytes that went out (the backups sign their own copy of the file), and
      * leaves the input position, or the application's offset, where the kernel's sendfile would.
@@ -1270,7 +1552,7 @@ public final class PrimaryCalls
     private void sendfile(final int outFd, final int inFd, final long offsetAddress, final long count)
         throws ReplicaStop
     {
-        if (kindOf(outFd) == DescriptorKind.PRIVATE_FILE)
+        if (kindOf(outFd).isWrittenByEveryReplica())
         {
             proceed();
             return;
@@ -1976,7 +2258,7 @@ public final class PrimaryCalls
      */
     private int externalDuplicate(final int fd) throws ReplicaStop
     {
-        if (kindOf(fd) != DescriptorKind.EXTERNAL)
+        if (kindOf(fd).isReadByEveryReplica())
         {
             proceed();
             return ANSWERED;
@@ -2007,7 +2289,7 @@ public final class PrimaryCalls
     private int sharedDuplicate(final int fd) throws ReplicaStop
     {
         final int dup = duplicate(fd);
-        if (dup >= 0)
+        if (dup >= 0 && !sockets.isSocket(fd) && kindOf(fd) != DescriptorKind.INTERNAL_SOCKET)
         {
             sockets.share(fd, dup);
         }
@@ -2046,8 +2328,14 @@ public final class PrimaryCalls
      */
     private DescriptorKind kindOf(final int fd)
     {
+        if (fd == kindFd && lastKind != null)
+        {
+            return lastKind;
+        }
         final int dup = duplicate(fd);
-        return dup < 0 ? DescriptorKind.EXTERNAL : classifier.classify(call.tid, fd, dup);
+        lastKind = dup < 0 ? DescriptorKind.EXTERNAL : classifier.classify(call.tid, fd, dup);
+        kindFd = fd;
+        return lastKind;
     }
 
     private void releaseDuplicates()
@@ -2057,6 +2345,7 @@ public final class PrimaryCalls
             PROCESS.close(heldDuplicates[--heldCount]);
         }
         lastDuplicated = -1;
+        lastKind = null;
     }
 
     private void appendCall(final int action, final long signature, final long result, final int length)
