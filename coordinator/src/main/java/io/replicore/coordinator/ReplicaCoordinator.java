@@ -619,13 +619,12 @@ public final class ReplicaCoordinator
             ioPending = false;
             final long startNs = System.nanoTime();
             heldSockets.takeHandedOver(replay.lastSequence());
+            final int mainOwner = app.processes().threads().of(app.pid()).logicalPid();
             final BitSet unheld = (BitSet)replay.placeholders().clone();
-            unheld.andNot(heldSockets.held());
-            final int handedOver = stdio.handOver(app.listener(), unheld);
-            final SocketTakeover takeover = new SocketTakeover();
-            final long[] alreadySent = takeover.takeOver(app.listener(), app.pid(), heldSockets, replay.lastSequence(),
-                app.call().nr(), ctx.launcher().resolveSibling(REARM));
-            sockets.adopt(takeover.takenOver(), heldSockets.connections(), alreadySent, takeover.acceptedUnseen());
+            unheld.andNot(heldSockets.held(mainOwner));
+            final SocketTakeover takeover = SocketTakeover.prepare(heldSockets, replay.lastSequence(),
+                ctx.launcher().resolveSibling(REARM), mainOwner, listener -> stdio.handOver(listener, unheld));
+            sockets.adopt(takeover);
             try
             {
                 heldSockets.close();
@@ -634,9 +633,8 @@ public final class ReplicaCoordinator
             {
                 events.info("closing the socket hand-over channel: " + ex.getMessage());
             }
-            events.info(String.format(Locale.ROOT, "%d standard descriptors and %d sockets handed to the " +
-                "application in %.3f ms", handedOver, takeover.takenOver().cardinality(), (System.nanoTime() - startNs) / 1e6) +
-                (takeover.notes().isEmpty() ? "" : "; " + String.join("; ", takeover.notes())));
+            events.info(String.format(Locale.ROOT, "the sockets handed over taken in %.3f ms; each process gets its " +
+                "own at its next call", (System.nanoTime() - startNs) / 1e6));
         }
 
         int finish(final int status) throws ReplicaStop

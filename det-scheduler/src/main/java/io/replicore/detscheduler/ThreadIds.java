@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ThreadIds
 {
     /** The thread is gone, or its status could not be read. */
-    public static final Identity UNKNOWN = new Identity(-1, -1, -1);
+    public static final Identity UNKNOWN = new Identity(-1, -1, -1, -1);
 
     private final ConcurrentHashMap<Integer, Identity> byHostTid = new ConcurrentHashMap<>();
 
@@ -24,8 +24,9 @@ public final class ThreadIds
      * @param hostTid the thread id in the coordinator's (the host's) pid namespace.
      * @param process the thread group (process) id on the host.
      * @param logicalTid the thread id inside the replica's pid namespace.
+     * @param logicalPid the process id inside the replica's pid namespace: names the process in every replica.
      */
-    public record Identity(int hostTid, int process, int logicalTid)
+    public record Identity(int hostTid, int process, int logicalTid, int logicalPid)
     {
         public boolean isKnown()
         {
@@ -87,7 +88,9 @@ public final class ThreadIds
         }
         final int process = lastNumberOf(status, "\nTgid:");
         final int logical = lastNumberOf(status, "\nNSpid:");
-        return process < 0 || logical < 0 ? UNKNOWN : new Identity(hostTid, process, logical);
+        final int logicalPid = lastNumberOf(status, "\nNStgid:");
+        return process < 0 || logical < 0 || logicalPid < 0 ? UNKNOWN :
+            new Identity(hostTid, process, logical, logicalPid);
     }
 
     /**

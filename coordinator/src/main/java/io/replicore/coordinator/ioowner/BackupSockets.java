@@ -5,16 +5,19 @@ import io.replicore.coordinator.natives.Native;
 import io.replicore.mailbox.ReplicaSlot;
 
 import java.io.IOException;
-import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A backup's hold on the primary's sockets: the duplicates the primary handed over (see
- * {@link SocketShadowChannel}), by the application's descriptor number, and for each connection its logical
- * position as the log tells it: the bytes delivered to the application and the bytes the application wrote. At a
- * takeover these are what {@link SocketTakeover} puts in place and lines the kernel's socket up with.
+ * {@link SocketShadowChannel}), by the owning process and the descriptor number there, and for each connection its
+ * logical position as the log tells it: the bytes delivered to the application and the bytes the application
+ * wrote. At a takeover these are what {@link SocketTakeover} puts in place and lines the kernel's socket up with.
  */
 public final class BackupSockets implements AutoCloseable
 {
@@ -22,22 +25,40 @@ public final class BackupSockets implements AutoCloseable
     private static final int NONE = -1;
 
     private final SocketShadowChannel channel;
-    private final int[] received = new int[2];
+    private final int[] received = new int[3];
     private final long[] receivedPosition = new long[1];
     private int pendingFd = NONE;
     private int acceptedConnection = NONE;
     private int pendingAppFd;
+    private int pendingOwner;
     private long pendingPosition;
     private int followedEpoch;
     private long followedFrom;
-    private int[] shadows = new int[64];
-    private long[] delivered = new long[64];
-    private long[] written = new long[64];
-    private final BitSet connections = new BitSet();
+    /** By {@link #key}: what is held for a descriptor of a process. */
+    private final Map<Long, HeldSocket> held = new HashMap<>();
+    private int connectionCount;
     private int acceptRing = NONE;
     private final ReplicaSlot slot;
     private String failure;
     private boolean closed;
+
+    /**
+     * A socket held for descriptor {@code appFd} of a process, and for a connection its logical position.
+     */
+    static final class HeldSocket
+    {
+        final int appFd;
+        final int socket;
+        long delivered;
+        long written;
+        boolean connection;
+
+        HeldSocket(final int appFd, final int socket)
+        {
+            this.appFd = appFd;
+            this.socket = socket;
+        }
+    }
 
     /**
      * @param slot where the number of connections held is published, for {@code status}.
@@ -46,7 +67,16 @@ public final class BackupSockets implements AutoCloseable
     {
         this.slot = slot;
         channel = SocketShadowChannel.receiver(runId, slot.replicaId());
-        Arrays.fill(shadows, NONE);
+    }
+
+    private static long key(final int owner, final int appFd)
+    {
+        return ((long)owner << 32) | (appFd & 0xFFFF_FFFFL);
+    }
+
+    private static int ownerOf(final long key)
+    {
+        return (int)(key >>> 32);
     }
 
     /**
@@ -77,7 +107,7 @@ public final class BackupSockets implements AutoCloseable
             }
             else
             {
-                hold(pendingAppFd, pendingFd);
+                hold(pendingOwner, pendingAppFd, pendingFd);
             }
             pendingFd = NONE;
         }
@@ -85,10 +115,10 @@ public final class BackupSockets implements AutoCloseable
 
     /**
      * At a takeover: take everything handed over. What came for records the old primary never appended belongs to
-     * the call the new primary's application is making again: a connection accepted as the old primary died, or a
-     * socket it was first acting on.
+     * the calls the new primary's application makes again: a connection accepted as the old primary died, or a
+     * socket a process was first acting on.
      *
-     * @return those sockets, as pairs {application descriptor, socket}.
+     * @return those sockets, as {owner, application descriptor, socket}.
      */
     List<int[]> takeRest(final long position)
     {
@@ -96,7 +126,7 @@ public final class BackupSockets implements AutoCloseable
         final List<int[]> beyond = new ArrayList<>();
         while (loadPending())
         {
-            beyond.add(new int[]{pendingAppFd, pendingFd});
+            beyond.add(new int[]{pendingOwner, pendingAppFd, pendingFd});
             pendingFd = NONE;
         }
         return beyond;
@@ -129,74 +159,91 @@ public final class BackupSockets implements AutoCloseable
             }
             pendingFd = fd;
             pendingAppFd = received[0];
+            pendingOwner = received[2];
             pendingPosition = receivedPosition[0];
         }
         return pendingFd != NONE;
     }
 
     /**
-     * Hold {@code socket} as the application's {@code appFd}.
+     * Hold {@code socket} as descriptor {@code appFd} of process {@code owner}.
      */
-    void hold(final int appFd, final int socket)
+    void hold(final int owner, final int appFd, final int socket)
     {
-        grow(appFd);
-        if (shadows[appFd] != NONE)
-        {
-            HOST.close(shadows[appFd]);
-        }
-        shadows[appFd] = socket;
+        release(held.put(key(owner, appFd), new HeldSocket(appFd, socket)));
     }
 
     /**
-     * A connection was accepted at {@code appFd}: the one handed over for this accept is held as it, and its
-     * positions start at zero.
+     * A connection was accepted at {@code appFd} of {@code owner}: the one handed over for this accept is held as
+     * it, and its positions start at zero.
      */
-    public void connectionAccepted(final int appFd)
+    public void connectionAccepted(final int owner, final int appFd)
     {
-        if (acceptedConnection != NONE)
+        if (acceptedConnection == NONE)
         {
-            hold(appFd, acceptedConnection);
-            acceptedConnection = NONE;
+            return;
         }
-        grow(appFd);
-        delivered[appFd] = 0;
-        written[appFd] = 0;
-        connections.set(appFd);
-        slot.connections(connections.cardinality());
+        hold(owner, appFd, acceptedConnection);
+        acceptedConnection = NONE;
+        held.get(key(owner, appFd)).connection = true;
+        connectionCount++;
+        slot.connections(connectionCount);
     }
 
-    public void delivered(final int appFd, final long bytes)
+    public void delivered(final int owner, final int appFd, final long bytes)
     {
-        if (appFd >= 0 && appFd < delivered.length)
+        final HeldSocket socket = held.get(key(owner, appFd));
+        if (socket != null)
         {
-            delivered[appFd] += bytes;
+            socket.delivered += bytes;
         }
     }
 
-    public void written(final int appFd, final long bytes)
+    public void written(final int owner, final int appFd, final long bytes)
     {
-        if (appFd >= 0 && appFd < written.length)
+        final HeldSocket socket = held.get(key(owner, appFd));
+        if (socket != null)
         {
-            written[appFd] += bytes;
+            socket.written += bytes;
         }
     }
 
     /**
-     * The application closed {@code appFd}: let go of the duplicate, so the connection can end.
+     * Process {@code owner} closed {@code appFd}: let go of the duplicate, so the connection can end.
      */
-    public void closed(final int appFd)
+    public void closed(final int owner, final int appFd)
     {
-        if (appFd >= 0 && connections.get(appFd))
+        release(held.remove(key(owner, appFd)));
+    }
+
+    /**
+     * Process {@code owner} ended, and its descriptors with it.
+     */
+    public void ended(final int owner)
+    {
+        final Iterator<Map.Entry<Long, HeldSocket>> entries = held.entrySet().iterator();
+        while (entries.hasNext())
         {
-            connections.clear(appFd);
-            slot.connections(connections.cardinality());
+            final Map.Entry<Long, HeldSocket> entry = entries.next();
+            if (ownerOf(entry.getKey()) == owner)
+            {
+                entries.remove();
+                release(entry.getValue());
+            }
         }
-        if (appFd >= 0 && appFd < shadows.length && shadows[appFd] != NONE)
+    }
+
+    private void release(final HeldSocket socket)
+    {
+        if (socket == null)
         {
-            HOST.close(shadows[appFd]);
-            shadows[appFd] = NONE;
-            delivered[appFd] = 0;
-            written[appFd] = 0;
+            return;
+        }
+        HOST.close(socket.socket);
+        if (socket.connection)
+        {
+            connectionCount--;
+            slot.connections(connectionCount);
         }
     }
 
@@ -209,19 +256,38 @@ public final class BackupSockets implements AutoCloseable
     }
 
     /**
-     * @return the application descriptors that have a real socket or file here.
+     * @return the descriptors of {@code owner} that have a real socket or file here.
      */
-    public BitSet held()
+    public BitSet held(final int owner)
     {
-        final BitSet held = new BitSet();
-        for (int fd = 0; fd < shadows.length; fd++)
+        final BitSet numbers = new BitSet();
+        held.forEach((key, socket) ->
         {
-            if (shadows[fd] != NONE)
+            if (ownerOf(key) == owner)
             {
-                held.set(fd);
+                numbers.set(socket.appFd);
             }
-        }
-        return held;
+        });
+        return numbers;
+    }
+
+    /**
+     * @return every socket held, of every process.
+     */
+    Collection<HeldSocket> heldSockets()
+    {
+        return held.values();
+    }
+
+    /**
+     * @return everything held, by owner; the caller owns the sockets from now on.
+     */
+    Map<Integer, List<HeldSocket>> detach()
+    {
+        final Map<Integer, List<HeldSocket>> byOwner = new HashMap<>();
+        held.forEach((key, socket) -> byOwner.computeIfAbsent(ownerOf(key), unused -> new ArrayList<>()).add(socket));
+        held.clear();
+        return byOwner;
     }
 
     /**
@@ -248,59 +314,8 @@ public final class BackupSockets implements AutoCloseable
     }
 
     /**
-     * @return the application descriptors that are accepted connections.
-     */
-    public BitSet connections()
-    {
-        return connections;
-    }
-
-    int shadow(final int appFd)
-    {
-        return shadows[appFd];
-    }
-
-    long deliveredTo(final int appFd)
-    {
-        return delivered[appFd];
-    }
-
-    long writtenBy(final int appFd)
-    {
-        return written[appFd];
-    }
-
-    /**
-     * The application has its own copies now: let go of ours.
-     */
-    void releaseAll()
-    {
-        for (int fd = 0; fd < shadows.length; fd++)
-        {
-            if (shadows[fd] != NONE)
-            {
-                HOST.close(shadows[fd]);
-                shadows[fd] = NONE;
-            }
-        }
-    }
-
-    private void grow(final int appFd)
-    {
-        if (appFd >= shadows.length)
-        {
-            final int length = Math.max(appFd + 1, shadows.length * 2);
-            final int old = shadows.length;
-            shadows = Arrays.copyOf(shadows, length);
-            Arrays.fill(shadows, old, length, NONE);
-            delivered = Arrays.copyOf(delivered, length);
-            written = Arrays.copyOf(written, length);
-        }
-    }
-
-    /**
      * Let go of everything and stop receiving: hand-overs still in flight, from a replaced primary, are dropped by
-     * the kernel with the channel. A new primary does this once it has taken the sockets over.
+     * the kernel with the channel. A new primary does this once it has taken what it needs.
      */
     @Override
     public void close() throws IOException
@@ -311,7 +326,7 @@ public final class BackupSockets implements AutoCloseable
         }
         for (final int[] rest : takeRest(Long.MAX_VALUE))
         {
-            HOST.close(rest[1]);
+            HOST.close(rest[2]);
         }
         if (acceptedConnection != NONE)
         {
@@ -323,7 +338,8 @@ public final class BackupSockets implements AutoCloseable
         {
             HOST.close(ring);
         }
-        releaseAll();
+        held.values().forEach(this::release);
+        held.clear();
         closed = true;
         channel.close();
     }

@@ -1,5 +1,6 @@
 package io.replicore.coordinator.ioowner;
 
+import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.replay.LogSink;
@@ -13,16 +14,18 @@ import jnr.ffi.Pointer;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /**
- * The primary's {@link SocketOwner}: hands each socket of the application to every live backup over its
- * {@link SocketShadowChannel} the first time the primary acts on it, and skips the bytes an old primary had sent.
- * The primary's lanes share it: its bookkeeping is under its monitor; {@link #accept} is not (it may wait for a
- * connection), and the lanes make their accepts one at a time themselves.
+ * The primary's {@link SocketOwner}: hands each socket of each application process to every live backup over its
+ * {@link SocketShadowChannel} the first time the primary acts on it in that process, and skips the bytes an old
+ * primary had sent. The primary's lanes share it: its bookkeeping is under its monitor; {@link #accept} is not (it
+ * may wait for a connection), and the lanes make their accepts one at a time themselves.
  */
 public final class PrimarySockets implements SocketOwner, AutoCloseable
 {
@@ -38,18 +41,30 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final Consumer<String> events;
     private AcceptRing ring;
     private final SocketShadowChannel channel;
-    private final BitSet shared = new BitSet();
-    private final BitSet notSockets = new BitSet();
-    private final BitSet files = new BitSet();
-    private final BitSet connections = new BitSet();
-    private long[] alreadySent;
+    private final Map<Integer, ProcessSockets> processes = new HashMap<>();
+    private int connectionCount;
     private final List<Integer> acceptedUnseen = new ArrayList<>();
+    /** After a takeover: the sockets of processes that have not made a call since. */
+    private SocketTakeover takeovers;
     private final Native.Scratch stat = Native.allocate(144);
+
+    /**
+     * What the primary knows of one process's descriptors.
+     */
+    private static final class ProcessSockets
+    {
+        final BitSet shared = new BitSet();
+        final BitSet notSockets = new BitSet();
+        final BitSet files = new BitSet();
+        final BitSet connections = new BitSet();
+        /** Per descriptor, bytes an old primary sent that the application will write again; null: none. */
+        long[] alreadySent;
+    }
 
     /**
      * @param log the primary's log: a socket is handed over for the record appended next, and only while this
      * replica is still the primary.
-     * @param events where it says how accepts are made.
+     * @param events where it says how accepts are made and what a takeover did.
      */
     public PrimarySockets(final Mailbox mailbox, final int selfId, final LogSink log, final Consumer<String> events)
         throws IOException
@@ -63,21 +78,46 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     /**
-     * After a takeover: the sockets taken over are held by the other backups already (the old primary handed them
-     * to every backup), and some bytes of their output were sent by the old primary.
-     *
-     * @param connections the descriptors that are accepted connections.
-     * @param alreadySent per application descriptor, bytes an old primary sent that the application will write
-     * again.
+     * After a takeover: each process's sockets go in place at its first call ({@link #beforeCall}); connections
+     * the old primary accepted as it died go to the next accepts.
      */
-    public synchronized void adopt(
-        final BitSet takenOver, final BitSet connections, final long[] alreadySent, final List<Integer> acceptedUnseen)
+    public synchronized void adopt(final SocketTakeover takeovers)
     {
-        shared.or(takenOver);
-        this.connections.or(connections);
-        publishConnections();
-        this.alreadySent = alreadySent;
-        this.acceptedUnseen.addAll(acceptedUnseen);
+        this.takeovers = takeovers;
+        acceptedUnseen.addAll(takeovers.acceptedUnseen());
+    }
+
+    @Override
+    public void beforeCall(final int owner, final int hostPid, final SeccompListener listener) throws ReplicaStop
+    {
+        final SocketTakeover pending;
+        synchronized (this)
+        {
+            pending = takeovers;
+        }
+        if (pending == null || !pending.isPending(owner))
+        {
+            return;
+        }
+        synchronized (this)
+        {
+            if (takeovers == null || !takeovers.isPending(owner))
+            {
+                return; // another lane took this process over meanwhile
+            }
+            final SocketTakeover.TakenOver taken = takeovers.takeOver(owner, hostPid, listener);
+            final ProcessSockets process = of(owner);
+            process.shared.or(taken.sockets());
+            process.connections.or(taken.connections());
+            connectionCount += taken.connections().cardinality();
+            process.alreadySent = taken.alreadySent();
+            publishConnections();
+            events.accept(taken.report());
+            if (takeovers.isDone())
+            {
+                takeovers = null;
+            }
+        }
     }
 
     @Override
@@ -87,44 +127,48 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public synchronized boolean isSocket(final int appFd)
+    public synchronized boolean isSocket(final int owner, final int appFd)
     {
-        return appFd >= 0 && shared.get(appFd) && !files.get(appFd);
+        final ProcessSockets process = processes.get(owner);
+        return appFd >= 0 && process != null && process.shared.get(appFd) && !process.files.get(appFd);
     }
 
     @Override
-    public synchronized void share(final int appFd, final int dupFd) throws ReplicaStop
+    public synchronized void share(final int owner, final int appFd, final int dupFd) throws ReplicaStop
     {
-        if (appFd < 0 || shared.get(appFd) || notSockets.get(appFd))
+        final ProcessSockets process = of(owner);
+        if (appFd < 0 || process.shared.get(appFd) || process.notSockets.get(appFd))
         {
             return;
         }
         if (HOST.fstat(dupFd, stat.pointer()) < 0 || (stat.buffer().getInt(STAT_MODE_OFFSET) & S_IFMT) != S_IFSOCK)
         {
-            notSockets.set(appFd);
+            process.notSockets.set(appFd);
             return;
         }
-        handToBackups(appFd, dupFd);
+        handToBackups(owner, appFd, dupFd);
+        process.shared.set(appFd);
     }
 
     @Override
-    public synchronized void shareAlways(final int appFd, final int dupFd) throws ReplicaStop
+    public synchronized void shareAlways(final int owner, final int appFd, final int dupFd) throws ReplicaStop
     {
-        files.set(appFd);
-        handToBackups(appFd, dupFd);
+        final ProcessSockets process = of(owner);
+        process.files.set(appFd);
+        handToBackups(owner, appFd, dupFd);
+        process.shared.set(appFd);
     }
 
-    private void handToBackups(final int appFd, final int dupFd) throws ReplicaStop
+    private void handToBackups(final int owner, final int appFd, final int dupFd) throws ReplicaStop
     {
         log.checkStillPrimary();
         for (int id = 0; id < mailbox.replicaCount(); id++)
         {
             if (id != selfId)
             {
-                handTo(mailbox.slot(id), appFd, dupFd);
+                handTo(mailbox.slot(id), owner, appFd, dupFd);
             }
         }
-        shared.set(appFd);
     }
 
     @Override
@@ -159,14 +203,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     @Override
     public synchronized void shareAccepted(final int connection) throws ReplicaStop
     {
-        log.checkStillPrimary();
-        for (int id = 0; id < mailbox.replicaCount(); id++)
-        {
-            if (id != selfId)
-            {
-                handTo(mailbox.slot(id), SocketShadowChannel.ACCEPTED, connection);
-            }
-        }
+        handToBackups(SocketShadowChannel.ACCEPTED, SocketShadowChannel.ACCEPTED, connection);
         if (ring != null)
         {
             ring.release();
@@ -174,20 +211,23 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public synchronized void accepted(final int appFd)
+    public synchronized void accepted(final int owner, final int appFd)
     {
-        closed(appFd);
-        shared.set(appFd);
-        connections.set(appFd);
+        closed(owner, appFd);
+        final ProcessSockets process = of(owner);
+        process.shared.set(appFd);
+        process.connections.set(appFd);
+        connectionCount++;
         publishConnections();
     }
 
     private void publishConnections()
     {
-        mailbox.slot(selfId).connections(connections.cardinality());
+        mailbox.slot(selfId).connections(connectionCount);
     }
 
-    private void handTo(final ReplicaSlot backup, final int appFd, final int dupFd) throws ReplicaStop
+    private void handTo(final ReplicaSlot backup, final int owner, final int appFd, final int dupFd)
+        throws ReplicaStop
     {
         final long deadline = System.nanoTime() + REGISTER_WAIT_NS;
         // A backup still starting binds its channel before it registers: wait for it rather than leave it behind.
@@ -199,55 +239,77 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         {
             return;
         }
-        final int rc = channel.send(mailbox.runId(), backup.replicaId(), appFd, log.epoch(), log.lastSequence() + 1,
-            dupFd);
+        final int rc = channel.send(mailbox.runId(), backup.replicaId(), owner, appFd, log.epoch(),
+            log.lastSequence() + 1, dupFd);
         if (rc < 0 && backup.state().isLive())
         {
             // A primary frozen between its epoch check and the send, and thawed after its successor closed the
             // channel, has been replaced: it is fenced, not failed.
             log.checkStillPrimary();
-            throw new ReplicaStop(-1, "cannot hand socket " + appFd + " to replica " + backup.replicaId() +
-                ": errno " + -rc + "; it could not take the connection over");
+            throw new ReplicaStop(-1, "cannot hand socket " + appFd + " of process " + owner + " to replica " +
+                backup.replicaId() + ": errno " + -rc + "; it could not take the connection over");
         }
     }
 
     @Override
-    public synchronized int trackedLimit()
+    public synchronized int trackedLimit(final int owner)
     {
-        return Math.max(Math.max(shared.length(), notSockets.length()), files.length());
+        final ProcessSockets process = processes.get(owner);
+        return process == null ? 0 :
+            Math.max(Math.max(process.shared.length(), process.notSockets.length()), process.files.length());
     }
 
     @Override
-    public synchronized void closed(final int appFd)
+    public synchronized void closed(final int owner, final int appFd)
     {
-        if (appFd < 0)
+        final ProcessSockets process = processes.get(owner);
+        if (appFd < 0 || process == null)
         {
             return;
         }
-        if (connections.get(appFd))
+        if (process.connections.get(appFd))
         {
-            connections.clear(appFd);
+            process.connections.clear(appFd);
+            connectionCount--;
             publishConnections();
         }
-        shared.clear(appFd);
-        notSockets.clear(appFd);
-        files.clear(appFd);
-        if (alreadySent != null && appFd < alreadySent.length)
+        process.shared.clear(appFd);
+        process.notSockets.clear(appFd);
+        process.files.clear(appFd);
+        if (process.alreadySent != null && appFd < process.alreadySent.length)
         {
-            alreadySent[appFd] = 0;
+            process.alreadySent[appFd] = 0;
         }
     }
 
     @Override
-    public synchronized long alreadySent(final int appFd, final long count)
+    public synchronized void ended(final int owner)
     {
-        if (alreadySent == null || appFd >= alreadySent.length || alreadySent[appFd] == 0)
+        final ProcessSockets process = processes.remove(owner);
+        if (process != null)
+        {
+            connectionCount -= process.connections.cardinality();
+            publishConnections();
+        }
+    }
+
+    @Override
+    public synchronized long alreadySent(final int owner, final int appFd, final long count)
+    {
+        final ProcessSockets process = processes.get(owner);
+        final long[] sent = process == null ? null : process.alreadySent;
+        if (sent == null || appFd >= sent.length || sent[appFd] == 0)
         {
             return 0;
         }
-        final long skip = Math.min(alreadySent[appFd], count);
-        alreadySent[appFd] -= skip;
+        final long skip = Math.min(sent[appFd], count);
+        sent[appFd] -= skip;
         return skip;
+    }
+
+    private ProcessSockets of(final int owner)
+    {
+        return processes.computeIfAbsent(owner, unused -> new ProcessSockets());
     }
 
     @Override
@@ -258,7 +320,14 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             mailbox.slot(selfId).acceptRing(0);
             ring.close();
         }
-        acceptedUnseen.forEach(HOST::close);
+        synchronized (this)
+        {
+            acceptedUnseen.forEach(HOST::close);
+            if (takeovers != null)
+            {
+                takeovers.close();
+            }
+        }
         channel.close();
     }
 }

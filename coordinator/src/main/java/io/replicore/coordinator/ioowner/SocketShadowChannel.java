@@ -12,11 +12,12 @@ import java.nio.file.Path;
 /**
  * How the primary hands a backup a duplicate of each real socket of its application, so that the socket outlives
  * the primary: one AF_UNIX datagram socket per backup, at {@link #pathOf}, each datagram carrying the
- * application's descriptor number and the socket itself (SCM_RIGHTS). A datagram in flight keeps its descriptor
+ * application's descriptor number, the process whose number it is, and the socket itself (SCM_RIGHTS). A datagram in flight keeps its descriptor
  * alive in the kernel, so a socket is handed over the moment {@link #send} returns, whether or not the backup has
  * read it yet.
  * <pre>
- *   datagram: application descriptor number (4) | sender's epoch (4) | log position (8)  + SCM_RIGHTS: one fd
+ *   datagram: application descriptor number (4) | sender's epoch (4) | log position (8)
+ *             | owner: the process's id inside the replica (4) | reserved (4)           + SCM_RIGHTS: one fd
  * </pre>
  * The log position is that of the record the primary appends next: the backup takes the socket when it applies
  * that record, not before, so that the numbers the application closes and reuses stay in log order. The epoch
@@ -35,15 +36,16 @@ public final class SocketShadowChannel implements AutoCloseable
     private static final int SOCKADDR_UN_LENGTH = 110;
     private static final int CMSG_ONE_FD_LENGTH = 20;
     private static final int CMSG_ONE_FD_SPACE = 24;
-    private static final int PAYLOAD_LENGTH = 16;
     private static final int APP_FD_OFFSET = 0;
     private static final int EPOCH_OFFSET = 4;
     private static final int POSITION_OFFSET = 8;
+    private static final int OWNER_OFFSET = 16;
+    private static final int PAYLOAD_LENGTH = 24;
 
     // Scratch layout: payload | iovec | msghdr | sockaddr_un | cmsg
     private static final int PAYLOAD_OFFSET = 0;
-    private static final int IOV_OFFSET = 16;
-    private static final int MSG_OFFSET = 32;
+    private static final int IOV_OFFSET = PAYLOAD_OFFSET + PAYLOAD_LENGTH;
+    private static final int MSG_OFFSET = IOV_OFFSET + 16;
     private static final int NAME_OFFSET = MSG_OFFSET + MSGHDR_LENGTH;
     private static final int CONTROL_OFFSET = NAME_OFFSET + 112;
     private static final int SCRATCH_LENGTH = CONTROL_OFFSET + CMSG_ONE_FD_SPACE;
@@ -102,18 +104,19 @@ public final class SocketShadowChannel implements AutoCloseable
     }
 
     /**
-     * Hand {@code socketFd} to replica {@code toReplica} as the application's descriptor {@code appFd}, to be
-     * taken when the record at {@code position} of the primary of {@code epoch} is applied.
+     * Hand {@code socketFd} to replica {@code toReplica} as descriptor {@code appFd} of process {@code owner}, to
+     * be taken when the record at {@code position} of the primary of {@code epoch} is applied.
      *
      * @return 0, or -errno (ECONNREFUSED or ENOENT: that backup is gone).
      */
     public int send(
-        final long runId, final int toReplica, final int appFd, final int epoch, final long position,
-        final int socketFd)
+        final long runId, final int toReplica, final int owner, final int appFd, final int epoch,
+        final long position, final int socketFd)
     {
         final UnsafeBuffer buffer = scratch.buffer();
         buffer.setMemory(0, SCRATCH_LENGTH, (byte)0);
         buffer.putInt(PAYLOAD_OFFSET + APP_FD_OFFSET, appFd);
+        buffer.putInt(PAYLOAD_OFFSET + OWNER_OFFSET, owner);
         buffer.putInt(PAYLOAD_OFFSET + EPOCH_OFFSET, epoch);
         buffer.putLong(PAYLOAD_OFFSET + POSITION_OFFSET, position);
         putIov();
@@ -132,7 +135,7 @@ public final class SocketShadowChannel implements AutoCloseable
     /**
      * Take the next socket handed over, without waiting.
      *
-     * @param appFdAndEpoch where the application's number for it and the sender's epoch go.
+     * @param appFdAndEpoch where the application's number for it, the sender's epoch and the owner go.
      * @param position where the log position it belongs to goes.
      * @return the socket (close-on-exec), -1 if none is waiting, or -2 - errno on failure.
      */
@@ -156,6 +159,7 @@ public final class SocketShadowChannel implements AutoCloseable
         }
         appFdAndEpoch[0] = buffer.getInt(PAYLOAD_OFFSET + APP_FD_OFFSET);
         appFdAndEpoch[1] = buffer.getInt(PAYLOAD_OFFSET + EPOCH_OFFSET);
+        appFdAndEpoch[2] = buffer.getInt(PAYLOAD_OFFSET + OWNER_OFFSET);
         position[0] = buffer.getLong(PAYLOAD_OFFSET + POSITION_OFFSET);
         return buffer.getInt(CONTROL_OFFSET + 16);
     }

@@ -11,24 +11,30 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
- * A new primary takes the application's sockets over, during the first call it handles:
+ * A new primary takes the application's sockets over. Once, as it takes over ({@link #prepare}):
  * <ol>
- *   <li>gives the accept the application is making again a connection the old primary accepted as it died, handed
- *   over or still in a slot of its {@link AcceptRing};</li>
- *   <li>notes the application's epoll registrations of its stand-in sockets and their descriptor flags;</li>
- *   <li>puts each real socket, handed over earlier by the old primary, at its number in place of the stand-in
- *   (SECCOMP_IOCTL_NOTIF_ADDFD with SETFD);</li>
+ *   <li>keeps for the next accepts the connections the old primary accepted as it died, handed over or still in a
+ *   slot of its {@link AcceptRing};</li>
+ *   <li>takes from the backup's hold every socket handed over, by process.</li>
+ * </ol>
+ * Then, for each process, during the first call it makes to the new primary ({@link #takeOver}), since a descriptor
+ * can be put in a process only while it is in a call:
+ * <ol>
+ *   <li>notes the process's epoll registrations of its stand-in sockets and their descriptor flags;</li>
+ *   <li>puts each real socket at its number in place of the stand-in (SECCOMP_IOCTL_NOTIF_ADDFD with SETFD);</li>
  *   <li>lines each connection's kernel state up with the log (logical TCP): bytes the log delivered to the
  *   application but still queued in the kernel, because the old primary died between logging and consuming them,
  *   are consumed now; bytes the kernel took from the old primary beyond what the log says the application wrote
  *   are reported, so the new primary does not send them twice;</li>
- *   <li>registers the real sockets in the epoll sets again ({@link Rearm}: a registration is keyed by the number in
- *   the table of the process that makes it, so a helper borrows each socket at that number).</li>
+ *   <li>registers the real sockets in the process's epoll sets again ({@link Rearm}: a registration is keyed by the
+ *   number in the table of the process that makes it, so a helper borrows each socket at that number).</li>
  * </ol>
  */
-public final class SocketTakeover
+public final class SocketTakeover implements AutoCloseable
 {
     private static final HostCalls HOST = Native.load(HostCalls.class);
     private static final int IPPROTO_TCP = 6;
@@ -46,74 +52,154 @@ public final class SocketTakeover
     private final Native.Scratch info = Native.allocate(TCP_INFO_LENGTH + 8);
     private final Native.Scratch drain = Native.allocate(64 * 1024);
     private final List<String> notes = new ArrayList<>();
-    private BitSet takenOver = new BitSet();
     private final List<Integer> acceptedUnseen = new ArrayList<>();
+    private final Path rearmHelper;
+    /** The sockets of processes not taken over yet, by owner. */
+    private Map<Integer, List<BackupSockets.HeldSocket>> pending = Map.of();
+    private int mainOwner;
+    /** What the application's first process gets besides its sockets (its standard descriptors); null once done. */
+    private MainHandover mainHandover;
 
     /**
-     * @param position the last record of the old primary's log that was applied.
-     * @param pendingNr the call the application is making, which the new primary answers next.
-     * @return per application descriptor, the bytes the old primary sent that the application will write again.
+     * Puts in place, during a call of the application's first process, what it holds besides its sockets.
      */
-    public long[] takeOver(final SeccompListener listener, final int appPid, final BackupSockets sockets,
-        final long position, final int pendingNr, final Path rearmHelper) throws ReplicaStop
+    @FunctionalInterface
+    public interface MainHandover
     {
+        /**
+         * @return how many descriptors were put in place.
+         */
+        int handOver(SeccompListener listener) throws ReplicaStop;
+    }
+
+    /**
+     * What one process got: its descriptors that are real sockets now, those that are connections, and per
+     * descriptor the bytes the old primary sent that the application will write again.
+     */
+    public record TakenOver(BitSet sockets, BitSet connections, long[] alreadySent, String report)
+    {
+    }
+
+    private SocketTakeover(final Path rearmHelper)
+    {
+        this.rearmHelper = rearmHelper;
+    }
+
+    /**
+     * Take everything the backup holds, as its log ends at {@code position}.
+     *
+     * @param mainOwner the application's first process, which also gets what {@code mainHandover} puts in place.
+     */
+    public static SocketTakeover prepare(final BackupSockets sockets, final long position, final Path rearmHelper,
+        final int mainOwner, final MainHandover mainHandover) throws ReplicaStop
+    {
+        final SocketTakeover takeover = new SocketTakeover(rearmHelper);
+        takeover.mainOwner = mainOwner;
+        takeover.mainHandover = mainHandover;
         for (final int[] rest : sockets.takeRest(position))
         {
-            if (pendingNr == Syscalls.ACCEPT || pendingNr == Syscalls.ACCEPT4)
+            if (rest[1] == SocketShadowChannel.ACCEPTED)
             {
-                // Accepted by the old primary as it died: the application's accept, made again, gets it.
-                acceptedUnseen.add(rest[1]);
-                notes.add("a connection the old primary had just accepted goes to the accept made again");
-            }
-            else if (rest[0] == SocketShadowChannel.ACCEPTED)
-            {
-                HOST.close(rest[1]);
+                // Accepted by the old primary as it died: the application's next accept gets it.
+                takeover.acceptedUnseen.add(rest[2]);
+                takeover.notes.add("a connection the old primary had just accepted goes to the next accept");
             }
             else
             {
-                sockets.hold(rest[0], rest[1]);
+                sockets.hold(rest[0], rest[1], rest[2]);
             }
         }
         if (sockets.failure() != null)
         {
             throw new ReplicaStop(-1, "cannot take the sockets over: " + sockets.failure());
         }
-        takeFromAcceptRing(sockets, pendingNr == Syscalls.ACCEPT || pendingNr == Syscalls.ACCEPT4);
-        final BitSet held = sockets.held();
-        takenOver = held;
-        final long[] alreadySent = new long[Math.max(held.length(), 1)];
-        if (held.isEmpty())
+        takeover.takeFromAcceptRing(sockets);
+        takeover.pending = sockets.detach();
+        return takeover;
+    }
+
+    /**
+     * @return true if {@code owner} has sockets still to be put in place.
+     */
+    public boolean isPending(final int owner)
+    {
+        return pending.containsKey(owner) || (owner == mainOwner && mainHandover != null);
+    }
+
+    public boolean isDone()
+    {
+        return pending.isEmpty() && mainHandover == null;
+    }
+
+    /**
+     * Put the sockets of process {@code owner} ({@code hostPid} on the host), which is in the call {@code listener}
+     * holds, in place.
+     */
+    public TakenOver takeOver(final int owner, final int hostPid, final SeccompListener listener) throws ReplicaStop
+    {
+        final List<BackupSockets.HeldSocket> sockets = pending.getOrDefault(owner, List.of());
+        pending.remove(owner);
+        if (owner == mainOwner && mainHandover != null)
         {
-            return alreadySent;
+            final MainHandover handover = mainHandover;
+            mainHandover = null;
+            notes.add(handover.handOver(listener) + " standard descriptors handed to the application");
         }
-        final Rearm rearm = Rearm.start(rearmHelper, appPid, held);
+        final BitSet numbers = new BitSet();
+        final BitSet connections = new BitSet();
+        sockets.forEach(socket ->
+        {
+            numbers.set(socket.appFd);
+            if (socket.connection)
+            {
+                connections.set(socket.appFd);
+            }
+        });
+        final long[] alreadySent = new long[Math.max(numbers.length(), 1)];
+        final long startNs = System.nanoTime();
+        if (sockets.isEmpty())
+        {
+            return new TakenOver(numbers, connections, alreadySent, report(owner, numbers, startNs));
+        }
+        final Rearm rearm = Rearm.start(rearmHelper, hostPid, numbers);
         try
         {
-            for (int fd = held.nextSetBit(0); fd >= 0; fd = held.nextSetBit(fd + 1))
+            for (final BackupSockets.HeldSocket socket : sockets)
             {
-                final int installed = listener.installDescriptor(sockets.shadow(fd), fd, rearm.closeOnExec(fd), false);
-                if (installed != fd && installed != SeccompListener.GONE)
+                final int installed = listener.installDescriptor(socket.socket, socket.appFd,
+                    rearm.closeOnExec(socket.appFd), false);
+                if (installed != socket.appFd && installed != SeccompListener.GONE)
                 {
-                    throw new ReplicaStop(-1, "cannot take socket " + fd + " over: errno " + -installed);
+                    throw new ReplicaStop(-1, "cannot take socket " + socket.appFd + " of process " + owner +
+                        " over: errno " + -installed);
                 }
-                alreadySent[fd] = lineUp(fd, sockets);
+                alreadySent[socket.appFd] = lineUp(socket);
             }
             notes.add(rearm.finish());
         }
         finally
         {
             rearm.close();
+            sockets.forEach(socket -> HOST.close(socket.socket));
         }
-        sockets.releaseAll();
-        return alreadySent;
+        return new TakenOver(numbers, connections, alreadySent, report(owner, numbers, startNs));
+    }
+
+    private String report(final int owner, final BitSet numbers, final long startNs)
+    {
+        final String report = String.format(Locale.ROOT, "%d sockets of process %d taken over in %.3f ms",
+            numbers.cardinality(), owner, (System.nanoTime() - startNs) / 1e6) +
+            (notes.isEmpty() ? "" : "; " + String.join("; ", notes));
+        notes.clear();
+        return report;
     }
 
     /**
      * A connection the old primary accepted and died before handing over is still in a slot of its accept ring,
-     * which this backup holds: it goes to the accept the application makes again, unless it came by the hand-over
-     * channel too (the primary died between handing it over and freeing the slot).
+     * which this backup holds: it goes to the application's next accept, unless it came by the hand-over channel
+     * too (the primary died between handing it over and freeing the slot).
      */
-    private void takeFromAcceptRing(final BackupSockets sockets, final boolean acceptPending)
+    private void takeFromAcceptRing(final BackupSockets sockets)
     {
         final int ringFd = sockets.takeAcceptRing();
         if (ringFd < 0)
@@ -136,14 +222,14 @@ public final class SocketTakeover
                 {
                     continue;
                 }
-                if (!acceptPending || isKnown(connection, sockets))
+                if (isKnown(connection, sockets))
                 {
                     HOST.close(connection);
                     continue;
                 }
                 acceptedUnseen.add(connection);
                 notes.add("a connection the old primary accepted but had not handed over was taken from its " +
-                    "accept ring for the accept made again");
+                    "accept ring for the next accept");
             }
         }
         finally
@@ -165,10 +251,9 @@ public final class SocketTakeover
                 return true;
             }
         }
-        final BitSet held = sockets.held();
-        for (int fd = held.nextSetBit(0); fd >= 0; fd = held.nextSetBit(fd + 1))
+        for (final BackupSockets.HeldSocket held : sockets.heldSockets())
         {
-            if (inode(sockets.shadow(fd)) == inode)
+            if (inode(held.socket) == inode)
             {
                 return true;
             }
@@ -187,7 +272,7 @@ public final class SocketTakeover
      */
     public static void warmUp()
     {
-        final SocketTakeover takeover = new SocketTakeover();
+        final SocketTakeover takeover = new SocketTakeover(null);
         AcceptRing.warmUp();
         HOST.getsockopt(-1, IPPROTO_TCP, TCP_INFO, takeover.info.pointer(), takeover.info.at(TCP_INFO_LENGTH));
         HOST.ioctl(-1, SIOCINQ, takeover.info.pointer());
@@ -195,15 +280,8 @@ public final class SocketTakeover
     }
 
     /**
-     * @return the application descriptors whose real sockets were put in place.
-     */
-    public BitSet takenOver()
-    {
-        return takenOver;
-    }
-
-    /**
-     * @return connections the old primary accepted for the call the application is making again.
+     * @return connections the old primary accepted as it died, for the application's next accepts; the caller's
+     * to close from now on.
      */
     public List<Integer> acceptedUnseen()
     {
@@ -211,19 +289,22 @@ public final class SocketTakeover
     }
 
     /**
-     * @return what was done beyond the plain hand-over, for the event log.
+     * Let go of the sockets of processes that never made another call.
      */
-    public List<String> notes()
+    @Override
+    public void close()
     {
-        return notes;
+        pending.values().forEach(sockets -> sockets.forEach(socket -> HOST.close(socket.socket)));
+        pending = Map.of();
     }
 
     /**
      * @return bytes of the application's output the kernel already took for this connection beyond the log's.
      */
-    private long lineUp(final int fd, final BackupSockets sockets) throws ReplicaStop
+    private long lineUp(final BackupSockets.HeldSocket held) throws ReplicaStop
     {
-        final int socket = sockets.shadow(fd);
+        final int socket = held.socket;
+        final int fd = held.appFd;
         final UnsafeBuffer buffer = info.buffer();
         buffer.putInt(TCP_INFO_LENGTH, TCP_INFO_LENGTH);
         if (HOST.getsockopt(socket, IPPROTO_TCP, TCP_INFO, info.pointer(), info.at(TCP_INFO_LENGTH)) < 0 ||
@@ -236,7 +317,7 @@ public final class SocketTakeover
         final long inQueue = queued(socket, SIOCINQ);
         final long outQueue = queued(socket, SIOCOUTQ);
         final long consumed = received - inQueue;
-        final long delivered = sockets.deliveredTo(fd);
+        final long delivered = held.delivered;
         if (delivered > consumed)
         {
             discard(socket, delivered - consumed);
@@ -248,7 +329,7 @@ public final class SocketTakeover
                 "primary but its log delivered " + delivered + "; the rest is lost");
         }
         final long sent = acked + outQueue;
-        final long skip = Math.max(0, sent - sockets.writtenBy(fd));
+        final long skip = Math.max(0, sent - held.written);
         if (skip > 0)
         {
             notes.add("connection " + fd + ": " + skip + " bytes were sent before the old primary logged them");

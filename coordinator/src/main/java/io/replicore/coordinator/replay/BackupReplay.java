@@ -258,6 +258,12 @@ public final class BackupReplay
      */
     private void followSockets(final int nr, final long result)
     {
+        final int owner = call.logicalPid;
+        if (nr == EXIT_GROUP)
+        {
+            sockets.ended(owner);
+            return;
+        }
         final int fd = (int)call.args[0];
         if (fd < 0)
         {
@@ -270,7 +276,7 @@ public final class BackupReplay
                 // What was handed over before this close is the descriptor being closed; a socket that reuses
                 // the number comes with a later record.
                 sockets.takeHandedOver(recordSequence);
-                sockets.closed(fd);
+                sockets.closed(owner, fd);
                 placeholders.clear(fd);
             }
             case OPEN, OPENAT, GETSOCKOPT, GETSOCKNAME, GETPEERNAME, SHUTDOWN -> sockets.takeHandedOver(recordSequence);
@@ -279,7 +285,7 @@ public final class BackupReplay
                 if (result >= 0)
                 {
                     sockets.takeHandedOver(recordSequence);
-                    sockets.connectionAccepted((int)result);
+                    sockets.connectionAccepted(owner, (int)result);
                 }
             }
             // a socket may also be first acted on by waiting for it (poll, select)
@@ -289,14 +295,14 @@ public final class BackupReplay
             {
                 if (result > 0)
                 {
-                    sockets.delivered(fd, result);
+                    sockets.delivered(owner, fd, result);
                 }
             }
             case WRITE, WRITEV, SENDTO, SENDMSG, SENDFILE ->
             {
                 if (result > 0)
                 {
-                    sockets.written(fd, result);
+                    sockets.written(owner, fd, result);
                 }
             }
             default ->

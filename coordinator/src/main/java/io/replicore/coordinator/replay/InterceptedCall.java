@@ -47,6 +47,8 @@ public final class InterceptedCall
     int process;
     /** The calling thread's id inside the replica's pid namespace: the same in every replica. */
     int logicalTid;
+    /** The calling thread's process id inside the replica: whose descriptor table the call's numbers are in. */
+    int logicalPid;
     /** Serial mode: which of its thread's calls this is (SerialToken#arrived). */
     int arrival;
 
@@ -73,6 +75,7 @@ public final class InterceptedCall
         final ThreadIds.Identity identity = threads.of(tid);
         process = identity.process();
         logicalTid = identity.logicalTid();
+        logicalPid = identity.logicalPid();
     }
 
     /**

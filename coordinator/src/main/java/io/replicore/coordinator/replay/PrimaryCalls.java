@@ -215,6 +215,7 @@ public final class PrimaryCalls
     public void handle() throws ReplicaStop
     {
         log.checkStillPrimary();
+        sockets.beforeCall(call.logicalPid, call.process, listener);
         gone = false;
         if (serial != null && !SerialCalls.mayWait(call.nr))
         {
@@ -285,7 +286,8 @@ public final class PrimaryCalls
             case PSELECT6 -> pselect6((int)a[0], a[1], a[2], a[3], a[4], a[5]);
             case CLONE, CLONE3, FORK, VFORK -> createChild();
             // Ids inside the replica's pid namespace are the same in every replica: each replica runs these itself.
-            case WAIT4, WAITID, KILL, TKILL, TGKILL, EXIT_GROUP -> proceed();
+            case WAIT4, WAITID, KILL, TKILL, TGKILL -> proceed();
+            case EXIT_GROUP -> exitGroup();
             // Waits for a signal with the mask the program chose: a signal that ends it is taken at the same point in
             // every replica, inside the wait (a program that unblocks its signals only here, as nginx's master does).
             case RT_SIGSUSPEND, PAUSE -> proceed();
@@ -342,13 +344,20 @@ public final class PrimaryCalls
     private void closeRange(final long first, final long last) throws ReplicaStop
     {
         proceed();
-        if (call.process == processes.mainProcess())
+        for (int fd = (int)Math.min(first, Integer.MAX_VALUE); fd <= last && fd < sockets.trackedLimit(call.logicalPid);
+            fd++)
         {
-            for (int fd = (int)Math.min(first, Integer.MAX_VALUE); fd <= last && fd < sockets.trackedLimit(); fd++)
-            {
-                sockets.closed(fd);
-            }
+            sockets.closed(call.logicalPid, fd);
         }
+    }
+
+    /**
+     * A process ends, and its descriptors with it: the backups let go of their duplicates of its sockets.
+     */
+    private void exitGroup() throws ReplicaStop
+    {
+        sockets.ended(call.logicalPid);
+        proceed();
     }
 
     /**
@@ -436,7 +445,7 @@ public final class PrimaryCalls
             return;
         }
         final long length = Math.min(count, call.maxData());
-        if (offset < 0 && sockets.isSocket(fd))
+        if (offset < 0 && sockets.isSocket(call.logicalPid, fd))
         {
             socketInput(dup, buffer, length, 0);
             return;
@@ -479,7 +488,7 @@ public final class PrimaryCalls
             value(-EFAULT);
             return;
         }
-        final boolean socket = sockets.isSocket(fd);
+        final boolean socket = sockets.isSocket(call.logicalPid, fd);
         final long capacity = scatterCapacity(count, 0);
         final long n = socket ? HOST.recvfrom(dup, call.work.pointer(), capacity, MSG_PEEK, null, null) :
             HOST.read(dup, call.work.pointer(), capacity);
@@ -652,7 +661,7 @@ public final class PrimaryCalls
         // Checked again right before the bytes leave: a primary frozen while handling this call and replaced
         // meanwhile must not write them when it is thawed.
         log.checkStillPrimary();
-        final long skip = sockets.alreadySent(fd, length);
+        final long skip = sockets.alreadySent(call.logicalPid, fd, length);
         if (skip > 0 && call.signApplicationBytes(address, skip) != skip)
         {
             emitError = EFAULT;
@@ -743,8 +752,8 @@ public final class PrimaryCalls
                 throw new ReplicaStop(call.nr, "cannot install a descriptor in the application: errno " + -installed);
             }
             // The backups hold the same open file (and so its offset) from now on, to carry it over a failover.
-            sockets.closed(installed);
-            sockets.shareAlways(installed, fd);
+            sockets.closed(call.logicalPid, installed);
+            sockets.shareAlways(call.logicalPid, installed, fd);
             appendCall(ACTION_DESCRIPTOR, call.signatureOfArguments(), installed, CALL_HEADER_LENGTH);
             respond(listener.answer(installed));
         }
@@ -954,7 +963,7 @@ public final class PrimaryCalls
      */
     private void close(final int fd) throws ReplicaStop
     {
-        sockets.closed(fd);
+        sockets.closed(call.logicalPid, fd);
         proceed();
     }
 
@@ -1120,7 +1129,7 @@ public final class PrimaryCalls
                 installed = listener.installDescriptor(connection, -1, (flags & SOCK_CLOEXEC) != 0, false);
                 if (installed >= 0)
                 {
-                    sockets.accepted(installed);
+                    sockets.accepted(call.logicalPid, installed);
                 }
                 HOST.close(connection);
                 if (installed == SeccompListener.GONE)
@@ -1331,7 +1340,7 @@ public final class PrimaryCalls
             return;
         }
         final UnsafeBuffer own = ownMessage.buffer();
-        final boolean socket = sockets.isSocket(fd);
+        final boolean socket = sockets.isSocket(call.logicalPid, fd);
         final long n = SOCKETS.recvmsg(dup, ownMessage.at(OWN_MSGHDR_OFFSET), flags | (socket ? MSG_PEEK : 0));
         if (n < 0)
         {
@@ -1590,7 +1599,7 @@ public final class PrimaryCalls
         }
         // As emitOnce: checked right before the bytes leave; bytes an old primary already sent are not sent again.
         log.checkStillPrimary();
-        final long skip = sockets.alreadySent(outFd, Math.max(count, 0));
+        final long skip = sockets.alreadySent(call.logicalPid, outFd, Math.max(count, 0));
         offset.putLong(0, start + skip);
         final long sent = count - skip > 0 ? HOST.sendfile(out, in, ownMessage.pointer(), count - skip) : 0;
         if (sent < 0 && skip == 0)
@@ -2289,9 +2298,9 @@ public final class PrimaryCalls
     private int sharedDuplicate(final int fd) throws ReplicaStop
     {
         final int dup = duplicate(fd);
-        if (dup >= 0 && !sockets.isSocket(fd) && kindOf(fd) != DescriptorKind.INTERNAL_SOCKET)
+        if (dup >= 0 && !sockets.isSocket(call.logicalPid, fd) && kindOf(fd) != DescriptorKind.INTERNAL_SOCKET)
         {
-            sockets.share(fd, dup);
+            sockets.share(call.logicalPid, fd, dup);
         }
         return dup;
     }

@@ -1,39 +1,49 @@
 package io.replicore.coordinator.replay;
 
+import io.replicore.coordinator.intercept.SeccompListener;
 import jnr.ffi.Pointer;
 
 /**
  * The primary's side of I/O ownership: every real socket of the application, and every file only the primary
  * opened for writing, is handed to the backups before the application may use it, so that it outlives the
  * primary; and after a takeover, the bytes that the old primary already sent on a connection are not sent again.
+ * <p>
+ * A descriptor is named by its number and its owner: the process whose table holds it, by its id inside the
+ * replica, the same in every replica. A process that inherited a socket hands it over the first time it acts on it.
  */
 public interface SocketOwner
 {
     /**
+     * Called before the primary handles a call of process {@code owner} ({@code hostPid} on the host): the first
+     * one after a takeover puts the sockets the backup held for that process in place of its stand-ins.
+     */
+    void beforeCall(int owner, int hostPid, SeccompListener listener) throws ReplicaStop;
+
+    /**
      * Called with a duplicate of the application's descriptor {@code appFd} whenever the primary acts on it; the
      * first time it is a socket, the backups get their own duplicate.
      */
-    void share(int appFd, int dupFd) throws ReplicaStop;
+    void share(int owner, int appFd, int dupFd) throws ReplicaStop;
 
     /**
      * Hand the backups a duplicate of {@code appFd} whatever it is (a file only the primary opened for writing).
      */
-    void shareAlways(int appFd, int dupFd) throws ReplicaStop;
+    void shareAlways(int owner, int appFd, int dupFd) throws ReplicaStop;
 
     /**
-     * @return a connection the old primary accepted as it died, for the application's accept made again, or -1.
+     * @return a connection the old primary accepted as it died, for the application's next accept, or -1.
      */
     int takeAcceptedUnseen();
 
     /**
      * @return true if {@code appFd} is a socket the backups hold (its input is peeked, logged, then consumed).
      */
-    boolean isSocket(int appFd);
+    boolean isSocket(int owner, int appFd);
 
     /**
      * Accept a connection on {@code listenDup}, the primary's duplicate of the application's listening socket, so
      * that it outlives this primary from the moment it leaves the queue until {@link #shareAccepted} has handed it
-     * over (an accept ring the backups hold, where the kernel has one).
+     * over (an accept ring the backups hold, where the kernel has one). Not thread-safe: one accept at a time.
      *
      * @param flags accept4's flags for the primary's descriptor of the connection.
      * @return the connection, or -errno.
@@ -49,21 +59,26 @@ public interface SocketOwner
     /**
      * The connection shared by {@link #shareAccepted} is the application's {@code appFd}.
      */
-    void accepted(int appFd);
+    void accepted(int owner, int appFd);
 
     /**
      * The application closed {@code appFd}.
      */
-    void closed(int appFd);
+    void closed(int owner, int appFd);
 
     /**
-     * @return one more than the highest descriptor number it knows anything about.
+     * Process {@code owner} ended: its descriptors are closed, and the backups let go of their duplicates.
      */
-    int trackedLimit();
+    void ended(int owner);
+
+    /**
+     * @return one more than the highest descriptor number of {@code owner} it knows anything about.
+     */
+    int trackedLimit(int owner);
 
     /**
      * @return how many of the next {@code count} bytes the application writes to {@code appFd} the old primary had
      * already sent before it was lost (0 almost always); they are counted as written, not sent again.
      */
-    long alreadySent(int appFd, long count);
+    long alreadySent(int owner, int appFd, long count);
 }
