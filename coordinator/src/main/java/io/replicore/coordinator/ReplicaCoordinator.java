@@ -521,6 +521,7 @@ public final class ReplicaCoordinator
                 heldSockets.holdAcceptRing(ring);
             }
             ringBorrowed = true;
+            slot.ringHeld(mailbox.control().epoch()); // the primary's accepts wait for this
             return true;
         }
 

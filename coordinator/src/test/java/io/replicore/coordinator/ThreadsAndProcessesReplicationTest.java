@@ -11,6 +11,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,9 +23,9 @@ import static io.replicore.coordinator.ReplicatedRun.testProgram;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Programs of several threads and processes, replicated in parallel mode: each thread's calls are answered in
- * the primary's log order, and threads and processes are created one at a time in that order so that their ids
- * inside each replica's pid namespace agree.
+ * Programs of several threads and processes, replicated in parallel and serial mode: each thread's calls are
+ * answered in the primary's log order, and threads and processes are created one at a time in that order so that
+ * their ids inside each replica's pid namespace agree.
  */
 class ThreadsAndProcessesReplicationTest
 {
@@ -111,6 +112,73 @@ class ThreadsAndProcessesReplicationTest
         {
             running.stop();
         }
+    }
+
+    /**
+     * nginx's master hands each worker its channel to the others over socketpairs (SCM_RIGHTS); the workers accept
+     * on the listening socket they inherited and hold their connections in their own descriptor tables. Each
+     * worker's sockets are taken over at its first call to the new primary.
+     */
+    @ParameterizedTest(name = "{0} mode")
+    @ValueSource(strings = {"parallel", "serial"})
+    void nginxWithAMasterAndTwoWorkersSurvivesItsPrimaryKilledUnderLoad(final String mode) throws Exception
+    {
+        final int port = ReplicatedRun.freePort();
+        final Path site = nginxSite(port);
+        final byte[] page = Files.readAllBytes(site.resolve("html/page.bin"));
+        final ReplicatedRun.Running running = ReplicatedRun.start(2, List.of("--scheduling", mode, "--state-dir",
+            site.toString(), "--keep-mailbox"), null, "/usr/sbin/nginx", "-p", site.toString(), "-c",
+            site.resolve("nginx.conf").toString());
+        try
+        {
+            running.awaitListening(port);
+            final Process ab = new ProcessBuilder("/usr/bin/ab", "-n", "6000", "-c", "20",
+                "http://127.0.0.1:" + port + "/page.bin").redirectErrorStream(true).start();
+            Thread.sleep(2000);
+            assertEquals(0, ReplicatedRun.cli("kill-replica", "0", "--mailbox", running.mailbox()));
+            assertTrue(ab.waitFor(120, TimeUnit.SECONDS), "ab finished");
+            final String report = new String(ab.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, ab.exitValue(), report);
+            assertTrue(report.matches("(?s).*Complete requests:\\s+6000\n.*"), report);
+            assertTrue(report.matches("(?s).*Failed requests:\\s+0\n.*"), report);
+            assertFalse(report.contains("Non-2xx"), report);
+            final HttpResponse<byte[]> after = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + port + "/page.bin")).timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+            assertArrayEquals(page, after.body(), "the new primary serves the page byte for byte");
+            final String events = running.events(1);
+            assertTrue(events.contains("took over as primary of epoch 2"), events);
+            assertFalse(events.contains("diverged"), events);
+        }
+        finally
+        {
+            running.stop();
+        }
+    }
+
+    /**
+     * A state directory for nginx with a master and two workers on {@code port}, serving a 32 KiB random page.
+     */
+    private static Path nginxSite(final int port) throws Exception
+    {
+        // nginx's workers run as nobody: the site must be readable by others.
+        final Path site = Files.createTempDirectory("replicore-nginx",
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        Files.createDirectories(site.resolve("html"));
+        Files.createDirectories(site.resolve("logs"));
+        Files.createDirectories(site.resolve("tmp"));
+        final byte[] page = new byte[32768];
+        ThreadLocalRandom.current().nextBytes(page);
+        Files.write(site.resolve("html/page.bin"), page);
+        Files.writeString(site.resolve("nginx.conf"), String.join("\n",
+            "daemon off;", "master_process on;", "worker_processes 2;", "pid " + site.resolve("nginx.pid") + ";",
+            "error_log " + site.resolve("logs/error.log") + " warn;", "events { worker_connections 256; }",
+            "http {", "  access_log off;",
+            "  client_body_temp_path " + site.resolve("tmp/body") + "; proxy_temp_path " + site.resolve("tmp/proxy") +
+            "; fastcgi_temp_path " + site.resolve("tmp/fastcgi") + ";",
+            "  uwsgi_temp_path " + site.resolve("tmp/uwsgi") + "; scgi_temp_path " + site.resolve("tmp/scgi") + ";",
+            "  server { listen 127.0.0.1:" + port + "; root " + site.resolve("html") + "; }", "}", ""));
+        return site;
     }
 
     @Test

@@ -52,7 +52,7 @@ public final class MailboxLayout
 {
     /** "RPLCMBX1" read as a little-endian long. */
     public static final long MAGIC = 0x3158424D434C5052L;
-    public static final int LAYOUT_VERSION = 3;
+    public static final int LAYOUT_VERSION = 4;
     public static final int MAX_REPLICAS = 8;
     public static final int MIN_CHANNEL_CAPACITY = 4096;
     public static final int MAX_CHANNEL_CAPACITY = 1 << 30;

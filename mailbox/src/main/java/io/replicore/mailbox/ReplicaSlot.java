@@ -21,7 +21,8 @@ import java.nio.charset.StandardCharsets;
  *   |  Started Time, epoch ms (8)                                   | 56
  *   |  Last Error Code (4)            |  Last Error Length (4)      | 64
  *   |  Connections (4)                |  Accept Ring (4)            | 72
- *   |  Last Error Message, UTF-8, up to 176 bytes ...               | 80
+ *   |  Ring Held (4): epoch        |  Last Error Message, UTF-8,    | 80
+ *   |  ... up to 172 bytes                                          |
  *   +---------------------------------------------------------------+ 256
  * </pre>
  */
@@ -42,7 +43,8 @@ public final class ReplicaSlot
     public static final int LAST_ERROR_LENGTH_OFFSET = 68;
     public static final int CONNECTIONS_OFFSET = 72;
     public static final int ACCEPT_RING_OFFSET = 76;
-    public static final int LAST_ERROR_MESSAGE_OFFSET = 80;
+    public static final int RING_HELD_OFFSET = 80;
+    public static final int LAST_ERROR_MESSAGE_OFFSET = 84;
     public static final int LAST_ERROR_MESSAGE_LENGTH = MailboxLayout.SLOT_LENGTH - LAST_ERROR_MESSAGE_OFFSET;
 
     private final AtomicBuffer buffer;
@@ -100,6 +102,7 @@ public final class ReplicaSlot
         buffer.putInt(base + DIVERGENCE_COUNT_OFFSET, 0);
         buffer.putInt(base + CONNECTIONS_OFFSET, 0);
         buffer.putInt(base + ACCEPT_RING_OFFSET, 0);
+        buffer.putInt(base + RING_HELD_OFFSET, 0);
         buffer.putInt(base + LAST_ERROR_CODE_OFFSET, 0);
         buffer.putIntVolatile(base + LAST_ERROR_LENGTH_OFFSET, 0);
         state(ReplicaState.STARTING);
@@ -196,6 +199,23 @@ public final class ReplicaSlot
     public void acceptRing(final int fdPlusOne)
     {
         buffer.putIntOrdered(base + ACCEPT_RING_OFFSET, fdPlusOne);
+    }
+
+    /**
+     * @return the epoch whose primary's accept ring this backup holds (a primary waits for it before its accepts),
+     * or 0.
+     */
+    public int ringHeld()
+    {
+        return buffer.getIntVolatile(base + RING_HELD_OFFSET);
+    }
+
+    /**
+     * This backup holds the accept ring of the primary of {@code epoch}, or knows it has none.
+     */
+    public void ringHeld(final int epoch)
+    {
+        buffer.putIntOrdered(base + RING_HELD_OFFSET, epoch);
     }
 
     public long interceptedCalls()

@@ -34,6 +34,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private static final int S_IFSOCK = 0140000;
     private static final int STAT_MODE_OFFSET = 24;
     private static final long REGISTER_WAIT_NS = TimeUnit.SECONDS.toNanos(10);
+    private static final long RING_WAIT_NS = TimeUnit.SECONDS.toNanos(2);
 
     private final Mailbox mailbox;
     private final int selfId;
@@ -44,6 +45,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final Map<Integer, ProcessSockets> processes = new HashMap<>();
     private int connectionCount;
     private final List<Integer> acceptedUnseen = new ArrayList<>();
+    /** Backups whose hold on the accept ring is no longer waited for. */
+    private final BitSet ringNotAwaited = new BitSet();
     /** After a takeover: the sockets of processes that have not made a call since. */
     private SocketTakeover takeovers;
     private final Native.Scratch stat = Native.allocate(144);
@@ -176,10 +179,45 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     {
         if (ring != null)
         {
+            awaitRingHeld();
             return ring.accept(listenDup, flags, address, lengthAddress);
         }
         final int connection = HOST.accept4(listenDup, address, lengthAddress, flags);
         return connection < 0 ? -Native.lastErrno() : connection;
+    }
+
+    /**
+     * A connection in the ring survives this primary only for the backups that hold the ring: wait until every
+     * live backup says it does (a backup just started borrows it first thing), at most {@link #RING_WAIT_NS} per
+     * backup, which is not waited for again.
+     */
+    private void awaitRingHeld()
+    {
+        for (int id = 0; id < mailbox.replicaCount(); id++)
+        {
+            final ReplicaSlot backup = mailbox.slot(id);
+            if (id == selfId || ringNotAwaited.get(id) || backup.ringHeld() == log.epoch())
+            {
+                continue;
+            }
+            final long deadline = System.nanoTime() + RING_WAIT_NS;
+            while (backup.ringHeld() != log.epoch() && (backup.state() == ReplicaState.EMPTY ||
+                backup.state().isLive()) && System.nanoTime() - deadline < 0)
+            {
+                LockSupport.parkNanos(100_000);
+            }
+            if (backup.ringHeld() == log.epoch())
+            {
+                continue;
+            }
+            ringNotAwaited.set(id);
+            if (backup.state().isLive())
+            {
+                events.accept("replica " + id + " did not hold the accept ring within " +
+                    TimeUnit.NANOSECONDS.toMillis(RING_WAIT_NS) + " ms: a connection accepted as this primary dies " +
+                    "is lost to it");
+            }
+        }
     }
 
     /**
