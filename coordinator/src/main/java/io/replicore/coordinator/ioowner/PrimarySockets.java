@@ -47,8 +47,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final List<Integer> acceptedUnseen = new ArrayList<>();
     /** Backups whose hold on the accept ring is no longer waited for. */
     private final BitSet ringNotAwaited = new BitSet();
-    /** After a takeover: the sockets of processes that have not made a call since. */
-    private SocketTakeover takeovers;
+    /** After a takeover: the sockets of processes that have not made a call since. Read without the lock. */
+    private volatile SocketTakeover takeovers;
     private final Native.Scratch stat = Native.allocate(144);
 
     /**
@@ -93,14 +93,10 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     @Override
     public void beforeCall(final int owner, final int hostPid, final SeccompListener listener) throws ReplicaStop
     {
-        final SocketTakeover pending;
-        synchronized (this)
-        {
-            pending = takeovers;
-        }
+        final SocketTakeover pending = takeovers;
         if (pending == null || !pending.isPending(owner))
         {
-            return;
+            return; // every call but a process's first after a takeover: no lock taken
         }
         synchronized (this)
         {

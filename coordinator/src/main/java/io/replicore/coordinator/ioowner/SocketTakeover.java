@@ -13,6 +13,7 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A new primary takes the application's sockets over. Once, as it takes over ({@link #prepare}):
@@ -54,11 +55,11 @@ public final class SocketTakeover implements AutoCloseable
     private final List<String> notes = new ArrayList<>();
     private final List<Integer> acceptedUnseen = new ArrayList<>();
     private final Path rearmHelper;
-    /** The sockets of processes not taken over yet, by owner. */
+    /** The sockets of processes not taken over yet, by owner: asked without a lock by every call's lane. */
     private Map<Integer, List<BackupSockets.HeldSocket>> pending = Map.of();
     private int mainOwner;
     /** What the application's first process gets besides its sockets (its standard descriptors); null once done. */
-    private MainHandover mainHandover;
+    private volatile MainHandover mainHandover;
 
     /**
      * Puts in place, during a call of the application's first process, what it holds besides its sockets.
@@ -114,7 +115,7 @@ public final class SocketTakeover implements AutoCloseable
             throw new ReplicaStop(-1, "cannot take the sockets over: " + sockets.failure());
         }
         takeover.takeFromAcceptRing(sockets);
-        takeover.pending = sockets.detach();
+        takeover.pending = new ConcurrentHashMap<>(sockets.detach());
         return takeover;
     }
 

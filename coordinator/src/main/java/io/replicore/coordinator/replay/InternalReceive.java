@@ -33,10 +33,10 @@ final class InternalReceive
     private static final int POLLFD_OFFSET = CONTROL_OFFSET + CONTROL_MAX;
     private static final int OPTION_OFFSET = POLLFD_OFFSET + 8;
     private static final int LENGTH = OPTION_OFFSET + 8;
-    private static final int CMSG_HEADER_LENGTH = 16;
 
     private final Native.Scratch own = Native.allocate(LENGTH);
     private final int[] descriptors = new int[CONTROL_MAX / 4];
+    private final ControlMessages controlMessages = new ControlMessages();
     private int count;
 
     /**
@@ -119,20 +119,12 @@ final class InternalReceive
 
     private void collectDescriptors(final long controlLength)
     {
-        final UnsafeBuffer header = own.buffer();
-        int at = 0;
-        while (at + CMSG_HEADER_LENGTH <= controlLength)
+        final ControlMessages messages = controlMessages.wrap(own.buffer(), CONTROL_OFFSET, controlLength);
+        for (int at = messages.first(); at >= 0; at = messages.next(at))
         {
-            final long cmsgLength = header.getLong(CONTROL_OFFSET + at);
-            if (cmsgLength < CMSG_HEADER_LENGTH || at + cmsgLength > controlLength)
+            for (int i = 0; messages.isRights(at) && i < messages.descriptorCount(at); i++)
             {
-                break;
-            }
-            final boolean rights = header.getInt(CONTROL_OFFSET + at + 8) == SocketCalls.SOL_SOCKET &&
-                header.getInt(CONTROL_OFFSET + at + 12) == SocketCalls.SCM_RIGHTS;
-            for (int i = CMSG_HEADER_LENGTH; rights && i + 4 <= cmsgLength; i += 4)
-            {
-                final int fd = header.getInt(CONTROL_OFFSET + at + i);
+                final int fd = messages.descriptor(at, i);
                 if (count < descriptors.length)
                 {
                     descriptors[count++] = fd;
@@ -142,7 +134,6 @@ final class InternalReceive
                     HOST.close(fd);
                 }
             }
-            at += (int)((cmsgLength + 7) & ~7L);
         }
     }
 

@@ -130,11 +130,6 @@ public final class PrimaryCalls
     private static final int OWN_NAME_OFFSET = OWN_IOVEC_OFFSET + InterceptedCall.IOVEC_LENGTH;
     private static final int OWN_CONTROL_OFFSET = OWN_NAME_OFFSET + SOCKADDR_MAX;
     private static final int OWN_MESSAGE_LENGTH = OWN_CONTROL_OFFSET + CONTROL_MAX;
-    /** struct cmsghdr: size_t length, int level, int type, then the data. */
-    private static final int CMSG_LEN_OFFSET = 0;
-    private static final int CMSG_LEVEL_OFFSET = 8;
-    private static final int CMSG_TYPE_OFFSET = 12;
-    private static final int CMSG_HEADER_LENGTH = 16;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     /** The most descriptors one receive can bring in {@link #CONTROL_MAX} bytes of ancillary data. */
     private static final int PASSED_MAX = CONTROL_MAX / 4;
@@ -168,6 +163,7 @@ public final class PrimaryCalls
     private int lastDuplicated = -1;
     /** The application's numbers of the descriptors the call in hand received ({@link #installPassed}). */
     private final int[] passedNumbers = new int[PASSED_MAX];
+    private final ControlMessages controlMessages = new ControlMessages();
     /** What {@link #kindOf} found {@code kindFd} to be, for the call in hand. */
     private DescriptorKind lastKind;
     private int kindFd = -1;
@@ -1501,27 +1497,21 @@ public final class PrimaryCalls
     private int installPassed(final int flags) throws ReplicaStop
     {
         final UnsafeBuffer own = ownMessage.buffer();
-        final long controlLength = own.getLong(InterceptedCall.MSG_CONTROLLEN_OFFSET);
+        final ControlMessages messages = controlMessages.wrap(own, OWN_CONTROL_OFFSET,
+            own.getLong(InterceptedCall.MSG_CONTROLLEN_OFFSET));
         int count = 0;
         int failure = 0;
         int otherType = -1;
-        int at = 0;
-        while (at + CMSG_HEADER_LENGTH <= controlLength)
+        for (int at = messages.first(); at >= 0; at = messages.next(at))
         {
-            final long cmsgLength = own.getLong(OWN_CONTROL_OFFSET + at + CMSG_LEN_OFFSET);
-            if (cmsgLength < CMSG_HEADER_LENGTH || at + cmsgLength > controlLength)
+            if (!messages.isRights(at))
             {
-                break;
+                otherType = messages.type(at);
+                continue;
             }
-            final boolean rights = own.getInt(OWN_CONTROL_OFFSET + at + CMSG_LEVEL_OFFSET) == SocketCalls.SOL_SOCKET &&
-                own.getInt(OWN_CONTROL_OFFSET + at + CMSG_TYPE_OFFSET) == SocketCalls.SCM_RIGHTS;
-            if (!rights)
+            for (int i = 0; i < messages.descriptorCount(at); i++)
             {
-                otherType = own.getInt(OWN_CONTROL_OFFSET + at + CMSG_TYPE_OFFSET);
-            }
-            for (int i = CMSG_HEADER_LENGTH; rights && i + 4 <= cmsgLength; i += 4)
-            {
-                final int ownFd = own.getInt(OWN_CONTROL_OFFSET + at + i);
+                final int ownFd = messages.descriptor(at, i);
                 final int installed = failure != 0 || count == passedNumbers.length ? Math.min(failure, -EINVAL) :
                     listener.installDescriptor(ownFd, -1, (flags & MSG_CMSG_CLOEXEC) != 0, false);
                 HOST.close(ownFd);
@@ -1530,10 +1520,9 @@ public final class PrimaryCalls
                     failure = installed;
                     continue;
                 }
-                own.putInt(OWN_CONTROL_OFFSET + at + i, installed);
+                messages.descriptor(at, i, installed);
                 passedNumbers[count++] = installed;
             }
-            at += (int)((cmsgLength + 7) & ~7L);
         }
         if (failure == SeccompListener.GONE)
         {
