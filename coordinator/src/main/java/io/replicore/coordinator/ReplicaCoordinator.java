@@ -15,6 +15,7 @@ import io.replicore.coordinator.replay.BackupReplay;
 import io.replicore.coordinator.replay.InterceptedCall;
 import io.replicore.coordinator.replay.LogRecord;
 import io.replicore.coordinator.replay.PrimaryCalls;
+import io.replicore.coordinator.replay.SignalDelivery;
 import io.replicore.coordinator.replay.ReplicaStop;
 import io.replicore.detscheduler.SerialToken;
 import io.replicore.mailbox.ControlBlock;
@@ -63,6 +64,9 @@ public final class ReplicaCoordinator
     /** The helper next to the launcher that registers taken-over sockets in the application's epoll sets. */
     private static final String REARM = "replicore-rearm";
     private static final int COMMAND_REFUSED = 1;
+    /** {@link ControlBlock#COMMAND_SIGNAL}'s argument: the signal, then the process. */
+    private static final int SIGNAL_NUMBER_MASK = 0x7F;
+    private static final int SIGNAL_PROCESS_SHIFT = 7;
 
     private final ReplicaContext ctx;
     private final EventLog events;
@@ -71,6 +75,10 @@ public final class ReplicaCoordinator
     private volatile boolean beating = true;
     /** The sequence of the last admin command this replica acted on, so a command is acted on once. */
     private int handledCommand;
+    /** The primary's signals to deliver (replicore signal); a new one with each set of lanes. */
+    private SignalDelivery signals;
+    /** The application's first process, by its id inside the replica: where a signal goes by default. */
+    private int firstProcess;
     /** The primary's sockets as handed to this replica while it is a backup. */
     private BackupSockets heldSockets;
     /** Threads that called execve: their next call comes from the new image. */
@@ -303,12 +311,15 @@ public final class ReplicaCoordinator
     private PrimaryLanes lanes(final Application app, final PrimaryLog log, final PrimarySockets sockets)
     {
         final AtomicLong accepts = new AtomicLong();
+        signals = new SignalDelivery(sequence -> mailbox.control().commandResult(sequence, COMMAND_DONE));
+        firstProcess = app.processes().threads().of(app.pid()).logicalPid();
+        final SignalDelivery signals = this.signals;
         return new PrimaryLanes(app.listener(), app.processes().threads(), app.maxRecord(), (call, lanes) ->
         {
             try
             {
                 return new PrimaryCalls(call, log, sockets,
-                    new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()), app.processes(),
+                    new DescriptorClassifier(ctx.stateDir(), ctx.stateCopy(), app.pid()), app.processes(), signals,
                     app.pidfd(), ctx.dieInAcceptAt(), accepts, () ->
                     {
                         lanes.checkNotStopped();
@@ -324,19 +335,34 @@ public final class ReplicaCoordinator
 
     /**
      * Between two calls, and between the slices of a wait that has returned nothing: a primary that has been
-     * replaced stops (fencing); one asked to hand over does so here, where no call is half done.
+     * replaced stops (fencing); one asked to hand over does so here, where no call is half done; a signal asked
+     * for is queued, and delivered to a thread asleep waiting for one.
      */
     private synchronized void primaryChecks(final PrimaryLog log) throws ReplicaStop
     {
         log.checkStillPrimary();
+        signals.deliverToSleepers(log);
         final ControlBlock control = mailbox.control();
         final long command = control.commandWord();
         final int sequence = ControlBlock.commandSequenceOf(command);
-        if (ControlBlock.commandOf(command) != ControlBlock.COMMAND_FAILOVER || sequence == handledCommand)
+        if (sequence == handledCommand)
         {
             return;
         }
         handledCommand = sequence;
+        switch (ControlBlock.commandOf(command))
+        {
+            case ControlBlock.COMMAND_FAILOVER -> handOverOnRequest(log, sequence);
+            case ControlBlock.COMMAND_SIGNAL -> postSignal(ControlBlock.commandArgumentOf(command), sequence);
+            default ->
+            {
+            }
+        }
+    }
+
+    private void handOverOnRequest(final PrimaryLog log, final int sequence) throws ReplicaStop
+    {
+        final ControlBlock control = mailbox.control();
         if (!anyLiveBackup())
         {
             control.commandResult(sequence, COMMAND_REFUSED);
@@ -346,6 +372,19 @@ public final class ReplicaCoordinator
         control.commandResult(sequence, COMMAND_DONE);
         throw new ReplicaStop(-1, "handed over in a planned failover", log.lastSequence(),
             ReplicaStop.Kind.HANDED_OVER);
+    }
+
+    /**
+     * {@code replicore signal}: the signal waits for the process's next chance ({@link SignalDelivery}); the command
+     * is answered once it has been delivered.
+     */
+    private void postSignal(final int argument, final int sequence)
+    {
+        final int signo = argument & SIGNAL_NUMBER_MASK;
+        final int process = argument >>> SIGNAL_PROCESS_SHIFT;
+        final int owner = process != 0 ? process : firstProcess;
+        events.info("signal " + signo + " for process " + owner + " waits for its next call");
+        signals.post(owner, signo, sequence);
     }
 
     private boolean anyLiveBackup()
@@ -542,12 +581,15 @@ public final class ReplicaCoordinator
             while (lanes == null && (inHand || !held.isEmpty()))
             {
                 final int thread = replay.nextThread();
+                if (replay.deliverToSleeper())
+                {
+                    continue;
+                }
                 final SerialToken serialToken = processes.serialToken();
                 final boolean mayAnswer = serialToken == null || serialToken.isFree();
                 if (inHand && thread == call.logicalTid() && mayAnswer)
                 {
-                    replay.handle();
-                    inHand = false;
+                    inHand = !replay.handle(); // still in hand after a signal that left the call going
                     continue;
                 }
                 if (inHand)
@@ -574,7 +616,10 @@ public final class ReplicaCoordinator
                 app.listener().restore(next.notification());
                 call.load();
                 call.arrival(next.arrival());
-                replay.handle();
+                if (!replay.handle())
+                {
+                    held.put(thread, next); // a signal left the call going: its own record comes later
+                }
             }
         }
 
@@ -601,6 +646,7 @@ public final class ReplicaCoordinator
             {
                 replay.checkLockOrder(LOCK_ORDER_WAIT_NS);
             }
+            replay.deliverToSleeper();
             if (!ringBorrowed)
             {
                 borrowAcceptRing();

@@ -48,6 +48,12 @@ public final class ControlBlock
      */
     public static final int COMMAND_FAILOVER = 1;
 
+    /**
+     * Admin command: deliver a signal to the application at one logical point in every replica. Argument: the
+     * signal number in the low 7 bits, the process (its id inside the replica; 0: the application's first) above.
+     */
+    public static final int COMMAND_SIGNAL = 2;
+
     private final AtomicBuffer buffer;
     private final int base;
 

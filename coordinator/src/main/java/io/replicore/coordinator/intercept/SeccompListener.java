@@ -32,6 +32,7 @@ public final class SeccompListener implements AutoCloseable
     private final Native.Scratch response = Native.allocate(SeccompIoctl.RESP_LENGTH);
     private final Native.Scratch addfd = Native.allocate(SeccompIoctl.ADDFD_LENGTH);
     private final Native.Scratch pollFd = Native.allocate(8);
+    private final Native.Scratch idValid = Native.allocate(8);
     private final UnsafeBuffer notif = notification.buffer();
     /** Only the listener made from the descriptor closes it; its views do not. */
     private final boolean owner;
@@ -99,6 +100,16 @@ public final class SeccompListener implements AutoCloseable
             return receive();
         }
         return (revents & POLLHUP) != 0 ? ENDED : GONE;
+    }
+
+    /**
+     * @return true while the notification in hand can still be answered: its thread is stopped in the call (a
+     * signal it takes, or its end, withdraws the notification).
+     */
+    public boolean isCurrent()
+    {
+        idValid.buffer().putLong(0, id());
+        return IOCTL.ioctl(fd, SeccompIoctl.NOTIF_ID_VALID, idValid.pointer()) == 0;
     }
 
     /**

@@ -33,6 +33,10 @@ public interface ProcessCalls
     @SaveError
     int kill(int pid, int sig);
 
+    /** Signal one thread of a process (both by their host ids). */
+    @SaveError
+    int tgkill(int tgid, int tid, int sig);
+
     @SaveError
     int sched_setaffinity(int pid, @size_t long size, Pointer mask);
 

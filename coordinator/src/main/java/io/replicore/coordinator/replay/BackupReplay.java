@@ -201,7 +201,9 @@ public final class BackupReplay
     /**
      * Answer the loaded notification from the next record.
      *
-     * @return false, leaving the notification unanswered, if the primary is gone and its log ends before this call.
+     * @return false, leaving the notification unanswered, if it is still to be answered: a signal was sent to its
+     * thread that leaves the call going (its own record comes later), or the primary is gone and its log ends
+     * before this call.
      */
     public boolean handle() throws ReplicaStop
     {
@@ -233,7 +235,12 @@ public final class BackupReplay
                 call.describeArguments() + ")");
         }
         final long result = record.getLong(RESULT_OFFSET);
-        switch (record.getInt(ACTION_OFFSET))
+        final int action = record.getInt(ACTION_OFFSET);
+        if (action == ACTION_SIGNAL || action == ACTION_SIGNAL_PENDING)
+        {
+            return !signal((int)result, action == ACTION_SIGNAL);
+        }
+        switch (action)
         {
             case ACTION_CONTINUE -> respond(nr == CLONE || nr == CLONE3 || nr == FORK || nr == VFORK ?
                 processes.createChild(call, listener::continueCall) : nr == EXIT ?
@@ -309,6 +316,68 @@ public final class BackupReplay
             {
             }
         }
+    }
+
+    /**
+     * SIGNAL, SIGNAL_PENDING: send the primary's signal to this thread, stopped in the same call; if it interrupted
+     * the primary's, wait until it has withdrawn this one too.
+     *
+     * @return true if the call goes on (SIGNAL_PENDING): it is still to be answered from a later record.
+     */
+    private boolean signal(final int signo, final boolean interrupts) throws ReplicaStop
+    {
+        SignalDelivery.send(call.process, call.tid, signo);
+        if (interrupts && !SignalDelivery.awaitWithdrawn(listener::isCurrent))
+        {
+            throw diverged("signal " + signo + " interrupted the primary's " + call.name() + " but not this one " +
+                "(the thread blocks or ignores it here)");
+        }
+        ownSlot.logSequence(recordSequence);
+        if (interrupts)
+        {
+            processes.answered(call, false);
+        }
+        return !interrupts;
+    }
+
+    /**
+     * If the next record is a signal for a thread asleep in a call that waits for one (SIGNAL_ASLEEP), deliver it:
+     * once the thread sleeps there, as the primary's did. Looks at the log once, without waiting for a record.
+     *
+     * @return true if one was delivered.
+     */
+    public boolean deliverToSleeper() throws ReplicaStop
+    {
+        if (!pending)
+        {
+            if (!pollOnce())
+            {
+                return false;
+            }
+            pending = true;
+            pendingSinceNs = System.nanoTime();
+        }
+        if (recordType != TYPE_CALL || record.getInt(ACTION_OFFSET) != ACTION_SIGNAL_ASLEEP)
+        {
+            return false;
+        }
+        final int thread = record.getInt(THREAD_INDEX_OFFSET);
+        final int nr = record.getInt(CALL_NUMBER_OFFSET);
+        final int hostTid = processes.threads().hostTidOf(thread);
+        final long deadline = System.nanoTime() + SignalDelivery.WITHDRAW_LIMIT_NS;
+        while (hostTid < 0 || !ChildWatch.sleepsIn(hostTid, nr))
+        {
+            if (System.nanoTime() - deadline > 0)
+            {
+                throw new ReplicaStop(nr, "at log record " + recordSequence + ", thread " + thread + " does not " +
+                    "sleep in " + SyscallNames.nameOf(nr) + " where the primary's took a signal", recordSequence, true);
+            }
+            idle.idle();
+        }
+        SignalDelivery.send(processes.threads().of(hostTid).process(), hostTid, (int)record.getLong(RESULT_OFFSET));
+        pending = false;
+        ownSlot.logSequence(recordSequence);
+        return true;
     }
 
     /**
@@ -586,6 +655,27 @@ public final class BackupReplay
         idle.reset();
         while (true)
         {
+            if (pollOnce())
+            {
+                return true;
+            }
+            if (primaryGoneAndLogReplayed())
+            {
+                return false;
+            }
+            idle.idle();
+        }
+    }
+
+    /**
+     * Take the next record into the record buffer if one is there.
+     *
+     * @return true if a new record was taken.
+     */
+    private boolean pollOnce() throws ReplicaStop
+    {
+        while (true)
+        {
             final long previous = recordSequence;
             final int previousChecksum = recordChecksum;
             final int read = reader.poll(this::take, 1);
@@ -608,11 +698,7 @@ public final class BackupReplay
             {
                 throw new ReplicaStop(call.nr, "the replication log is damaged: " + reader.corruption());
             }
-            if (primaryGoneAndLogReplayed())
-            {
-                return false;
-            }
-            idle.idle();
+            return false;
         }
     }
 

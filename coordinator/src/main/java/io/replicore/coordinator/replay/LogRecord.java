@@ -33,6 +33,14 @@ import org.agrona.MutableDirectBuffer;
  *              | Descriptor numbers in the application (4 each) ...                                    |
  *            A backup receives as many bytes from its own socket, compares their signature, installs the
  *            descriptors that came with them at those numbers, then copies the other segments as for RESULT.
+ *   Action 7 SIGNAL: the thread, stopped in this call, was sent signal Result (replicore signal), which
+ *            interrupted the call (the kernel makes it again or fails it with EINTR after the handler, or the
+ *            process ends). A backup sends its thread the same signal in the same call and waits until the call
+ *            is withdrawn; no answer follows.
+ *   Action 8 SIGNAL_PENDING: as SIGNAL, but the thread blocks or ignores it: the call goes on, and its own record
+ *            follows.
+ *   Action 9 SIGNAL_ASLEEP: sent while the thread slept in this call (rt_sigsuspend, pause), which runs in the
+ *            kernel in every replica: a backup sends it once its thread sleeps there.
  *
  * EXIT (type 2): the application ended.        STOP (type 3): the primary stopped on a call it cannot replay.
  *   |  Wait Status (4) | reserved (4) |         |  Call Number (4) | Message Length (4) | Message, UTF-8 ... |
@@ -50,6 +58,9 @@ public final class LogRecord
     public static final int ACTION_DESCRIPTOR = 4;
     public static final int ACTION_SOCKET = 5;
     public static final int ACTION_RECEIVE = 6;
+    public static final int ACTION_SIGNAL = 7;
+    public static final int ACTION_SIGNAL_PENDING = 8;
+    public static final int ACTION_SIGNAL_ASLEEP = 9;
 
     public static final int CALL_NUMBER_OFFSET = 0;
     public static final int ACTION_OFFSET = 4;

@@ -33,6 +33,7 @@ public final class PrimaryCalls
     private static final int EBADF = 9;
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
+    private static final int EINTR = 4;
     private static final int SOCK_NONBLOCK = 0x800;
     private static final int MSG_PEEK = 0x2;
     private static final int MSG_DONTWAIT = 0x40;
@@ -91,6 +92,8 @@ public final class PrimaryCalls
     /** sizeof(sigset_t) in the kernel: a mask of another length is EINVAL. */
     private static final long SIGSET_LENGTH = 8;
     private static final long UNSIGNED_INT_MASK = 0xFFFF_FFFFL;
+    /** Instead of a count: a signal interrupted the wait, and the call is not to be answered. */
+    private static final int INTERRUPTED = Integer.MIN_VALUE;
     /** Instead of a descriptor: the call has been answered already. */
     private static final int ANSWERED = -1;
     private static final int AT_FDCWD = -100;
@@ -142,6 +145,7 @@ public final class PrimaryCalls
     private final SocketOwner sockets;
     private final DescriptorClassifier classifier;
     private final ApplicationProcesses processes;
+    private final SignalDelivery signals;
     /** Serial mode's switch points; null in parallel mode, where they are not notified. */
     private final SerialCalls serial;
     /** The answer to the call in hand found its thread gone. */
@@ -178,6 +182,7 @@ public final class PrimaryCalls
 
     /**
      * @param processes the application's processes and threads, shared by the primary's lanes.
+     * @param signals signals the operator asked for, shared by the lanes.
      * @param appPidfd a pidfd of the application's first process, whose death ends the replica.
      * @param dieInAcceptAt fault injection: kill this partition right after the N-th accept (0: never), counted
      * in {@code accepts}, which the lanes share.
@@ -185,9 +190,10 @@ public final class PrimaryCalls
      */
     public PrimaryCalls(
         final InterceptedCall call, final LogSink log, final SocketOwner sockets,
-        final DescriptorClassifier classifier, final ApplicationProcesses processes, final int appPidfd,
-        final long dieInAcceptAt, final AtomicLong accepts, final PrimaryChecks whileWaiting)
+        final DescriptorClassifier classifier, final ApplicationProcesses processes, final SignalDelivery signals,
+        final int appPidfd, final long dieInAcceptAt, final AtomicLong accepts, final PrimaryChecks whileWaiting)
     {
+        this.signals = signals;
         this.dieInAcceptAt = dieInAcceptAt;
         this.accepts = accepts;
         this.processes = processes;
@@ -212,6 +218,7 @@ public final class PrimaryCalls
     {
         log.checkStillPrimary();
         sockets.beforeCall(call.logicalPid, call.process, listener);
+        final boolean interruptedWait = signals.awake(call.tid, call);
         gone = false;
         if (serial != null && !SerialCalls.mayWait(call.nr))
         {
@@ -219,7 +226,14 @@ public final class PrimaryCalls
         }
         try
         {
-            dispatch(call.args);
+            if (interruptedWait)
+            {
+                value(-EINTR); // the kernel would have failed it, not made it again
+            }
+            else if (!signals.isPendingFor(call.logicalPid) || !deliverSignal())
+            {
+                dispatch(call.args);
+            }
         }
         finally
         {
@@ -286,7 +300,7 @@ public final class PrimaryCalls
             case EXIT_GROUP -> exitGroup();
             // Waits for a signal with the mask the program chose: a signal that ends it is taken at the same point in
             // every replica, inside the wait (a program that unblocks its signals only here, as nginx's master does).
-            case RT_SIGSUSPEND, PAUSE -> proceed();
+            case RT_SIGSUSPEND, PAUSE -> sleepForSignal();
             // Credentials are the process's own, and every replica drops the same privileges at the same point.
             case SETUID, SETGID, SETREUID, SETREGID, SETGROUPS, SETRESUID, SETRESGID -> proceed();
             case PRCTL -> prctl((int)a[0]);
@@ -345,6 +359,46 @@ public final class PrimaryCalls
         {
             sockets.closed(call.logicalPid, fd);
         }
+    }
+
+    /**
+     * The thread sleeps until a signal comes: every replica lets it, and a signal the operator asks for meanwhile is
+     * delivered while it sleeps there ({@link SignalDelivery#deliverToSleepers}).
+     */
+    private void sleepForSignal() throws ReplicaStop
+    {
+        signals.asleep(call);
+        proceed();
+    }
+
+    /**
+     * A signal the operator asked for, waiting for the calling thread's process, goes to the thread now, while it
+     * is stopped in this call: logged, then sent ({@link SignalDelivery}).
+     *
+     * @return true if it interrupted the call, which is then not to be answered.
+     */
+    private boolean deliverSignal() throws ReplicaStop
+    {
+        final int[] signal = signals.take(call.logicalPid);
+        if (signal == null)
+        {
+            return false;
+        }
+        final boolean interrupts = SignalDelivery.interrupts(call.process, call.tid, signal[0]);
+        appendCall(interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING, call.signatureOfArguments(), signal[0],
+            CALL_HEADER_LENGTH);
+        if (interrupts)
+        {
+            signals.interrupted(call); // before the thread can make the call again, in another lane
+        }
+        SignalDelivery.send(call.process, call.tid, signal[0]);
+        signals.delivered(signal[1]);
+        if (interrupts && !SignalDelivery.awaitWithdrawn(listener::isCurrent))
+        {
+            stop("signal " + signal[0] + " did not interrupt " + call.name() + " of thread " + call.logicalTid +
+                " within " + TimeUnit.NANOSECONDS.toSeconds(SignalDelivery.WITHDRAW_LIMIT_NS) + " s");
+        }
+        return interrupts;
     }
 
     /**
@@ -1637,6 +1691,10 @@ public final class PrimaryCalls
         }
         final int max = Math.min(maxEvents, call.maxData() / EPOLL_EVENT_LENGTH);
         final int n = waitInSlices(dup, max, timeoutOfMs(timeoutMs), System.nanoTime());
+        if (n == INTERRUPTED)
+        {
+            return;
+        }
         if (n < 0)
         {
             value(n);
@@ -1651,7 +1709,7 @@ public final class PrimaryCalls
      * after {@code startNs}. The wait is cut into slices so that a primary that has been replaced, or asked to hand
      * over, stops waiting.
      *
-     * @return how many are ready (0: the timeout passed), or -errno.
+     * @return how many are ready (0: the timeout passed), -errno, or {@link #INTERRUPTED}.
      */
     private int waitInSlices(final int epfd, final int count, final long timeoutNs, final long startNs)
         throws ReplicaStop
@@ -1673,6 +1731,10 @@ public final class PrimaryCalls
                 return n;
             }
             whileWaiting.check();
+            if (signals.isPendingFor(call.logicalPid) && deliverSignal())
+            {
+                return INTERRUPTED;
+            }
         }
     }
 
@@ -1996,6 +2058,10 @@ public final class PrimaryCalls
     private void answerReadiness(final long result, final int length, final long timeAddress, final long timeoutNs,
         final long startNs, final boolean timeval) throws ReplicaStop
     {
+        if (result == INTERRUPTED)
+        {
+            return; // a signal withdrew the call
+        }
         LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), result);
         int recordLength = CALL_HEADER_LENGTH;
         for (int s = 0; s < SELECT_SETS && result >= 0; s++)
