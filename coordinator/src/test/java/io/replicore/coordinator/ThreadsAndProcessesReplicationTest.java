@@ -157,6 +157,36 @@ class ThreadsAndProcessesReplicationTest
     }
 
     /**
+     * nginx's USR1: the master reopens its logs and passes the command to each worker over its channel (a
+     * socketpair); the signal reaches the master asleep in rt_sigsuspend at the same point in every replica, and the
+     * backup stays in step.
+     */
+    @Test
+    void nginxReopensItsLogsOnUsr1InEveryReplica() throws Exception
+    {
+        final int port = ReplicatedRun.freePort();
+        final Path site = nginxSite(port);
+        final ReplicatedRun.Running running = ReplicatedRun.start(2, List.of("--state-dir", site.toString()), null,
+            "/usr/sbin/nginx", "-p", site.toString(), "-c", site.resolve("nginx.conf").toString());
+        try
+        {
+            running.awaitListening(port);
+            final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            final HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/page.bin"))
+                .timeout(Duration.ofSeconds(30)).build();
+            final byte[] page = Files.readAllBytes(site.resolve("html/page.bin"));
+            assertArrayEquals(page, http.send(request, HttpResponse.BodyHandlers.ofByteArray()).body());
+            assertEquals(0, ReplicatedRun.cli("signal", "USR1", "--mailbox", running.mailbox()));
+            assertArrayEquals(page, http.send(request, HttpResponse.BodyHandlers.ofByteArray()).body());
+            running.awaitBackupsCaughtUp();
+        }
+        finally
+        {
+            running.stop();
+        }
+    }
+
+    /**
      * A state directory for nginx with a master and two workers on {@code port}, serving a 32 KiB random page.
      */
     private static Path nginxSite(final int port) throws Exception
