@@ -41,7 +41,7 @@ public final class SyscallPolicy
         NANOSLEEP, CLOCK_NANOSLEEP, CLOCK_GETRES,
         // resumes a sleep that a signal interrupted (a frozen and thawed partition): deterministic as the sleep
         RESTART_SYSCALL,
-        EXIT, EXIT_GROUP,
+        EXIT,
     };
 
     static final int AT_EMPTY_PATH = 0x1000;
@@ -66,7 +66,7 @@ public final class SyscallPolicy
      * Allowed in parallel mode, notified in serial mode: where a thread may wait for another (a futex), give way
      * (sched_yield), sleep, or end, control may pass to another thread, which serial mode decides.
      */
-    static final int[] SERIAL_SWITCH_POINTS = {FUTEX, SCHED_YIELD, NANOSLEEP, CLOCK_NANOSLEEP, EXIT, EXIT_GROUP};
+    static final int[] SERIAL_SWITCH_POINTS = {FUTEX, SCHED_YIELD, NANOSLEEP, CLOCK_NANOSLEEP, EXIT};
 
     /**
      * The seccomp filter the launcher installs: wrong architecture kills, the allow-list runs, the rest notifies.
