@@ -9,13 +9,18 @@
  *   pause    sleeps in pause(), which the signal ends (EINTR);
  *   wait     waits in epoll_wait on a pipe nobody writes (EINTR);
  *   blocked  blocks SIGHUP, calls time() for 2-3 s, then unblocks it: the
- *            handler runs at the unblocking, and the calls made are printed.
+ *            handler runs at the unblocking, and the calls made are printed;
+ *   child    forks a child that sleeps in sigsuspend() (SIGHUP blocked
+ *            until then), sends it SIGHUP itself (kill) once it says it is
+ *            ready, and waits for it: the signal comes from inside the
+ *            replica, not from outside, and needs no "ready" line.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,10 +125,46 @@ static int in_blocked(void)
 	return 0;
 }
 
+static int in_child(void)
+{
+	sigset_t hup, none;
+	pid_t child;
+	int ready[2];
+	int status;
+	char byte = 0;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigemptyset(&none);
+	if (pipe(ready) < 0 || sigprocmask(SIG_BLOCK, &hup, NULL) < 0) {
+		perror("nd_signal: pipe or sigprocmask");
+		return 2;
+	}
+	child = fork();
+	if (child < 0) {
+		perror("nd_signal: fork");
+		return 2;
+	}
+	if (child == 0) {
+		/* SIGHUP stays blocked until sigsuspend: it cannot come too early. */
+		if (write(ready[1], &byte, 1) != 1)
+			_exit(3);
+		sigsuspend(&none);
+		printf("child: sigsuspend returned: %s, %d hup\n", strerror(errno), (int)hups);
+		return 0;
+	}
+	if (read(ready[0], &byte, 1) != 1 || kill(child, SIGHUP) < 0 || waitpid(child, &status, 0) != child) {
+		perror("nd_signal: read, kill or waitpid");
+		return 2;
+	}
+	printf("parent: child exited with %d\n", WEXITSTATUS(status));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || install() < 0) {
-		fprintf(stderr, "usage: nd_signal loop|pause|wait|blocked\n");
+		fprintf(stderr, "usage: nd_signal loop|pause|wait|blocked|child\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "loop") == 0)
@@ -134,6 +175,8 @@ int main(int argc, char **argv)
 		return in_wait();
 	if (strcmp(argv[1], "blocked") == 0)
 		return in_blocked();
+	if (strcmp(argv[1], "child") == 0)
+		return in_child();
 	fprintf(stderr, "nd_signal: unknown mode %s\n", argv[1]);
 	return 2;
 }

@@ -62,6 +62,22 @@ class SignalReplicationTest
     }
 
     /**
+     * A signal one of the application's processes sends another (kill) is delivered like the operator's: the
+     * child, asleep in sigsuspend, takes it at the same point in every replica, instead of wherever the kernel would
+     * have caught it.
+     */
+    @ParameterizedTest(name = "{0} replicas, {1}")
+    @CsvSource({"2, parallel", "3, parallel", "2, serial"})
+    void aSignalBetweenTheApplicationsProcessesLandsAtTheSamePointInEveryReplica(final int replicas,
+        final String mode) throws Exception
+    {
+        final ReplicatedRun run = ReplicatedRun.run(replicas, List.of("--scheduling", mode), null,
+            testProgram("nd_signal").toString(), "child").assertClean();
+        assertEquals("handler ran\nchild: sigsuspend returned: Interrupted system call, 1 hup\n" +
+            "parent: child exited with 0\n", run.stdout);
+    }
+
+    /**
      * lighttpd, unmodified: HUP cycles its logs and USR1 restarts it gracefully inside the same process. Each runs
      * its handler at the same point in every replica, so the backup stays in step through both and the service
      * goes on.

@@ -8,6 +8,8 @@ import io.replicore.detscheduler.SchedulingMode;
 import io.replicore.detscheduler.SerialToken;
 import io.replicore.detscheduler.ThreadIds;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -140,6 +142,48 @@ public final class ApplicationProcesses implements AutoCloseable
             futexes.threadEnded(call.process);
         }
         return rc;
+    }
+
+    /**
+     * @return the host id of the application's process whose id inside the replica is {@code logicalPid}, or -1:
+     * the known thread of that id, or else found by walking the application's process tree from its first process
+     * (a child that has made no call yet is not known).
+     */
+    public int hostPidOf(final int logicalPid)
+    {
+        final int known = threads.hostTidOf(logicalPid);
+        return known > 0 ? known : findInTree(mainProcess, logicalPid);
+    }
+
+    private int findInTree(final int process, final int logicalPid)
+    {
+        if (threads.of(process).logicalPid() == logicalPid)
+        {
+            return process;
+        }
+        final Path tasks = Path.of("/proc", Integer.toString(process), "task");
+        try (var taskDirs = Files.list(tasks))
+        {
+            for (final Path task : (Iterable<Path>)taskDirs::iterator)
+            {
+                for (final String child : Files.readString(task.resolve("children")).trim().split("\\s+"))
+                {
+                    if (!child.isEmpty())
+                    {
+                        final int found = findInTree(Integer.parseInt(child), logicalPid);
+                        if (found > 0)
+                        {
+                            return found;
+                        }
+                    }
+                }
+            }
+        }
+        catch (final IOException | UncheckedIOException ex)
+        {
+            return -1; // the process ended meanwhile
+        }
+        return -1;
     }
 
     /**

@@ -30,6 +30,8 @@ public final class PrimaryCalls
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final int ENOSYS = 38;
     private static final int SIGKILL = 9;
+    private static final int SIGCONT = 18;
+    private static final int SIGSTOP = 19;
     private static final int EBADF = 9;
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
@@ -230,7 +232,7 @@ public final class PrimaryCalls
             {
                 value(-EINTR); // the kernel would have failed it, not made it again
             }
-            else if (!signals.isPendingFor(call.logicalPid) || !deliverSignal())
+            else if (!signals.isPendingFor(call.logicalPid, call.logicalTid) || !deliverSignal())
             {
                 dispatch(call.args);
             }
@@ -296,7 +298,10 @@ public final class PrimaryCalls
             case PSELECT6 -> pselect6((int)a[0], a[1], a[2], a[3], a[4], a[5]);
             case CLONE, CLONE3, FORK, VFORK -> createChild();
             // Ids inside the replica's pid namespace are the same in every replica: each replica runs these itself.
-            case WAIT4, WAITID, KILL, TKILL, TGKILL -> proceed();
+            case WAIT4, WAITID -> proceed();
+            case KILL -> sendSignal((int)a[0], SignalDelivery.ANY_THREAD, (int)a[1]);
+            case TKILL -> sendSignal(processOfThread((int)a[0]), (int)a[0], (int)a[1]);
+            case TGKILL -> sendSignal((int)a[0], (int)a[1], (int)a[2]);
             case EXIT_GROUP -> exitGroup();
             // Waits for a signal with the mask the program chose: a signal that ends it is taken at the same point in
             // every replica, inside the wait (a program that unblocks its signals only here, as nginx's master does).
@@ -362,13 +367,47 @@ public final class PrimaryCalls
     }
 
     /**
+     * A signal the application sends one of its own processes (ids inside the replica) is delivered as an
+     * operator's is ({@link SignalDelivery}): at a point of the target that every replica reproduces, instead of
+     * wherever it happens to be running. kill answers at once, as the kernel's does once the signal is queued.
+     * The kernel keeps the rest: a signal to the caller itself (raise, abort: delivered before the call returns),
+     * the existence check (signal 0), process groups, SIGKILL, SIGSTOP and SIGCONT, and a target the coordinator
+     * does not know (the kernel's ESRCH).
+     */
+    private void sendSignal(final int owner, final int thread, final int signo) throws ReplicaStop
+    {
+        final boolean toItself = owner == call.logicalPid && (thread == SignalDelivery.ANY_THREAD ||
+            thread == call.logicalTid);
+        if (toItself || owner <= 0 || signo <= 0 || signo == SIGKILL || signo == SIGSTOP || signo == SIGCONT ||
+            (thread == SignalDelivery.ANY_THREAD ? processes.hostPidOf(owner) :
+            processes.threads().hostTidOf(thread)) < 0)
+        {
+            proceed();
+            return;
+        }
+        signals.post(owner, thread, signo, SignalDelivery.NO_COMMAND);
+        value(0);
+    }
+
+    /**
+     * @return the process of the known thread {@code thread} (ids inside the replica), or 0 if it is not known.
+     */
+    private int processOfThread(final int thread)
+    {
+        final int hostTid = processes.threads().hostTidOf(thread);
+        return hostTid < 0 ? 0 : processes.threads().of(hostTid).logicalPid();
+    }
+
+    /**
      * The thread sleeps until a signal comes: every replica lets it, and a signal the operator asks for meanwhile is
      * delivered while it sleeps there ({@link SignalDelivery#deliverToSleepers}).
      */
     private void sleepForSignal() throws ReplicaStop
     {
-        signals.asleep(call);
         proceed();
+        // Only once answered: /proc shows the call while it is still stopped in its notification too, and a signal
+        // sent then would withdraw it, and the kernel would make it again, instead of ending it.
+        signals.asleep(call);
     }
 
     /**
@@ -379,7 +418,7 @@ public final class PrimaryCalls
      */
     private boolean deliverSignal() throws ReplicaStop
     {
-        final int[] signal = signals.take(call.logicalPid);
+        final int[] signal = signals.take(call.logicalPid, call.logicalTid);
         if (signal == null)
         {
             return false;
@@ -1731,7 +1770,7 @@ public final class PrimaryCalls
                 return n;
             }
             whileWaiting.check();
-            if (signals.isPendingFor(call.logicalPid) && deliverSignal())
+            if (signals.isPendingFor(call.logicalPid, call.logicalTid) && deliverSignal())
             {
                 return INTERRUPTED;
             }

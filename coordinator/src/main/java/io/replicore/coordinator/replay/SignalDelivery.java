@@ -20,8 +20,8 @@ import static io.replicore.coordinator.intercept.Syscalls.*;
 import static io.replicore.coordinator.replay.LogRecord.*;
 
 /**
- * Signals the operator asks for ({@code replicore signal}), delivered to the application at a point every replica
- * reproduces: only to a thread that is stopped in an intercepted call (the primary logs the SIGNAL record first,
+ * Signals the operator asks for ({@code replicore signal}), and those the application's processes send each other
+ * (kill, tkill, tgkill), delivered at a point every replica reproduces: only to a thread that is stopped in an intercepted call (the primary logs the SIGNAL record first,
  * then sends the signal with tgkill, and a backup sends it to its own thread in the same call), or asleep in a
  * call that waits for a signal (rt_sigsuspend, pause), which runs in the kernel in every replica.
  * <p>
@@ -38,6 +38,9 @@ public final class SignalDelivery
     private static final long DEFAULT_IGNORED = bit(17) | bit(18) | bit(23) | bit(28);
     /** The longest a signal that interrupts may take to withdraw the call. */
     static final long WITHDRAW_LIMIT_NS = TimeUnit.SECONDS.toNanos(5);
+    /** A signal the application sent itself: no operator's command to answer. */
+    static final int NO_COMMAND = -1;
+    static final int ANY_THREAD = 0;
 
     private final ArrayDeque<int[]> pending = new ArrayDeque<>();
     private volatile boolean any;
@@ -64,18 +67,29 @@ public final class SignalDelivery
 
     /**
      * Deliver {@code signo} to process {@code owner} (its id inside the replica) at its next chance.
+     *
+     * @param sequence the operator's command to answer once delivered, or {@link #NO_COMMAND}.
      */
-    public synchronized void post(final int owner, final int signo, final int sequence)
+    public void post(final int owner, final int signo, final int sequence)
     {
-        pending.add(new int[]{owner, signo, sequence});
+        post(owner, ANY_THREAD, signo, sequence);
+    }
+
+    /**
+     * Deliver {@code signo} to thread {@code thread} (its id inside the replica; {@link #ANY_THREAD}: any) of process
+     * {@code owner} at its next chance.
+     */
+    synchronized void post(final int owner, final int thread, final int signo, final int sequence)
+    {
+        pending.add(new int[]{owner, thread, signo, sequence});
         any = true;
     }
 
     /**
-     * @return a signal waiting for process {@code owner}, taken off the queue, as {signal, command sequence}; null
-     * if there is none.
+     * @return a signal waiting for thread {@code thread} of process {@code owner}, taken off the queue, as {signal,
+     * command sequence}; null if there is none.
      */
-    synchronized int[] take(final int owner)
+    synchronized int[] take(final int owner, final int thread)
     {
         if (!any)
         {
@@ -83,17 +97,17 @@ public final class SignalDelivery
         }
         for (final int[] signal : pending)
         {
-            if (signal[0] == owner)
+            if (isFor(signal, owner, thread))
             {
                 pending.remove(signal);
                 any = !pending.isEmpty();
-                return new int[]{signal[1], signal[2]};
+                return new int[]{signal[2], signal[3]};
             }
         }
         return null;
     }
 
-    boolean isPendingFor(final int owner)
+    boolean isPendingFor(final int owner, final int thread)
     {
         if (!any)
         {
@@ -101,13 +115,21 @@ public final class SignalDelivery
         }
         synchronized (this)
         {
-            return pending.stream().anyMatch(signal -> signal[0] == owner);
+            return pending.stream().anyMatch(signal -> isFor(signal, owner, thread));
         }
+    }
+
+    private static boolean isFor(final int[] signal, final int owner, final int thread)
+    {
+        return signal[0] == owner && (signal[1] == ANY_THREAD || signal[1] == thread);
     }
 
     void delivered(final int sequence)
     {
-        delivered.accept(sequence);
+        if (sequence != NO_COMMAND)
+        {
+            delivered.accept(sequence);
+        }
     }
 
     /**
@@ -160,7 +182,8 @@ public final class SignalDelivery
     {
         return switch (nr)
         {
-            case EPOLL_WAIT, EPOLL_PWAIT, POLL, PPOLL, SELECT, PSELECT6, NANOSLEEP, CLOCK_NANOSLEEP -> true;
+            case EPOLL_WAIT, EPOLL_PWAIT, POLL, PPOLL, SELECT, PSELECT6, NANOSLEEP, CLOCK_NANOSLEEP, PAUSE,
+                RT_SIGSUSPEND -> true;
             default -> false;
         };
     }
@@ -188,7 +211,7 @@ public final class SignalDelivery
             {
                 continue; // not there yet, or woken: it will make a call
             }
-            final int[] signal = take(thread[2]);
+            final int[] signal = take(thread[2], thread[0]);
             if (signal == null)
             {
                 continue;
