@@ -139,7 +139,8 @@ public final class PrimaryCalls
     /** The most descriptors one receive can bring in {@link #CONTROL_MAX} bytes of ancillary data. */
     private static final int PASSED_MAX = CONTROL_MAX / 4;
     /** The RECEIVE record's first segment at its largest. */
-    private static final int RECEIVED_SEGMENT_MAX = SEGMENT_HEADER_LENGTH + RECEIVED_DESCRIPTORS_OFFSET + 4 * PASSED_MAX;
+    private static final int RECEIVED_SEGMENT_MAX =
+        SEGMENT_HEADER_LENGTH + RECEIVED_DESCRIPTORS_OFFSET + 4 * PASSED_MAX;
 
     private final InterceptedCall call;
     private final SeccompListener listener;
@@ -1538,7 +1539,8 @@ public final class PrimaryCalls
         call.signature.update(0, (int)received);
         LogRecord.putCall(record, 0, call.nr, ACTION_RECEIVE, call.signatureOfArguments(), n);
         final int meta = LogRecord.segmentData(0, CALL_HEADER_LENGTH);
-        int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, 0, RECEIVED_DESCRIPTORS_OFFSET + 4 * passed);
+        int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, 0,
+            RECEIVED_DESCRIPTORS_OFFSET + 4 * passed);
         record.putLong(meta + RECEIVED_SIGNATURE_OFFSET, call.signature.value());
         record.putLong(meta + RECEIVED_LENGTH_OFFSET, received);
         record.putInt(meta + RECEIVED_COUNT_OFFSET, passed);

@@ -21,9 +21,10 @@ import static io.replicore.coordinator.replay.LogRecord.*;
 
 /**
  * Signals the operator asks for ({@code replicore signal}), and those the application's processes send each other
- * (kill, tkill, tgkill), delivered at a point every replica reproduces: only to a thread that is stopped in an intercepted call (the primary logs the SIGNAL record first,
- * then sends the signal with tgkill, and a backup sends it to its own thread in the same call), or asleep in a
- * call that waits for a signal (rt_sigsuspend, pause), which runs in the kernel in every replica.
+ * (kill, tkill, tgkill), delivered at a point every replica reproduces: only to a thread that is stopped in an
+ * intercepted call (the primary logs the SIGNAL record first, then sends the signal with tgkill, and a backup sends
+ * it to its own thread in the same call), or asleep in a call that waits for a signal (rt_sigsuspend, pause), which
+ * runs in the kernel in every replica.
  * <p>
  * Whether the signal interrupts the call is read from the thread's masks in /proc: a signal the thread blocks
  * stays pending and one it ignores is dropped, and the call goes on; one it catches, or whose default action ends
