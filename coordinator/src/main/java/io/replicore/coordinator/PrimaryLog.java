@@ -34,7 +34,8 @@ final class PrimaryLog implements LogSink
     private final long ownEpochWord;
     private final IdleStrategy idle = new BackoffIdleStrategy(100, 10, 1_000, 100_000);
     private volatile long lastSequence;
-    private boolean stopped;
+    /** Why the primary stopped, from its STOP record: what every later append reports too; null while it serves. */
+    private ReplicaStop stopped;
 
     /**
      * @param lastSequence the position of the last record in the log so far: 0 for the first primary, the
@@ -79,12 +80,17 @@ final class PrimaryLog implements LogSink
         throws ReplicaStop
     {
         checkStillPrimary();
-        if (stopped)
+        if (stopped != null)
         {
-            // Another lane logged why the replica stops: nothing may follow it.
-            throw new ReplicaStop(-1, "the primary has stopped", lastSequence, ReplicaStop.Kind.FAILED);
+            // Another lane logged why the replica stops: nothing may follow it, and that reason is the replica's.
+            throw new ReplicaStop(stopped.nr(), stopped.getMessage(), lastSequence, ReplicaStop.Kind.FAILED);
         }
-        stopped = type == LogRecord.TYPE_STOP;
+        if (type == LogRecord.TYPE_STOP)
+        {
+            stopped = new ReplicaStop(buffer.getInt(offset + LogRecord.STOP_CALL_NUMBER_OFFSET),
+                buffer.getStringWithoutLengthUtf8(offset + LogRecord.STOP_MESSAGE_OFFSET,
+                buffer.getInt(offset + LogRecord.STOP_MESSAGE_LENGTH_OFFSET)));
+        }
         for (int i = 0; i < writers.length; i++)
         {
             if (dropped[i])
