@@ -77,7 +77,8 @@ public final class ReplicaCoordinator
     private int handledCommand;
     /** The primary's signals to deliver (replicore signal); a new one with each set of lanes. */
     private SignalDelivery signals;
-    /** The application's first process, by its id inside the replica: where a signal goes by default. */
+    /** The application's first process, by its id inside the replica: where a signal goes by default, and which
+     * gets the standard descriptors at a takeover. */
     private int firstProcess;
     /** The primary's sockets as handed to this replica while it is a backup. */
     private BackupSockets heldSockets;
@@ -666,11 +667,10 @@ public final class ReplicaCoordinator
             ioPending = false;
             final long startNs = System.nanoTime();
             heldSockets.takeHandedOver(replay.lastSequence());
-            final int mainOwner = app.processes().threads().of(app.pid()).logicalPid();
             final BitSet unheld = (BitSet)replay.placeholders().clone();
-            unheld.andNot(heldSockets.held(mainOwner));
+            unheld.andNot(heldSockets.held(firstProcess));
             final SocketTakeover takeover = SocketTakeover.prepare(heldSockets, replay.lastSequence(),
-                ctx.launcher().resolveSibling(REARM), mainOwner, listener -> stdio.handOver(listener, unheld));
+                ctx.launcher().resolveSibling(REARM), firstProcess, listener -> stdio.handOver(listener, unheld));
             sockets.adopt(takeover);
             try
             {

@@ -2394,7 +2394,7 @@ public final class PrimaryCalls
     private int sharedDuplicate(final int fd) throws ReplicaStop
     {
         final int dup = duplicate(fd);
-        if (dup >= 0 && !sockets.isSocket(call.logicalPid, fd) && kindOf(fd) != DescriptorKind.INTERNAL_SOCKET)
+        if (dup >= 0 && kindOf(fd) != DescriptorKind.INTERNAL_SOCKET)
         {
             sockets.share(call.logicalPid, fd, dup);
         }
@@ -2437,8 +2437,15 @@ public final class PrimaryCalls
         {
             return lastKind;
         }
-        final int dup = duplicate(fd);
-        lastKind = dup < 0 ? DescriptorKind.EXTERNAL : classifier.classify(call.tid, fd, dup);
+        if (sockets.isSocket(call.logicalPid, fd))
+        {
+            lastKind = DescriptorKind.EXTERNAL; // a socket the backups hold: no fstat and getsockopt on every read
+        }
+        else
+        {
+            final int dup = duplicate(fd);
+            lastKind = dup < 0 ? DescriptorKind.EXTERNAL : classifier.classify(call.tid, fd, dup);
+        }
         kindFd = fd;
         return lastKind;
     }
