@@ -1,5 +1,6 @@
 package io.replicore.coordinator;
 
+import io.replicore.coordinator.intercept.DescriptorFlags;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.replay.ReplicaStop;
@@ -19,7 +20,6 @@ import java.util.Map;
 final class StdioHandover
 {
     private static final int STDIO = 3;
-    private static final int O_CLOEXEC = 02000000;
     private static final io.replicore.coordinator.natives.HostCalls HOST =
         Native.load(io.replicore.coordinator.natives.HostCalls.class);
 
@@ -78,7 +78,7 @@ final class StdioHandover
             }
             try
             {
-                final int installed = listener.installDescriptor(file, fd, isCloseOnExec(fd), false);
+                final int installed = listener.installDescriptor(file, fd, (DescriptorFlags.of(appPid, fd) & DescriptorFlags.O_CLOEXEC) != 0, false);
                 if (installed != fd && installed != SeccompListener.GONE)
                 {
                     throw new ReplicaStop(-1, "cannot take over: installing descriptor " + fd + " failed (" +
@@ -108,25 +108,6 @@ final class StdioHandover
             handedOver++;
         }
         return handedOver;
-    }
-
-    private boolean isCloseOnExec(final int fd)
-    {
-        try
-        {
-            for (final String line : Files.readAllLines(Path.of("/proc/" + appPid + "/fdinfo/" + fd)))
-            {
-                if (line.startsWith("flags:"))
-                {
-                    return (Integer.parseInt(line.substring(6).trim(), 8) & O_CLOEXEC) != 0;
-                }
-            }
-        }
-        catch (final IOException | NumberFormatException ex)
-        {
-            // gone meanwhile: its flag no longer matters
-        }
-        return false;
     }
 
     private boolean isDevNull(final int fd)

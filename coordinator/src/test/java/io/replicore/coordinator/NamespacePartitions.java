@@ -28,7 +28,8 @@ final class NamespacePartitions implements AutoCloseable
     static final String SERVICE_ADDRESS = "198.18.0.100";
     private static final String CLIENT_ADDRESS = "198.18.0.2";
 
-    private final String prefix = "rc" + ProcessHandle.current().pid() + "-" + UUID.randomUUID().toString().substring(0, 4);
+    private final String prefix =
+        "rc" + ProcessHandle.current().pid() + "-" + UUID.randomUUID().toString().substring(0, 4);
     private final int replicas;
     private final String mailbox = "/dev/shm/replicore-kp-" + UUID.randomUUID();
     private final Path workDir;

@@ -21,7 +21,8 @@ final class InitMailboxCommand implements Callable<Integer>
     @Option(names = "--mailbox", required = true, description = "The mailbox file (e.g. /dev/shm/web).")
     String mailbox;
 
-    @Option(names = "--replicas", defaultValue = "2", description = "Number of replicas, 2 to 8 (default ${DEFAULT-VALUE}).")
+    @Option(names = "--replicas", defaultValue = "2",
+        description = "Number of replicas, 2 to 8 (default ${DEFAULT-VALUE}).")
     int replicas;
 
     @Option(names = "--channel-capacity", defaultValue = "1048576",
@@ -34,6 +35,9 @@ final class InitMailboxCommand implements Callable<Integer>
     @Option(names = "--json", description = "Print the mailbox's run id and length as JSON.")
     boolean json;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call()
     {
@@ -43,17 +47,19 @@ final class InitMailboxCommand implements Callable<Integer>
             box.control().compareAndSetEpoch(box.control().epochWord(), 0);
             box.control().serviceState(ControlBlock.SERVICE_RUNNING);
             final String runId = Long.toHexString(box.runId());
+            final java.io.PrintWriter out = spec.commandLine().getOut();
             if (json)
             {
-                System.out.println(new JsonObject().put("mailbox", mailbox).put("runId", runId)
+                out.println(new JsonObject().put("mailbox", mailbox).put("runId", runId)
                     .put("replicas", replicas).put("totalLength", box.totalLength()));
             }
             else
             {
-                System.out.println("mailbox " + mailbox + ": " + replicas + " replicas, run " + runId + ", " +
+                out.println("mailbox " + mailbox + ": " + replicas + " replicas, run " + runId + ", " +
                     box.totalLength() + " bytes; start each with: replicore replica --id N --mailbox " +
                     mailbox + " --partition kernel -- PROGRAM");
             }
+            out.flush();
             return 0;
         }
     }

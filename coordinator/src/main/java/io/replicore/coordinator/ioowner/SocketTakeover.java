@@ -1,5 +1,6 @@
 package io.replicore.coordinator.ioowner;
 
+import io.replicore.coordinator.intercept.DescriptorFlags;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.intercept.Syscalls;
 import io.replicore.coordinator.logicaltcp.TcpConnectionState;
@@ -9,8 +10,6 @@ import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.replay.ReplicaStop;
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -58,7 +57,6 @@ public final class SocketTakeover implements AutoCloseable
     private static final int MSG_DONTWAIT = 0x40;
     private static final int STAT_INO_OFFSET = 8;
     private static final int F_SETFL = 4;
-    private static final int O_NONBLOCK = 04000;
     /** Rebuilt connections described one by one in the event log; the rest are counted. */
     private static final int DETAILED_CONNECTIONS = 3;
 
@@ -190,7 +188,7 @@ public final class SocketTakeover implements AutoCloseable
                 if (repair != null)
                 {
                     // made before this process was in a call: it gets the stand-in's blocking mode now
-                    HOST.fcntl(socket.socket, F_SETFL, statusFlags(hostPid, socket.appFd) & O_NONBLOCK);
+                    HOST.fcntl(socket.socket, F_SETFL, DescriptorFlags.of(hostPid, socket.appFd) & DescriptorFlags.O_NONBLOCK);
                 }
                 final int installed = listener.installDescriptor(socket.socket, socket.appFd,
                     rearm.closeOnExec(socket.appFd), false);
@@ -269,29 +267,6 @@ public final class SocketTakeover implements AutoCloseable
                 each.remove();
             }
         }
-    }
-
-    /**
-     * @return the file status flags of descriptor {@code fd} of {@code pid} (its "flags:" line in fdinfo, octal);
-     * 0 if it cannot be read.
-     */
-    private static int statusFlags(final int pid, final int fd)
-    {
-        try
-        {
-            for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/fdinfo/" + fd)))
-            {
-                if (line.startsWith("flags:"))
-                {
-                    return Integer.parseInt(line.substring(6).trim(), 8);
-                }
-            }
-        }
-        catch (final IOException | NumberFormatException ex)
-        {
-            // the stand-in is gone: the application closed it meanwhile, and the default flags do
-        }
-        return 0;
     }
 
     private String report(final int owner, final BitSet numbers, final long startNs)

@@ -40,7 +40,8 @@ public final class RetainedOutput implements Signature.OutputTap
             // readString gets a sysctl file wrong (it reads one byte of it): read lines
             final String[] tcpWmem = Files.readAllLines(Path.of("/proc/sys/net/ipv4/tcp_wmem")).get(0).trim()
                 .split("\\s+");
-            final long wmemMax = Long.parseLong(Files.readAllLines(Path.of("/proc/sys/net/core/wmem_max")).get(0).trim());
+            final long wmemMax =
+                Long.parseLong(Files.readAllLines(Path.of("/proc/sys/net/core/wmem_max")).get(0).trim());
             largest = Math.max(Long.parseLong(tcpWmem[tcpWmem.length - 1]), wmemMax);
         }
         catch (final IOException | RuntimeException ex)
