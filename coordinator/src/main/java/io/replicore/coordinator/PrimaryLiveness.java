@@ -76,6 +76,10 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
             return "replica " + primary.replicaId() + " is " + state.name().toLowerCase() +
                 (error.isEmpty() ? "" : " (" + error + ")");
         }
+        if (otherKernel && state == ReplicaState.EMPTY)
+        {
+            return null; // its kernel has not started its coordinator yet: replica kernels boot in their own time
+        }
         if (pidfd < 0)
         {
             openPidfd();
