@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
  * <li>{@link #machineCheck}: an uncorrected machine check with the processor context corrupt, through the
  * monitor's {@code mce}: the kernel's machine-check handler panics ("Fatal local machine check").</li>
  * </ul>
- * After a panic the guest stays down: QEMU pauses it (pvpanic, {@code -action panic=pause}) and is left running.
+ * After a panic the guest stays down: the kernel resets at once ({@code panic=-1}) and QEMU, run with
+ * {@code -no-reboot}, exits; {@link #panic} and {@link #machineCheck} wait for both.
  */
 public final class FaultInjector
 {
@@ -94,6 +95,8 @@ public final class FaultInjector
                 ex);
         }
         final String evidence = vm.console().lines().filter(l -> l.contains(line)).findFirst().orElse(line).strip();
+        // panic=-1 and -no-reboot: the kernel resets right after the panic and QEMU ends.
+        vm.awaitExit(PANIC_TIMEOUT_MS);
         return new Injected(fault, injected, seen, evidence);
     }
 }

@@ -26,7 +26,7 @@ public final class Initramfs
 {
     /** What the init script loads: the PCI transport, the network card, 9p over virtio, the overlay. */
     public static final List<String> MODULES =
-        List.of("virtio_pci", "virtio_net", "9pnet_virtio", "9p", "overlay", "pvpanic_pci");
+        List.of("virtio_pci", "virtio_net", "9pnet_virtio", "9p", "overlay");
 
     private static final String INIT_RESOURCE = "init";
 

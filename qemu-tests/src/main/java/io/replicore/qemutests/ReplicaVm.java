@@ -17,10 +17,12 @@ import java.util.concurrent.TimeUnit;
  * Files under {@code WORK/replica-N/}: {@code share/} (the guest's /rig: job.sh in; output, status, init.log
  * out), {@code console.log}, {@code qemu.log} (QEMU's own stderr), {@code monitor.sock}.
  * <p>
- * The kernel boots with {@code panic=0} (no reboot after a panic), QEMU with {@code -no-reboot} (a reboot ends
- * QEMU) and with a pvpanic device and {@code -action panic=pause}: a panicked kernel stays down and its QEMU stays,
- * paused, holding the console and monitor for inspection, like a dead partition that has not been reset. A job's
- * end powers the guest off and QEMU exits.
+ * The kernel boots with {@code panic=-1} and QEMU with {@code -no-reboot}: a kernel that panics flushes its
+ * console (the panic is in console.log) and resets at once, and QEMU, told not to reboot, exits. So a panicked
+ * replica kernel stays down, like a partition whose kernel died, and burns no host core (with {@code panic=0} it
+ * would spin in panic's delay loop; with a pvpanic device pausing it, QEMU stops the guest before the kernel has
+ * flushed the panic to the console, since panic notifiers run before that flush). A job's end powers the guest off
+ * and QEMU exits too; {@link #jobStatus()} tells the two apart.
  */
 public final class ReplicaVm implements AutoCloseable
 {
@@ -140,7 +142,7 @@ public final class ReplicaVm implements AutoCloseable
         qemu.addAll(accelerator.qemuArgs());
         qemu.addAll(List.of("-smp", "1", "-m", String.valueOf(ctx.memoryMiB()),
             "-kernel", ctx.kernelImage().toString(), "-initrd", initramfs.toString(),
-            "-append", "console=ttyS0 panic=0 replicore.hostname=" + hostname() +
+            "-append", "console=ttyS0 panic=-1 replicore.hostname=" + hostname() +
                 (network == null ? "" : " replicore.ip=" + ip() + "/" + RigNetwork.PREFIX_LENGTH),
             "-serial", "file:" + console,
             "-monitor", "unix:" + monitorSocket + ",server,nowait",
@@ -148,8 +150,7 @@ public final class ReplicaVm implements AutoCloseable
             "-virtfs", "local,path=" + share + ",mount_tag=out,security_model=none",
             "-object", "memory-backend-file,size=" + mailboxBackingLength + ",share=on,mem-path=" +
                 ctx.mailboxPath() + ",id=mailbox",
-            "-device", "ivshmem-plain,memdev=mailbox",
-            "-device", "pvpanic-pci", "-action", "panic=pause"));
+            "-device", "ivshmem-plain,memdev=mailbox"));
         if (network == null)
         {
             return qemu;
