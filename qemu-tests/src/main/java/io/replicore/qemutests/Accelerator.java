@@ -31,9 +31,17 @@ public enum Accelerator
         TCG
     }
 
-    /** The verdict and why, as logged. */
-    public record Verdict(Accelerator accelerator, String reason)
+    /**
+     * The verdict and why, as logged; {@code probeConsole} is the probe guest's console log, null without a probe
+     * boot (the verdict is cached, so it may be in an earlier rig's work directory).
+     */
+    public record Verdict(Accelerator accelerator, String reason, Path probeConsole)
     {
+        Verdict(final Accelerator accelerator, final String reason)
+        {
+            this(accelerator, reason, null);
+        }
+
         @Override
         public String toString()
         {
@@ -107,16 +115,17 @@ public enum Accelerator
             final String seen = Files.exists(console) ? Files.readString(console) : "";
             if (seen.contains(PROBE_MARKER))
             {
-                return new Verdict(KVM, "probe guest reached init in " + ms + " ms");
+                return new Verdict(KVM, "probe guest reached init in " + ms + " ms", console);
             }
             if (!exited)
             {
                 return new Verdict(TCG, "KVM probe guest did not reach init within " + ctx.kvmProbeTimeoutMs() +
-                    " ms" + lastLine(seen));
+                    " ms" + lastLine(seen), console);
             }
             final String qemuLog = Files.readString(ctx.workDir().resolve("kvm-probe-qemu.log")).trim();
             return new Verdict(TCG, "KVM probe QEMU exited " + qemu.exitValue() +
-                (qemuLog.isEmpty() ? "" : ": " + qemuLog.lines().reduce((a, b) -> b).orElse("")) + lastLine(seen));
+                (qemuLog.isEmpty() ? "" : ": " + qemuLog.lines().reduce((a, b) -> b).orElse("")) + lastLine(seen),
+                console);
         }
         catch (final IOException ex)
         {
