@@ -1,0 +1,139 @@
+package io.replicore.qemutests;
+
+import io.replicore.mailbox.Mailbox;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * A program replicated across two replica kernels: a coordinator in each guest (the project's coordinator jar,
+ * run with the host's JRE through the 9p root) on the ivshmem mailbox, replica 0 primary. The primary's QEMU is
+ * killed; the backup in the other kernel sees its heartbeat stop, takes epoch 2 and goes on printing the ticks
+ * where the primary stopped.
+ */
+@Tag("qemu")
+class ReplicatedProgramAcrossKernelsTest
+{
+    private static final Path COORDINATOR = Path.of(System.getProperty("replicore.rig.coordinatorTarget",
+        "../coordinator/target")).toAbsolutePath().normalize();
+    private static final int TICKS = 400;
+    private static final long HEARTBEAT_TIMEOUT_MS = 3_000;
+
+    @Test
+    void aTickerReplicatedOverTwoKernelsGoesOnInTheBackupsKernelWhenThePrimarysQemuIsKilled() throws Exception
+    {
+        try (Rig rig = Rig.open(new RigContext().network(false)))
+        {
+            for (final ReplicaVm vm : rig.vms())
+            {
+                vm.start(job(vm.id()));
+            }
+            for (final ReplicaVm vm : rig.vms())
+            {
+                vm.awaitBoot();
+            }
+            final ReplicaVm primary = rig.vm(0);
+            final ReplicaVm backup = rig.vm(1);
+            awaitOutput(primary, "tick 5\n", 240_000);
+
+            final FaultInjector.Injected kill = FaultInjector.kill(primary);
+            final int last = lastTick(primary.jobOutput());
+            System.err.println("rig: primary killed after tick " + last);
+
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            int epoch = 0;
+            int primaryId = -1;
+            try (Mailbox box = rig.openMailbox())
+            {
+                while (System.nanoTime() < deadline && !(epoch == 2 && primaryId == 1))
+                {
+                    Thread.sleep(50);
+                    epoch = box.control().epoch();
+                    primaryId = box.control().primaryId();
+                }
+                System.err.println("rig: epoch " + epoch + " primary " + primaryId + " " +
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - kill.injectedNs()) + " ms after the kill");
+            }
+            assertEquals(2, epoch, "epoch after the kill" + backup.diagnostics() + events(backup));
+            assertEquals(1, primaryId, "primary after the kill" + backup.diagnostics() + events(backup));
+
+            awaitOutput(backup, "tick " + (last + 3) + "\n", 120_000);
+            final List<String> lines = backup.jobOutput().lines().filter(l -> l.startsWith("tick ")).toList();
+            assertEquals("tick " + (last + 1), lines.get(0), "the new primary's first line" + events(backup));
+            for (int i = 1; i < lines.size(); i++)
+            {
+                assertEquals("tick " + (last + 1 + i), lines.get(i), "line " + i + " of the new primary");
+            }
+        }
+    }
+
+    private static String job(final int id)
+    {
+        return "dev=$(grep -l 0x1110 /sys/bus/pci/devices/*/device); dev=${dev%/device}\n" +
+            "echo 1 > $dev/enable\n" +
+            "exec " + GuestJava.javaBinary() + " " + String.join(" ", GuestJava.OPENS) +
+            " -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1" +
+            " -Dreplicore.launcher=" + COORDINATOR.resolve("native/replicore-launch") +
+            " -cp " + GuestJava.quote(coordinatorClassPath()) + " io.replicore.coordinator.cli.ReplicoreCli replica" +
+            " --id " + id + " --mailbox $dev/resource2 --log /rig/events.log" +
+            " --heartbeat-timeout " + HEARTBEAT_TIMEOUT_MS + " " + System.getProperty("replicore.rig.replicaArgs", "") +
+            " -- " + COORDINATOR.resolve("test-native/ft_ticker") + " " + TICKS + " 500\n";
+    }
+
+    private static String coordinatorClassPath()
+    {
+        final List<String> entries = new ArrayList<>();
+        try (DirectoryStream<Path> jars = Files.newDirectoryStream(COORDINATOR, "replicore-coordinator-*.jar"))
+        {
+            jars.forEach(jar ->
+            {
+                if (!jar.toString().endsWith("-tests.jar"))
+                {
+                    entries.add(jar.toString());
+                }
+            });
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+        assertFalse(entries.isEmpty(), "no coordinator jar in " + COORDINATOR + ": build it (bin/setup)");
+        entries.add(COORDINATOR.resolve("lib/*").toString());
+        return String.join(":", entries);
+    }
+
+    private static String events(final ReplicaVm vm) throws IOException
+    {
+        final Path log = vm.share().resolve("events.log");
+        return "\n--- event log:\n" + (Files.exists(log) ? Files.readString(log) : "(none)");
+    }
+
+    private static int lastTick(final String output)
+    {
+        return output.lines().filter(l -> l.startsWith("tick ")).mapToInt(l -> Integer.parseInt(l.substring(5).trim()))
+            .max().orElse(0);
+    }
+
+    private static void awaitOutput(final ReplicaVm vm, final String text, final long timeoutMs) throws Exception
+    {
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (!vm.jobOutput().contains(text))
+        {
+            if (!vm.isAlive() || System.nanoTime() > deadline)
+            {
+                fail(vm.hostname() + ": '" + text.strip() + "' not in the job's output" + vm.diagnostics() + events(vm));
+            }
+            Thread.sleep(20);
+        }
+    }
+}
