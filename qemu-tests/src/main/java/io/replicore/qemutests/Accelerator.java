@@ -138,19 +138,7 @@ public enum Accelerator
         }
         finally
         {
-            if (qemu != null && qemu.isAlive())
-            {
-                // Our own probe, by its pid.
-                qemu.destroyForcibly();
-                try
-                {
-                    qemu.waitFor(10, TimeUnit.SECONDS);
-                }
-                catch (final InterruptedException ex)
-                {
-                    Thread.currentThread().interrupt();
-                }
-            }
+            Exec.killAndWait(qemu);
         }
     }
 

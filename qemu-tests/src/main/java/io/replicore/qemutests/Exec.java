@@ -90,6 +90,24 @@ public final class Exec
         });
     }
 
+    /** SIGKILL a process this rig started (by its pid, never by name) and wait for it to be gone. */
+    static void killAndWait(final Process process)
+    {
+        if (process == null || !process.isAlive())
+        {
+            return;
+        }
+        process.destroyForcibly();
+        try
+        {
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** @return the executable {@code name} resolves to on PATH, or null. */
     static Path which(final String name)
     {

@@ -234,6 +234,28 @@ public final class ReplicaVm implements AutoCloseable
         }
     }
 
+    /**
+     * Wait for {@code text} to appear in the job's output (/rig/output, written through 9p as the job runs).
+     *
+     * @return {@link System#nanoTime()} when it was seen (within 20 ms).
+     * @throws IllegalStateException when QEMU ends first or it does not appear in time.
+     */
+    public long awaitOutput(final String text, final long timeoutMs)
+    {
+        requireStarted();
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (!jobOutput().contains(text))
+        {
+            if (!process.isAlive() || System.nanoTime() > deadline)
+            {
+                throw new IllegalStateException(hostname() + ": '" + text.strip() + "' not in the job's output " +
+                    (process.isAlive() ? "within " + timeoutMs + " ms" : "before QEMU ended") + diagnostics());
+            }
+            sleep(20);
+        }
+        return System.nanoTime();
+    }
+
     /** Wait for the guest's job to end and power the guest off; the job's exit status. */
     public int awaitJob(final long timeoutMs)
     {
@@ -274,17 +296,27 @@ public final class ReplicaVm implements AutoCloseable
 
     public String consoleTail(final int lines)
     {
-        final List<String> all = console().lines().toList();
+        return tail(console(), lines);
+    }
+
+    private static String tail(final String text, final int lines)
+    {
+        final List<String> all = text.strip().lines().toList();
         return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
     }
 
-    /** What to show when something went wrong: QEMU's own output, the job's, and the console's tail. */
+    /**
+     * What to show when something went wrong: QEMU's own output, the job's, a coordinator's event log if the job
+     * kept one in /rig/events.log, and the console's tail.
+     */
     public String diagnostics()
     {
         final String qemuOut = read(qemuLog).strip();
         final String output = jobOutput().strip();
+        final String events = tail(read(share.resolve("events.log")), 20);
         return "\n--- " + hostname() + " QEMU (" + qemuLog + "):\n" + (qemuOut.isEmpty() ? "(nothing)" : qemuOut) +
-            (output.isEmpty() ? "" : "\n--- job output:\n" + output) +
+            (output.isEmpty() ? "" : "\n--- job output:\n" + tail(output, 40)) +
+            (events.isEmpty() ? "" : "\n--- /rig/events.log (a coordinator's event log):\n" + events) +
             "\n--- console tail (" + console + "):\n" + consoleTail(25);
     }
 
@@ -320,18 +352,7 @@ public final class ReplicaVm implements AutoCloseable
     /** SIGKILL this VM's QEMU, by its pid, and wait for it to be gone. */
     void kill()
     {
-        if (process != null && process.isAlive())
-        {
-            process.destroyForcibly();
-            try
-            {
-                process.waitFor(10, TimeUnit.SECONDS);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-            }
-        }
+        Exec.killAndWait(process);
     }
 
     @Override

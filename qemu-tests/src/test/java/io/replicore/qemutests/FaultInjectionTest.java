@@ -80,7 +80,7 @@ class FaultInjectionTest
             }
             for (final ReplicaVm vm : rig.vms())
             {
-                awaitOutput(vm, GuestHeartbeat.BEATING, 120_000);
+                vm.awaitOutput(GuestHeartbeat.BEATING, 120_000);
             }
             return rig;
         }
@@ -106,7 +106,7 @@ class FaultInjectionTest
     private static void survivorSeesSilence(final Rig rig, final FaultInjector.Injected fault) throws Exception
     {
         final ReplicaVm survivor = rig.vm(1);
-        final long seen = awaitOutput(survivor, "replica-0" + GuestHeartbeat.SILENT, 60_000);
+        final long seen = survivor.awaitOutput("replica-0" + GuestHeartbeat.SILENT, 60_000);
         System.err.println("rig: " + fault.fault() + " of replica-0 confirmed in " + fault.confirmMs() +
             " ms; replica-1 reported its heartbeat silent (> " + SILENCE_MS + " ms) " +
             TimeUnit.NANOSECONDS.toMillis(seen - fault.injectedNs()) + " ms after the injection");
@@ -121,27 +121,5 @@ class FaultInjectionTest
             assertEquals(dead, box.slot(0).heartbeat(), "replica 0's heartbeat moved after its fault");
             assertTrue(box.slot(1).heartbeat() > alive, "replica 1 stopped beating" + survivor.diagnostics());
         }
-    }
-
-    private static long awaitOutput(final ReplicaVm vm, final String text, final long timeoutMs)
-    {
-        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (!vm.jobOutput().contains(text))
-        {
-            if (!vm.isAlive() || System.nanoTime() > deadline)
-            {
-                fail(vm.hostname() + ": '" + text + "' not in the job's output" + vm.diagnostics());
-            }
-            try
-            {
-                Thread.sleep(20);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(ex);
-            }
-        }
-        return System.nanoTime();
     }
 }

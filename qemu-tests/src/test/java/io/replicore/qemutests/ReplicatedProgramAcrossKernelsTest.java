@@ -44,7 +44,7 @@ class ReplicatedProgramAcrossKernelsTest
             }
             final ReplicaVm primary = rig.vm(0);
             final ReplicaVm backup = rig.vm(1);
-            awaitOutput(primary, "tick 5\n", 240_000);
+            primary.awaitOutput("tick 5\n", 240_000);
 
             final FaultInjector.Injected kill = FaultInjector.kill(primary);
             final int last = lastTick(primary.jobOutput());
@@ -64,12 +64,12 @@ class ReplicatedProgramAcrossKernelsTest
                 System.err.println("rig: epoch " + epoch + " primary " + primaryId + " " +
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - kill.injectedNs()) + " ms after the kill");
             }
-            assertEquals(2, epoch, "epoch after the kill" + backup.diagnostics() + events(backup));
-            assertEquals(1, primaryId, "primary after the kill" + backup.diagnostics() + events(backup));
+            assertEquals(2, epoch, "epoch after the kill" + backup.diagnostics());
+            assertEquals(1, primaryId, "primary after the kill" + backup.diagnostics());
 
-            awaitOutput(backup, "tick " + (last + 3) + "\n", 120_000);
+            backup.awaitOutput("tick " + (last + 3) + "\n", 120_000);
             final List<String> lines = backup.jobOutput().lines().filter(l -> l.startsWith("tick ")).toList();
-            assertEquals("tick " + (last + 1), lines.get(0), "the new primary's first line" + events(backup));
+            assertEquals("tick " + (last + 1), lines.get(0), "the new primary's first line" + backup.diagnostics());
             for (int i = 1; i < lines.size(); i++)
             {
                 assertEquals("tick " + (last + 1 + i), lines.get(i), "line " + i + " of the new primary");
@@ -112,28 +112,9 @@ class ReplicatedProgramAcrossKernelsTest
         return String.join(":", entries);
     }
 
-    private static String events(final ReplicaVm vm) throws IOException
-    {
-        final Path log = vm.share().resolve("events.log");
-        return "\n--- event log:\n" + (Files.exists(log) ? Files.readString(log) : "(none)");
-    }
-
     private static int lastTick(final String output)
     {
         return output.lines().filter(l -> l.startsWith("tick ")).mapToInt(l -> Integer.parseInt(l.substring(5).trim()))
             .max().orElse(0);
-    }
-
-    private static void awaitOutput(final ReplicaVm vm, final String text, final long timeoutMs) throws Exception
-    {
-        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (!vm.jobOutput().contains(text))
-        {
-            if (!vm.isAlive() || System.nanoTime() > deadline)
-            {
-                fail(vm.hostname() + ": '" + text.strip() + "' not in the job's output" + vm.diagnostics() + events(vm));
-            }
-            Thread.sleep(20);
-        }
     }
 }
