@@ -28,7 +28,7 @@ import java.util.concurrent.TimeUnit;
     exitCodeList = {"0:every job exited 0", "1:a job failed, or a kernel did not boot", "2:bad usage"})
 public final class RigCommand implements Callable<Integer>
 {
-    @Option(names = "--replicas", description = "Replica kernels (2..8, default ${DEFAULT-VALUE}).",
+    @Option(names = "--replicas", paramLabel = "N", description = "Replica kernels (2..8, default ${DEFAULT-VALUE}).",
         defaultValue = "2")
     int replicas;
 
@@ -82,7 +82,12 @@ public final class RigCommand implements Callable<Integer>
 
     public static void main(final String[] args)
     {
-        System.exit(new CommandLine(new RigCommand()).execute(args));
+        // A setting the rig refuses (RigContext's checks) is bad usage: its message, not a stack trace.
+        System.exit(new CommandLine(new RigCommand()).setExecutionExceptionHandler((ex, cmd, parsed) ->
+        {
+            cmd.getErr().println("rig: " + ex.getMessage());
+            return ex instanceof IllegalArgumentException ? 2 : 1;
+        }).execute(args));
     }
 
     @Override
@@ -96,6 +101,11 @@ public final class RigCommand implements Callable<Integer>
         {
             throw new CommandLine.ParameterException(new CommandLine(this), "--fault must be kill, panic or mce: " +
                 fault);
+        }
+        if (fault != null && (faultReplica < 0 || faultReplica >= replicas))
+        {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--fault-replica must be 0.." +
+                (replicas - 1) + ": " + faultReplica);
         }
         final RigContext ctx = new RigContext().replicaCount(replicas).memoryMiB(memoryMiB).network(network)
             .accelerator(Accelerator.Choice.valueOf(accel.toUpperCase(Locale.ROOT))).workDir(workDir);
