@@ -1,10 +1,12 @@
 package io.replicore.qemutests;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The shell line a guest's job uses to run Java: the host's own JRE and class path, which the guest sees at the
@@ -62,6 +64,40 @@ public final class GuestJava
             line.append(' ').append(quote(arg));
         }
         return line.toString();
+    }
+
+    /**
+     * A guest job that runs one replica's coordinator on the ivshmem mailbox: it enables the device and starts
+     * {@code ReplicoreCli replica} from the coordinator's build ({@code coordinatorTarget}: its jar, lib/ and
+     * native launcher, seen at the host's paths through the 9p root). The host formatted the mailbox as
+     * {@code replicore run} does, so replica 0 starts as primary. The event log goes to /rig/events.log.
+     */
+    public static String coordinatorJob(final Path coordinatorTarget, final int id, final long heartbeatTimeoutMs,
+        final String extraArgs, final String program)
+    {
+        final Path target = coordinatorTarget.toAbsolutePath().normalize();
+        final String jar;
+        try (Stream<Path> files = Files.list(target))
+        {
+            jar = files.map(Path::toString)
+                .filter(f -> f.matches(".*/replicore-coordinator-[^/]*\\.jar") && !f.endsWith("-tests.jar"))
+                .findFirst().orElseThrow(() -> new IllegalStateException("no coordinator jar in " + target +
+                    ": build it (bin/setup)"));
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("no coordinator build in " + target + " (" + ex.getMessage() +
+                "): build it (bin/setup)", ex);
+        }
+        return "dev=$(grep -l 0x1110 /sys/bus/pci/devices/*/device); dev=${dev%/device}\n" +
+            "echo 1 > $dev/enable\n" +
+            "exec " + quote(javaBinary()) + " " + String.join(" ", OPENS) +
+            " -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1" +
+            " -Dreplicore.launcher=" + target.resolve("native/replicore-launch") +
+            " -cp " + quote(jar + ":" + target.resolve("lib/*")) + " io.replicore.coordinator.cli.ReplicoreCli" +
+            " replica --id " + id + " --mailbox $dev/resource2 --log /rig/events.log" +
+            " --heartbeat-timeout " + heartbeatTimeoutMs + (extraArgs.isBlank() ? "" : " " + extraArgs) +
+            " -- " + program + "\n";
     }
 
     /** Single-quote for /bin/sh. */

@@ -44,13 +44,21 @@ public final class RigCommand implements Callable<Integer>
         "instead of a script.")
     String jobCommand;
 
+    @Option(names = "--replicate", paramLabel = "PROGRAM", description = "Replicate PROGRAM (a shell command " +
+        "line) over the kernels: each job runs a replica's coordinator (replicore replica) on the ivshmem mailbox, " +
+        "replica 0 primary. With --fault kill, a backup takes over by missed heartbeats.")
+    String replicate;
+
+    @Option(names = "--heartbeat-timeout", paramLabel = "MS", defaultValue = "3000", description = "With " +
+        "--replicate: heartbeat silence after which a backup takes the primary for dead (default ${DEFAULT-VALUE}).")
+    long heartbeatTimeoutMs;
+
     @Option(names = "--accel", paramLabel = "auto|kvm|tcg", defaultValue = "auto",
         description = "The accelerator: auto probes KVM with a short boot and falls back to TCG (default).")
     String accel;
 
-    @Option(names = "--no-network", negatable = true, defaultValue = "true", fallbackValue = "true",
-        description = "Build the bridge, taps and client namespace (default; --no-network leaves them out).")
-    boolean network;
+    @Option(names = "--no-network", description = "Leave out the bridge, taps and client namespace.")
+    boolean noNetwork;
 
     @Option(names = "--console", paramLabel = "rig|all|none", defaultValue = "rig",
         description = "Console lines to show: rig (the init script's, and panics; default), all, none.")
@@ -65,7 +73,8 @@ public final class RigCommand implements Callable<Integer>
     int faultReplica;
 
     @Option(names = "--fault-after", paramLabel = "SECONDS", defaultValue = "5",
-        description = "Seconds after the last kernel boots (default ${DEFAULT-VALUE}).")
+        description = "Seconds after the last kernel boots, or with --replicate after the primary's program " +
+            "first prints (default ${DEFAULT-VALUE}).")
     int faultAfter;
 
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "300",
@@ -93,9 +102,10 @@ public final class RigCommand implements Callable<Integer>
     @Override
     public Integer call() throws Exception
     {
-        if (job != null && jobCommand != null)
+        if ((job != null ? 1 : 0) + (jobCommand != null ? 1 : 0) + (replicate != null ? 1 : 0) > 1)
         {
-            throw new CommandLine.ParameterException(new CommandLine(this), "give --job or --job-command, not both");
+            throw new CommandLine.ParameterException(new CommandLine(this),
+                "give one of --job, --job-command and --replicate");
         }
         if (fault != null && !List.of("kill", "panic", "mce").contains(fault))
         {
@@ -107,13 +117,13 @@ public final class RigCommand implements Callable<Integer>
             throw new CommandLine.ParameterException(new CommandLine(this), "--fault-replica must be 0.." +
                 (replicas - 1) + ": " + faultReplica);
         }
-        final RigContext ctx = new RigContext().replicaCount(replicas).memoryMiB(memoryMiB).network(network)
+        final RigContext ctx = new RigContext().replicaCount(replicas).memoryMiB(memoryMiB).network(!noNetwork)
             .accelerator(Accelerator.Choice.valueOf(accel.toUpperCase(Locale.ROOT))).workDir(workDir);
         try (Rig rig = Rig.open(ctx))
         {
             say("mailbox " + rig.mailboxPath() + " (" + rig.mailboxBackingLength() + " bytes of ivshmem); watch it " +
                 "from the host: bin/replicore status --mailbox " + rig.mailboxPath());
-            if (network)
+            if (!noNetwork)
             {
                 say("network: kernels at " + RigNetwork.replicaIp(0) + ".." + RigNetwork.replicaIp(replicas - 1) +
                     ", a client shell: ip netns exec " + rig.network().clientNamespace() + " bash");
@@ -139,6 +149,12 @@ public final class RigCommand implements Callable<Integer>
                 }
                 if (fault != null)
                 {
+                    if (replicate != null)
+                    {
+                        // The coordinators' JVMs take seconds under TCG: count from the primary's first output.
+                        rig.vm(0).awaitOutput("\n", TimeUnit.SECONDS.toMillis(timeoutSeconds));
+                        say("the primary's program prints; the fault comes in " + faultAfter + " s");
+                    }
                     Thread.sleep(TimeUnit.SECONDS.toMillis(faultAfter));
                     inject(rig.vm(faultReplica));
                 }
@@ -186,6 +202,11 @@ public final class RigCommand implements Callable<Integer>
         if (jobCommand != null)
         {
             return jobCommand + "\n";
+        }
+        if (replicate != null)
+        {
+            return GuestJava.coordinatorJob(Path.of(System.getProperty("replicore.rig.coordinatorTarget",
+                "coordinator/target")), vm.id(), heartbeatTimeoutMs, "", replicate);
         }
         return GuestJava.command(GuestMailboxCheck.class.getName(), String.valueOf(vm.id()), "3") + "\n";
     }

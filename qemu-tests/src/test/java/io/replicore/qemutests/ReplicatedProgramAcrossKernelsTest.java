@@ -4,12 +4,7 @@ import io.replicore.mailbox.Mailbox;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -79,37 +74,9 @@ class ReplicatedProgramAcrossKernelsTest
 
     private static String job(final int id)
     {
-        return "dev=$(grep -l 0x1110 /sys/bus/pci/devices/*/device); dev=${dev%/device}\n" +
-            "echo 1 > $dev/enable\n" +
-            "exec " + GuestJava.javaBinary() + " " + String.join(" ", GuestJava.OPENS) +
-            " -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1" +
-            " -Dreplicore.launcher=" + COORDINATOR.resolve("native/replicore-launch") +
-            " -cp " + GuestJava.quote(coordinatorClassPath()) + " io.replicore.coordinator.cli.ReplicoreCli replica" +
-            " --id " + id + " --mailbox $dev/resource2 --log /rig/events.log" +
-            " --heartbeat-timeout " + HEARTBEAT_TIMEOUT_MS + " " + System.getProperty("replicore.rig.replicaArgs", "") +
-            " -- " + COORDINATOR.resolve("test-native/ft_ticker") + " " + TICKS + " 500\n";
-    }
-
-    private static String coordinatorClassPath()
-    {
-        final List<String> entries = new ArrayList<>();
-        try (DirectoryStream<Path> jars = Files.newDirectoryStream(COORDINATOR, "replicore-coordinator-*.jar"))
-        {
-            jars.forEach(jar ->
-            {
-                if (!jar.toString().endsWith("-tests.jar"))
-                {
-                    entries.add(jar.toString());
-                }
-            });
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException(ex);
-        }
-        assertFalse(entries.isEmpty(), "no coordinator jar in " + COORDINATOR + ": build it (bin/setup)");
-        entries.add(COORDINATOR.resolve("lib/*").toString());
-        return String.join(":", entries);
+        return GuestJava.coordinatorJob(COORDINATOR, id, HEARTBEAT_TIMEOUT_MS,
+            System.getProperty("replicore.rig.replicaArgs", ""),
+            COORDINATOR.resolve("test-native/ft_ticker") + " " + TICKS + " 500");
     }
 
     private static int lastTick(final String output)
