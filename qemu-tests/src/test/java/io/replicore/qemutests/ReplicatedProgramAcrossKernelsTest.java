@@ -1,6 +1,7 @@
 package io.replicore.qemutests;
 
 import io.replicore.mailbox.Mailbox;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -15,6 +16,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * run with the host's JRE through the 9p root) on the ivshmem mailbox, replica 0 primary. The primary's QEMU is
  * killed; the backup in the other kernel sees its heartbeat stop, takes epoch 2 and goes on printing the ticks
  * where the primary stopped.
+ * <p>
+ * Today's coordinator knows nothing of kernel partitions; see the disabled test for what that costs.
  */
 @Tag("qemu")
 class ReplicatedProgramAcrossKernelsTest
@@ -72,10 +75,47 @@ class ReplicatedProgramAcrossKernelsTest
         }
     }
 
+    /**
+     * Each kernel numbers its processes itself: here replica 1's coordinator gets another pid than replica 0's
+     * (its job forks first and does not exec the JVM), so a backup that looks up the primary's pid in its own
+     * kernel finds none. Today's coordinator then takes it for gone and takes over from a live primary at once
+     * (seen: "took over as primary of epoch 2 at log record 0 (replica 0's coordinator (pid 109) is gone)", the
+     * primary fenced); the test above passes only because both kernels boot alike and give both coordinators the
+     * same pid. Enable with the coordinator's kernel partitions (replica --partition kernel: no pidfd of a peer).
+     */
+    @Test
+    @Disabled("needs the coordinator's 'replica --partition kernel' (no pidfd watch of a peer in another kernel)")
+    void aBackupInAnotherKernelDoesNotTakeOverFromALivePrimaryWhosePidItDoesNotHave() throws Exception
+    {
+        try (Rig rig = Rig.open(new RigContext().network(false)))
+        {
+            rig.vm(0).start(job(0, "--partition kernel"));
+            rig.vm(1).start("for i in $(seq 40); do /bin/true; done\n" +
+                job(1, "--partition kernel").replace("\nexec ", "\n"));
+            for (final ReplicaVm vm : rig.vms())
+            {
+                vm.awaitBoot();
+            }
+            rig.vm(0).awaitOutput("tick 20\n", 240_000);
+            try (Mailbox box = rig.openMailbox())
+            {
+                assertNotEquals(box.slot(0).pid(), box.slot(1).pid(), "the coordinators' pids should differ");
+                assertEquals(1, box.control().epoch(), "a backup took over from a live primary" +
+                    rig.vm(1).diagnostics());
+                assertEquals(0, box.control().primaryId());
+            }
+            assertFalse(rig.vm(1).jobOutput().contains("tick "), "the backup's kernel printed ticks");
+        }
+    }
+
     private static String job(final int id)
     {
-        return GuestJava.coordinatorJob(COORDINATOR, id, HEARTBEAT_TIMEOUT_MS,
-            System.getProperty("replicore.rig.replicaArgs", ""),
+        return job(id, System.getProperty("replicore.rig.replicaArgs", ""));
+    }
+
+    private static String job(final int id, final String replicaArgs)
+    {
+        return GuestJava.coordinatorJob(COORDINATOR, id, HEARTBEAT_TIMEOUT_MS, replicaArgs,
             COORDINATOR.resolve("test-native/ft_ticker") + " " + TICKS + " 500");
     }
 
