@@ -28,17 +28,23 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
     private final ReplicaSlot primary;
     private final HeartbeatMonitor heartbeats;
     private final long timeoutNs;
+    private final boolean otherKernel;
     /** Opened once the primary has registered its pid (a backup may start first); -1 until then. */
     private int pidfd = -1;
     /** The registered pid had no process by the time this backup first looked: the primary died first. */
     private boolean goneBeforeWatched;
     private final Native.Scratch pollFd = Native.allocate(8);
 
-    PrimaryLiveness(final Mailbox mailbox, final int primaryId, final long timeoutNs)
+    /**
+     * @param otherKernel true in kernel partitions: the primary's pid is another kernel's, so only its slot and its
+     * heartbeats tell.
+     */
+    PrimaryLiveness(final Mailbox mailbox, final int primaryId, final long timeoutNs, final boolean otherKernel)
     {
         this.primary = mailbox.slot(primaryId);
         this.heartbeats = new HeartbeatMonitor(mailbox, System.nanoTime());
         this.timeoutNs = timeoutNs;
+        this.otherKernel = otherKernel;
         openPidfd();
     }
 
@@ -48,7 +54,7 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
     private void openPidfd()
     {
         final int pid = primary.pid();
-        if (pid > 0)
+        if (pid > 0 && !otherKernel)
         {
             pidfd = PROCESS.pidfd_open(pid, 0);
             goneBeforeWatched = pidfd < 0 && Native.lastErrno() == ESRCH;

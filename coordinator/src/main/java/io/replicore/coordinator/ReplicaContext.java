@@ -1,5 +1,6 @@
 package io.replicore.coordinator;
 
+import io.replicore.coordinator.ioowner.ServiceAddress;
 import io.replicore.detscheduler.SchedulingMode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,9 @@ public final class ReplicaContext
     private long corruptInputAt;
     private long dieInAcceptAt;
     private SchedulingMode schedulingMode = SchedulingMode.PARALLEL;
+    private PartitionKind partition = PartitionKind.PROCESS;
+    private String serviceAddress;
+    private String serviceDevice;
 
     public ReplicaContext conclude()
     {
@@ -56,6 +60,20 @@ public final class ReplicaContext
         if (stateCopy != null && stateDir == null)
         {
             throw new IllegalArgumentException("a state copy needs the state directory it stands in for");
+        }
+        if ((serviceAddress == null) != (serviceDevice == null))
+        {
+            throw new IllegalArgumentException("a service address needs its network device and the other way round");
+        }
+        if (serviceAddress != null && partition != PartitionKind.KERNEL)
+        {
+            throw new IllegalArgumentException("a service address is taken over only between kernel partitions " +
+                "(--partition kernel): replicas in one kernel share its addresses");
+        }
+        if (serviceAddress != null && !ServiceAddress.isCidr(serviceAddress))
+        {
+            throw new IllegalArgumentException("the service address must be an IPv4 address with its prefix " +
+                "length, like 198.18.0.100/24, not '" + serviceAddress + "'");
         }
         if (heartbeatIntervalNs <= 0)
         {
@@ -299,6 +317,41 @@ public final class ReplicaContext
     public ReplicaContext dieInAcceptAt(final long dieInAcceptAt)
     {
         this.dieInAcceptAt = dieInAcceptAt;
+        return this;
+    }
+
+    public PartitionKind partition()
+    {
+        return partition;
+    }
+
+    /**
+     * What this replica's partition shares with the others' (one kernel, or only the mailbox).
+     */
+    public ReplicaContext partition(final PartitionKind partition)
+    {
+        this.partition = java.util.Objects.requireNonNull(partition, "partition");
+        return this;
+    }
+
+    public String serviceAddress()
+    {
+        return serviceAddress;
+    }
+
+    public String serviceDevice()
+    {
+        return serviceDevice;
+    }
+
+    /**
+     * Kernel partitions: the address clients reach the service at ({@code 198.18.0.100/24}), which the primary holds
+     * on {@code device} and a new primary takes over (and announces) before it rebuilds the connections.
+     */
+    public ReplicaContext serviceAddress(final String cidr, final String device)
+    {
+        this.serviceAddress = cidr;
+        this.serviceDevice = device;
         return this;
     }
 }

@@ -7,6 +7,7 @@ import io.replicore.coordinator.intercept.SyscallPolicy;
 import io.replicore.coordinator.intercept.VdsoPatcher;
 import io.replicore.coordinator.ioowner.BackupSockets;
 import io.replicore.coordinator.ioowner.PrimarySockets;
+import io.replicore.coordinator.ioowner.ServiceAddress;
 import io.replicore.coordinator.ioowner.SocketTakeover;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
@@ -89,11 +90,41 @@ public final class ReplicaCoordinator
     private ApplicationProcesses processes;
     /** Lanes of the primary role that were still in a call when it ended. */
     private int strayLanes;
+    /** Kernel partitions: the address the primary answers for; null if none was given. */
+    private final ServiceAddress serviceAddress;
 
     public ReplicaCoordinator(final ReplicaContext ctx, final EventLog events)
     {
         this.ctx = ctx.conclude();
         this.events = events;
+        this.serviceAddress = ctx.serviceAddress() == null ? null :
+            new ServiceAddress(ctx.serviceAddress(), ctx.serviceDevice(), events::info);
+    }
+
+    private boolean kernelPartition()
+    {
+        return ctx.partition() == PartitionKind.KERNEL;
+    }
+
+    /**
+     * Kernel partitions: the primary answers for the service's address from here on.
+     */
+    private void claimServiceAddress() throws ReplicaStop
+    {
+        if (serviceAddress == null)
+        {
+            return;
+        }
+        try
+        {
+            final long tookNs = serviceAddress.claim();
+            events.info(String.format(Locale.ROOT, "service address %s claimed on %s and announced in %.3f ms",
+                ctx.serviceAddress(), ctx.serviceDevice(), tookNs / 1e6));
+        }
+        catch (final IOException ex)
+        {
+            throw new ReplicaStop(-1, "cannot take the service address over: " + ex.getMessage());
+        }
     }
 
     /**
@@ -118,7 +149,7 @@ public final class ReplicaCoordinator
             slot = mailbox.slot(ctx.replicaId());
             handledCommand = ControlBlock.commandSequenceOf(mailbox.control().commandWord());
             // Bound before registering: a primary that sees this replica live can always hand it a socket.
-            heldSockets = new BackupSockets(mailbox.runId(), slot);
+            heldSockets = new BackupSockets(mailbox.runId(), slot, kernelPartition());
             joinPartitionCgroup();
             slot.register((int)ProcessHandle.current().pid(), ctx.replicaId(), System.currentTimeMillis());
             final Thread heartbeat = startHeartbeat();
@@ -198,6 +229,19 @@ public final class ReplicaCoordinator
             application.destroyForcibly();
             fail("pidfd_open of the application failed: errno " + Native.lastErrno());
             return EXIT_FAILED;
+        }
+        if (primary)
+        {
+            try
+            {
+                claimServiceAddress(); // before the application binds to it
+            }
+            catch (final ReplicaStop stop)
+            {
+                application.destroyForcibly();
+                fail(stop.getMessage());
+                return EXIT_FAILED;
+            }
         }
         final int maxRecord = mailbox.newWriter(0, 1).maxPayloadLength();
         final ApplicationProcesses processes = new ApplicationProcesses(appPid, pidfd, ctx.schedulingMode());
@@ -286,7 +330,8 @@ public final class ReplicaCoordinator
     private int runAsPrimary(final Application app, final PrimaryLog log)
         throws IOException, InterruptedException
     {
-        try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info))
+        try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info,
+            kernelPartition()))
         {
             final PrimaryLanes lanes = lanes(app, log, sockets);
             try
@@ -434,6 +479,17 @@ public final class ReplicaCoordinator
         }
         app.process().destroyForcibly();
         app.process().waitFor();
+        if (fenced && serviceAddress != null)
+        {
+            try
+            {
+                serviceAddress.release();
+            }
+            catch (final IOException ex)
+            {
+                events.info("the service address stays on this kernel: " + ex.getMessage());
+            }
+        }
         if (fenced)
         {
             events.alert((stop.kind() == ReplicaStop.Kind.FENCED ? "fenced: " : "") + stop.getMessage());
@@ -446,7 +502,8 @@ public final class ReplicaCoordinator
     private int runBackup(final Application app, final StdioHandover stdio) throws InterruptedException
     {
         final int primaryId = mailbox.control().primaryId();
-        final PrimaryLiveness watch = new PrimaryLiveness(mailbox, primaryId, ctx.heartbeatTimeoutNs());
+        final PrimaryLiveness watch = new PrimaryLiveness(mailbox, primaryId, ctx.heartbeatTimeoutNs(),
+            kernelPartition());
         final Backup backup = new Backup(app, stdio, watch, new BackupReplay(app.call(),
             mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, heldSockets, ctx.corruptInputAt(),
             app.processes()));
@@ -670,8 +727,10 @@ public final class ReplicaCoordinator
             final BitSet unheld = (BitSet)replay.placeholders().clone();
             unheld.andNot(heldSockets.held(firstProcess));
             final SocketTakeover takeover = SocketTakeover.prepare(heldSockets, replay.lastSequence(),
-                ctx.launcher().resolveSibling(REARM), firstProcess, listener -> stdio.handOver(listener, unheld));
+                ctx.launcher().resolveSibling(REARM), firstProcess, listener -> stdio.handOver(listener, unheld,
+                    kernelPartition() ? replay::reopenPlaceholder : null));
             sockets.adopt(takeover);
+            claimServiceAddress(); // once the connections exist here (kernel partitions), or a client is reset
             try
             {
                 heldSockets.close();
@@ -711,7 +770,7 @@ public final class ReplicaCoordinator
             final int lostId = watch.primaryId();
             final int next = Succession.decide(mailbox, lostId, ctx.replicaId(), ctx.heartbeatTimeoutNs(), reason);
             watch.close();
-            watch = new PrimaryLiveness(mailbox, next, ctx.heartbeatTimeoutNs());
+            watch = new PrimaryLiveness(mailbox, next, ctx.heartbeatTimeoutNs(), kernelPartition());
             ringBorrowed = false;
             if (next != ctx.replicaId())
             {
@@ -729,7 +788,7 @@ public final class ReplicaCoordinator
             ioPending = true;
             try
             {
-                sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info);
+                sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info, kernelPartition());
                 lanes = lanes(app, log, sockets);
             }
             catch (final IOException ex)
@@ -866,8 +925,9 @@ public final class ReplicaCoordinator
             final ReplicaSlot primary = mailbox.slot(mailbox.control().primaryId());
             primary.lastError(ReplicaState.DIVERGED.code(), "outvoted at log record " + stop.sequence() +
                 " by replicas " + vote.disagreeing);
-            if (primary.compareAndSetState(ReplicaState.PRIMARY, ReplicaState.DIVERGED))
+            if (primary.compareAndSetState(ReplicaState.PRIMARY, ReplicaState.DIVERGED) && !kernelPartition())
             {
+                // In kernel partitions its pid is another kernel's: the slot's state fences it instead.
                 ProcessHandle.of(primary.pid()).ifPresent(ProcessHandle::destroyForcibly);
             }
             events.info("diverged " + stop.getMessage() + "; replicas " + vote.disagreeing + " disagree with the primary, which " +

@@ -1,6 +1,7 @@
 package io.replicore.coordinator;
 
 import io.replicore.coordinator.intercept.SeccompListener;
+import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.replay.ReplicaStop;
 
 import java.io.IOException;
@@ -18,6 +19,9 @@ import java.util.Map;
 final class StdioHandover
 {
     private static final int STDIO = 3;
+    private static final int O_CLOEXEC = 02000000;
+    private static final io.replicore.coordinator.natives.HostCalls HOST =
+        Native.load(io.replicore.coordinator.natives.HostCalls.class);
 
     private final int appPid;
     private final long[][] placeholders = new long[STDIO][];
@@ -35,24 +39,58 @@ final class StdioHandover
     }
 
     /**
+     * Kernel partitions: opens, in this kernel, the file a placeholder stands in for.
+     */
+    @FunctionalInterface
+    interface Reopener
+    {
+        /**
+         * @return a descriptor of the file, the caller's to close, or -errno.
+         */
+        int reopen(int fd);
+    }
+
+    /**
      * Install the real standard descriptors over the placeholders, during the notification in hand.
      *
      * @param fileOpenedByPrimary descriptors that stand in for files only the old primary opened.
+     * @param reopener kernel partitions: opens those files in this kernel; null where the old primary handed them
+     * over (one kernel), so that a placeholder still there cannot be replaced.
      * @return how many were handed over.
      * @throws ReplicaStop if the application holds a stand-in this version cannot replace.
      */
-    int handOver(final SeccompListener listener, final BitSet fileOpenedByPrimary) throws ReplicaStop
+    int handOver(final SeccompListener listener, final BitSet fileOpenedByPrimary, final Reopener reopener)
+        throws ReplicaStop
     {
+        int handedOver = 0;
         for (int fd = fileOpenedByPrimary.nextSetBit(0); fd >= 0; fd = fileOpenedByPrimary.nextSetBit(fd + 1))
         {
-            if (isDevNull(fd))
+            if (!isDevNull(fd))
+            {
+                continue;
+            }
+            final int file = reopener == null ? -1 : reopener.reopen(fd);
+            if (file < 0)
             {
                 throw new ReplicaStop(-1, "cannot take over: descriptor " + fd + " of the application is a file " +
-                    "that only the old primary opened for writing, outside the state directory, and this version " +
-                    "cannot reopen it");
+                    "that only the old primary opened for writing, outside the state directory, and " +
+                    (reopener == null ? "this version cannot reopen it" : "it cannot be opened here: errno " + -file));
+            }
+            try
+            {
+                final int installed = listener.installDescriptor(file, fd, isCloseOnExec(fd), false);
+                if (installed != fd && installed != SeccompListener.GONE)
+                {
+                    throw new ReplicaStop(-1, "cannot take over: installing descriptor " + fd + " failed (" +
+                        installed + ")");
+                }
+                handedOver++;
+            }
+            finally
+            {
+                HOST.close(file);
             }
         }
-        int handedOver = 0;
         for (int fd = 0; fd < STDIO; fd++)
         {
             final long[] now = identity(appPid, fd);
@@ -70,6 +108,25 @@ final class StdioHandover
             handedOver++;
         }
         return handedOver;
+    }
+
+    private boolean isCloseOnExec(final int fd)
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/" + appPid + "/fdinfo/" + fd)))
+            {
+                if (line.startsWith("flags:"))
+                {
+                    return (Integer.parseInt(line.substring(6).trim(), 8) & O_CLOEXEC) != 0;
+                }
+            }
+        }
+        catch (final IOException | NumberFormatException ex)
+        {
+            // gone meanwhile: its flag no longer matters
+        }
+        return false;
     }
 
     private boolean isDevNull(final int fd)

@@ -30,9 +30,10 @@ final class EchoServer
     private static final String SCRIPT = String.join("\n",
         "import select, selectors, socket, sys",
         "port, wait_with, serve = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])",
+        "address = sys.argv[4] if len(sys.argv) > 4 else '127.0.0.1'",
         "server = socket.socket()",
         "server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
-        "server.bind(('127.0.0.1', port))",
+        "server.bind((address, port))",
         "server.listen(128)",
         "server.setblocking(False)",
         "if wait_with == 'select':",
@@ -79,11 +80,20 @@ final class EchoServer
      */
     static String[] command(final int port, final String waitWith, final int serve) throws IOException
     {
+        return command("127.0.0.1", port, waitWith, serve);
+    }
+
+    /**
+     * The same on {@code address}.
+     */
+    static String[] command(final String address, final int port, final String waitWith, final int serve)
+        throws IOException
+    {
         final Path script = Files.createTempDirectory("replicore-echo").resolve("echo.py");
         Files.writeString(script, SCRIPT);
         // python3 itself, not a pyenv shim: a shim forks.
         return new String[]{"/usr/bin/python3", script.toString(), String.valueOf(port), waitWith,
-            String.valueOf(serve)};
+            String.valueOf(serve), address};
     }
 
     /**

@@ -13,10 +13,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 import static io.replicore.coordinator.ReplicatedRun.cli;
@@ -32,25 +29,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class NetworkServerReplicationTest
 {
-    private static final int PAGE_LENGTH = 32 * 1024;
 
     @ParameterizedTest(name = "{0} replicas")
     @ValueSource(ints = {2, 3})
     void lighttpdServesEveryRequestAndItsBackupsReplayEveryConnection(final int replicas) throws Exception
     {
-        final Site site = Site.create(replicas, 0, "writev");
+        final LighttpdSite site = LighttpdSite.create(replicas, 0, "writev");
         final ReplicatedRun.Running running = site.start(replicas);
         try
         {
             for (int i = 0; i < 10; i++)
             {
-                final Path body = site.dir.resolve("got-" + i);
+                final Path body = site.dir().resolve("got-" + i);
                 final Process curl = new ProcessBuilder("curl", "-sS", "--max-time", "10", "-o", body.toString(),
                     site.url("page.html")).redirectErrorStream(true).start();
                 assertEquals(0, curl.waitFor(), new String(curl.getInputStream().readAllBytes()));
-                assertArrayEquals(site.page, Files.readAllBytes(body), "response " + i);
+                assertArrayEquals(site.page(), Files.readAllBytes(body), "response " + i);
             }
-            assertAbServedEverything(startAb(site, 400).finish(), 400);
+            LighttpdSite.assertAbServedEverything(startAb(site, 400).finish(), 400);
             running.awaitBackupsCaughtUp();
         }
         finally
@@ -64,7 +60,7 @@ class NetworkServerReplicationTest
     @ValueSource(ints = {2, 3})
     void abSeesNoFailedRequestWhileItsPrimaryIsKilled(final int replicas) throws Exception
     {
-        final Site site = Site.create(replicas, 0, "writev");
+        final LighttpdSite site = LighttpdSite.create(replicas, 0, "writev");
         final ReplicatedRun.Running running = site.start(replicas);
         try
         {
@@ -75,7 +71,7 @@ class NetworkServerReplicationTest
                 awaitPrimaryLogPast(running, 3000L * (kill + 1));
                 assertEquals(0, cli("kill-replica", String.valueOf(kill), "--mailbox", running.mailbox()));
             }
-            assertAbServedEverything(ab.finish(), requests);
+            LighttpdSite.assertAbServedEverything(ab.finish(), requests);
             assertEquals(replicas - 1, epochOf(running) - 1, "one failover per kill");
         }
         finally
@@ -88,7 +84,7 @@ class NetworkServerReplicationTest
     @Test
     void wrkOnKeepAliveConnectionsSeesNoErrorWhileThePrimaryIsKilled() throws Exception
     {
-        final Site site = Site.create(9, 0, "writev");
+        final LighttpdSite site = LighttpdSite.create(9, 0, "writev");
         final ReplicatedRun.Running running = site.start(2);
         try
         {
@@ -111,14 +107,14 @@ class NetworkServerReplicationTest
     @Test
     void aPlannedFailoverUnderLoadCostsNoRequest() throws Exception
     {
-        final Site site = Site.create(7, 0, "writev");
+        final LighttpdSite site = LighttpdSite.create(7, 0, "writev");
         final ReplicatedRun.Running running = site.start(2);
         try
         {
             final Ab ab = startAb(site, 3000);
             awaitPrimaryLogPast(running, 3000);
             assertEquals(0, cli("failover", "--mailbox", running.mailbox()));
-            assertAbServedEverything(ab.finish(), 3000);
+            LighttpdSite.assertAbServedEverything(ab.finish(), 3000);
             assertEquals(2, epochOf(running));
         }
         finally
@@ -130,7 +126,7 @@ class NetworkServerReplicationTest
     @Test
     void aFrozenPrimaryIsReplacedUnderLoadAndWritesNothingWhenThawed() throws Exception
     {
-        final Site site = Site.create(8, 0, "writev");
+        final LighttpdSite site = LighttpdSite.create(8, 0, "writev");
         final ReplicatedRun.Running running = site.start(2);
         try
         {
@@ -139,7 +135,7 @@ class NetworkServerReplicationTest
             assertEquals(0, cli("kill-replica", "0", "--freeze", "--mailbox", running.mailbox()));
             awaitEpoch(running, 2);
             assertEquals(0, cli("kill-replica", "0", "--thaw", "--mailbox", running.mailbox()));
-            assertAbServedEverything(ab.finish(), 3000);
+            LighttpdSite.assertAbServedEverything(ab.finish(), 3000);
             try (Mailbox box = Mailbox.open(new MailboxContext().path(running.mailbox())))
             {
                 final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -165,18 +161,18 @@ class NetworkServerReplicationTest
     @Test
     void aConnectionAcceptedAsThePrimaryDiesIsServedByTheNewPrimary() throws Exception
     {
-        final Site site = Site.create(11, 0, "writev");
+        final LighttpdSite site = LighttpdSite.create(11, 0, "writev");
         final ReplicatedRun.Running running = site.start(2, "--fault-die-in-accept", "0:4");
         try
         {
             for (int i = 0; i < 6; i++)
             {
-                final Path body = site.dir.resolve("got-" + i);
+                final Path body = site.dir().resolve("got-" + i);
                 final Process curl = new ProcessBuilder("curl", "-sS", "--max-time", "20", "-o", body.toString(),
                     site.url("page.html")).redirectErrorStream(true).start();
                 assertEquals(0, curl.waitFor(), "request " + i + ": " +
                     new String(curl.getInputStream().readAllBytes()));
-                assertArrayEquals(site.page, Files.readAllBytes(body), "response " + i);
+                assertArrayEquals(site.page(), Files.readAllBytes(body), "response " + i);
             }
             assertEquals(2, epochOf(running));
             final String events = Files.readString(running.workDir().resolve("replica-1").resolve("events.log"));
@@ -195,80 +191,23 @@ class NetworkServerReplicationTest
     @ValueSource(strings = {"sendfile", "writev"})
     void aLongDownloadSpanningTheKillOfThePrimaryArrivesWhole(final String backend) throws Exception
     {
-        final Site site = Site.create(2, 200_000_000, backend);
+        final LighttpdSite site = LighttpdSite.create(2, 200_000_000, backend);
         final ReplicatedRun.Running running = site.start(2);
         try
         {
-            final Path got = site.dir.resolve("got.bin");
+            final Path got = site.dir().resolve("got.bin");
             final Process curl = new ProcessBuilder("curl", "-sS", "--limit-rate", "40M", "-o", got.toString(),
                 site.url("big.bin")).redirectErrorStream(true).start();
             awaitPrimaryLogPast(running, 2000);
             assertEquals(0, cli("kill-replica", "0", "--mailbox", running.mailbox()));
             assertTrue(curl.waitFor(120, TimeUnit.SECONDS), "curl did not finish");
             assertEquals(0, curl.exitValue(), new String(curl.getInputStream().readAllBytes()));
-            assertEquals(sha256(site.dir.resolve("big.bin")), sha256(got), "what curl received");
+            assertEquals(LighttpdSite.sha256(site.dir().resolve("big.bin")), LighttpdSite.sha256(got), "what curl received");
             assertEquals(2, epochOf(running));
         }
         finally
         {
             running.stop();
-        }
-    }
-
-    /**
-     * A document root with a 32 KB page (and, if asked, a large file) and a lighttpd configuration on a free port,
-     * sending files through {@code backend} (lighttpd's server.network-backend).
-     */
-    private record Site(Path dir, Path config, int port, byte[] page)
-    {
-        static Site create(final long seed, final long bigFileLength, final String backend) throws IOException
-        {
-            final Path dir = Files.createTempDirectory("replicore-lighttpd");
-            final byte[] page = new byte[PAGE_LENGTH];
-            final Random random = new Random(seed);
-            for (int i = 0; i < page.length; i++)
-            {
-                page[i] = (byte)('a' + random.nextInt(26));
-            }
-            Files.write(dir.resolve("page.html"), page);
-            if (bigFileLength > 0)
-            {
-                final byte[] chunk = new byte[1 << 20];
-                try (var out = Files.newOutputStream(dir.resolve("big.bin")))
-                {
-                    for (long written = 0; written < bigFileLength; written += chunk.length)
-                    {
-                        random.nextBytes(chunk);
-                        out.write(chunk, 0, (int)Math.min(chunk.length, bigFileLength - written));
-                    }
-                }
-            }
-            final int port = ReplicatedRun.freePort();
-            final Path config = dir.resolve("lighttpd.conf");
-            Files.writeString(config, String.join("\n",
-                "server.document-root = \"" + dir + "\"",
-                "server.bind = \"127.0.0.1\"",
-                "server.port = " + port,
-                "server.errorlog = \"" + dir.resolve("error.log") + "\"",
-                "server.pid-file = \"\"",
-                "server.network-backend = \"" + backend + "\"",
-                ""));
-            return new Site(dir, config, port, page);
-        }
-
-        String url(final String file)
-        {
-            return "http://127.0.0.1:" + port + "/" + file;
-        }
-
-        ReplicatedRun.Running start(final int replicas, final String... runOptions) throws Exception
-        {
-            final List<String> options = new java.util.ArrayList<>(List.of("--keep-mailbox"));
-            options.addAll(List.of(runOptions));
-            final ReplicatedRun.Running running = ReplicatedRun.start(replicas, options, null,
-                "/usr/sbin/lighttpd", "-D", "-f", config.toString());
-            running.awaitListening(port);
-            return running;
         }
     }
 
@@ -282,21 +221,10 @@ class NetworkServerReplicationTest
         }
     }
 
-    private static Ab startAb(final Site site, final int requests) throws IOException
+    private static Ab startAb(final LighttpdSite site, final int requests) throws IOException
     {
         return new Ab(new ProcessBuilder("ab", "-n", String.valueOf(requests), "-c", "20", "-s", "20",
             site.url("page.html")).redirectErrorStream(true).start());
-    }
-
-    /**
-     * ab counts a response whose length differs from the first one's as failed: every body was the page.
-     */
-    private static void assertAbServedEverything(final String report, final int requests)
-    {
-        assertTrue(report.contains("Complete requests:      " + requests), report);
-        assertTrue(report.contains("Failed requests:        0"), report);
-        assertTrue(report.contains("Document Length:        " + PAGE_LENGTH + " bytes"), report);
-        assertTrue(!report.contains("Non-2xx"), report);
     }
 
     private static int epochOf(final ReplicatedRun.Running running)
@@ -330,19 +258,5 @@ class NetworkServerReplicationTest
         }
     }
 
-    private static String sha256(final Path file) throws Exception
-    {
-        final MessageDigest digest = MessageDigest.getInstance("SHA-256");
-        try (var in = Files.newInputStream(file))
-        {
-            final byte[] buffer = new byte[1 << 16];
-            int n;
-            while ((n = in.read(buffer)) > 0)
-            {
-                digest.update(buffer, 0, n);
-            }
-        }
-        return HexFormat.of().formatHex(digest.digest());
-    }
 
 }

@@ -2,6 +2,7 @@ package io.replicore.coordinator.cli;
 
 import io.replicore.detscheduler.SchedulingMode;
 import io.replicore.coordinator.EventLog;
+import io.replicore.coordinator.PartitionKind;
 import io.replicore.coordinator.ReplicaContext;
 import io.replicore.coordinator.ReplicaCoordinator;
 import picocli.CommandLine.Command;
@@ -14,10 +15,12 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One replica's coordinator process; {@code replicore run} starts one per replica.
+ * One replica's coordinator process: {@code replicore run} starts one per replica in one kernel; in kernel
+ * partitions each replica kernel starts its own, on a mailbox made by {@code init-mailbox}.
  */
-@Command(name = "replica", hidden = true, mixinStandardHelpOptions = true,
-    description = "Run one replica's coordinator (started by 'replicore run').")
+@Command(name = "replica", mixinStandardHelpOptions = true,
+    description = "Run one replica's coordinator: 'replicore run' starts these in one kernel; in kernel " +
+        "partitions start one in each replica kernel (--partition kernel) on a mailbox made by 'init-mailbox'.")
 final class ReplicaCommand implements Callable<Integer>
 {
     @Option(names = "--id", required = true, description = "This replica's id.")
@@ -62,6 +65,19 @@ final class ReplicaCommand implements Callable<Integer>
         description = "Fault injection: as primary, kill this partition right after the N-th accept.")
     long dieInAcceptAt;
 
+    @Option(names = "--partition", paramLabel = "KIND", defaultValue = "process",
+        description = "process (every replica in this kernel; the default) or kernel (a kernel per replica, sharing " +
+            "only the mailbox: connections are rebuilt with TCP_REPAIR by a new primary).")
+    String partition;
+
+    @Option(names = "--service-address", paramLabel = "CIDR",
+        description = "Kernel partitions: the address clients reach the service at (e.g. 198.18.0.100/24), held by " +
+            "the primary and taken over, with gratuitous ARP, by a new one. Needs --service-device.")
+    String serviceAddress;
+
+    @Option(names = "--service-device", paramLabel = "DEV", description = "The network device for --service-address.")
+    String serviceDevice;
+
     @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments.")
     List<String> command;
 
@@ -87,7 +103,8 @@ final class ReplicaCommand implements Callable<Integer>
             .mailboxPath(mailbox).runId(runId).replicaId(id).cpus(cpus).appCpus(appCpus).launcher(Launcher.path())
             .stateDir(stateDir).stateCopy(stateCopy).logFile(log).command(command).corruptInputAt(corruptInputAt)
             .dieInAcceptAt(dieInAcceptAt).schedulingMode(schedulingMode(scheduling))
-            .heartbeatTimeoutNs(TimeUnit.MILLISECONDS.toNanos(heartbeatTimeoutMs));
+            .heartbeatTimeoutNs(TimeUnit.MILLISECONDS.toNanos(heartbeatTimeoutMs))
+            .partition(PartitionKind.of(partition)).serviceAddress(serviceAddress, serviceDevice);
         try (EventLog events = new EventLog(log, id))
         {
             return new ReplicaCoordinator(ctx, events).run();

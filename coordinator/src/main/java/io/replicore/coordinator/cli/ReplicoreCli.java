@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     versionProvider = ReplicoreCli.Version.class,
     description = "Transparent fault tolerance for an unmodified program: replicas in partitions of one machine.",
     subcommands = {RunCommand.class, StatusCommand.class, WatchCommand.class, FailoverCommand.class,
-        KillReplicaCommand.class, SignalCommand.class, ReplicaCommand.class, CommandLine.HelpCommand.class},
+        KillReplicaCommand.class, SignalCommand.class, InitMailboxCommand.class, ReplicaCommand.class, CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
         "0:the program exited with 0 (run), or the command succeeded",

@@ -1,8 +1,13 @@
 package io.replicore.coordinator.ioowner;
 
+import io.replicore.coordinator.logicaltcp.RetainedOutput;
+import io.replicore.coordinator.logicaltcp.TcpConnectionState;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.replay.Signature;
 import io.replicore.mailbox.ReplicaSlot;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -18,12 +23,18 @@ import java.util.Map;
  * {@link SocketShadowChannel}), by the owning process and the descriptor number there, and for each connection its
  * logical position as the log tells it: the bytes delivered to the application and the bytes the application
  * wrote. At a takeover these are what {@link SocketTakeover} puts in place and lines the kernel's socket up with.
+ * <p>
+ * Between kernel partitions nothing is handed over: the backup keeps, for each connection, the logical TCP state the
+ * primary logged with the accept, the bytes delivered, the last bytes written ({@link RetainedOutput}) and whether
+ * either side has finished; for each listening socket how it was made ({@link SocketRecipe}). A new primary rebuilds
+ * them in its own kernel.
  */
 public final class BackupSockets implements AutoCloseable
 {
     private static final HostCalls HOST = Native.load(HostCalls.class);
     private static final int NONE = -1;
 
+    /** Null between kernel partitions, which share no sockets. */
     private final SocketShadowChannel channel;
     private final int[] received = new int[3];
     private final long[] receivedPosition = new long[1];
@@ -48,10 +59,18 @@ public final class BackupSockets implements AutoCloseable
     static final class HeldSocket
     {
         final int appFd;
-        final int socket;
+        int socket;
         long delivered;
         long written;
         boolean connection;
+        /** Kernel partitions: the connection's state as the primary logged it, and what the log says since. */
+        UnsafeBuffer state;
+        RetainedOutput output;
+        long seenAtNs;
+        boolean peerFinished;
+        boolean shutWrite;
+        /** Kernel partitions: how the application made a socket that is not a connection. */
+        SocketRecipe recipe;
 
         HeldSocket(final int appFd, final int socket)
         {
@@ -62,11 +81,20 @@ public final class BackupSockets implements AutoCloseable
 
     /**
      * @param slot where the number of connections held is published, for {@code status}.
+     * @param logical true between kernel partitions: sockets are kept as logical state, none is handed over.
      */
-    public BackupSockets(final long runId, final ReplicaSlot slot) throws IOException
+    public BackupSockets(final long runId, final ReplicaSlot slot, final boolean logical) throws IOException
     {
         this.slot = slot;
-        channel = SocketShadowChannel.receiver(runId, slot.replicaId());
+        channel = logical ? null : SocketShadowChannel.receiver(runId, slot.replicaId());
+    }
+
+    /**
+     * @return true if sockets are kept as logical state, to be rebuilt by a new primary (kernel partitions).
+     */
+    public boolean isLogical()
+    {
+        return channel == null;
     }
 
     private static long key(final int owner, final int appFd)
@@ -140,7 +168,7 @@ public final class BackupSockets implements AutoCloseable
      */
     private boolean loadPending()
     {
-        while (pendingFd == NONE && !closed)
+        while (pendingFd == NONE && !closed && channel != null)
         {
             final int fd = channel.receive(received, receivedPosition);
             if (fd < -1)
@@ -188,6 +216,109 @@ public final class BackupSockets implements AutoCloseable
         held.get(key(owner, appFd)).connection = true;
         connectionCount++;
         slot.connections(connectionCount);
+    }
+
+    /**
+     * Kernel partitions: a connection was accepted at {@code appFd} of {@code owner}, with the logical TCP state
+     * the primary logged at {@code offset} of {@code record} ({@link TcpConnectionState}).
+     */
+    public void connectionAccepted(final int owner, final int appFd, final DirectBuffer record, final int offset)
+    {
+        final HeldSocket socket = new HeldSocket(appFd, NONE);
+        socket.connection = true;
+        socket.state = new UnsafeBuffer(new byte[TcpConnectionState.LENGTH]);
+        socket.state.putBytes(0, record, offset, TcpConnectionState.LENGTH);
+        socket.output = new RetainedOutput();
+        socket.seenAtNs = System.nanoTime();
+        release(held.put(key(owner, appFd), socket));
+        connectionCount++;
+        slot.connections(connectionCount);
+    }
+
+    /**
+     * Kernel partitions: the recipe of socket {@code appFd} of {@code owner}, made on first use; null for a
+     * connection, or when sockets are handed over instead.
+     */
+    SocketRecipe recipeOf(final int owner, final int appFd)
+    {
+        if (channel != null)
+        {
+            return null;
+        }
+        final HeldSocket socket = held.computeIfAbsent(key(owner, appFd), unused -> new HeldSocket(appFd, NONE));
+        if (socket.connection)
+        {
+            return null;
+        }
+        if (socket.recipe == null)
+        {
+            socket.recipe = new SocketRecipe();
+        }
+        return socket.recipe;
+    }
+
+    /**
+     * Kernel partitions: socket {@code appFd} of {@code owner} had option {@code name} of {@code level} set.
+     */
+    public void optionSet(final int owner, final int appFd, final int level, final int name, final byte[] value)
+    {
+        final SocketRecipe recipe = recipeOf(owner, appFd);
+        if (recipe != null)
+        {
+            recipe.option(level, name, value);
+        }
+    }
+
+    public void bound(final int owner, final int appFd, final byte[] address)
+    {
+        final SocketRecipe recipe = recipeOf(owner, appFd);
+        if (recipe != null)
+        {
+            recipe.bind(address);
+        }
+    }
+
+    public void listening(final int owner, final int appFd, final int backlog)
+    {
+        final SocketRecipe recipe = recipeOf(owner, appFd);
+        if (recipe != null)
+        {
+            recipe.listen(backlog);
+        }
+    }
+
+    /**
+     * Kernel partitions: where the bytes the application writes to connection {@code appFd} are kept while their
+     * signature is taken; null for anything else.
+     */
+    public Signature.OutputTap outputOf(final int owner, final int appFd)
+    {
+        final HeldSocket socket = held.get(key(owner, appFd));
+        return socket == null ? null : socket.output;
+    }
+
+    /**
+     * Kernel partitions: the application read the end of the client's stream on {@code appFd}.
+     */
+    public void inputEnded(final int owner, final int appFd)
+    {
+        final HeldSocket socket = held.get(key(owner, appFd));
+        if (socket != null && socket.state != null)
+        {
+            socket.peerFinished = true;
+        }
+    }
+
+    /**
+     * Kernel partitions: the application shut its side of {@code appFd} down for writing.
+     */
+    public void outputShut(final int owner, final int appFd)
+    {
+        final HeldSocket socket = held.get(key(owner, appFd));
+        if (socket != null && socket.state != null)
+        {
+            socket.shutWrite = true;
+        }
     }
 
     public void delivered(final int owner, final int appFd, final long bytes)
@@ -239,7 +370,10 @@ public final class BackupSockets implements AutoCloseable
         {
             return;
         }
-        HOST.close(socket.socket);
+        if (socket.socket != NONE)
+        {
+            HOST.close(socket.socket);
+        }
         if (socket.connection)
         {
             connectionCount--;
@@ -341,6 +475,9 @@ public final class BackupSockets implements AutoCloseable
         held.values().forEach(this::release);
         held.clear();
         closed = true;
-        channel.close();
+        if (channel != null)
+        {
+            channel.close();
+        }
     }
 }

@@ -1,6 +1,8 @@
 package io.replicore.coordinator.ioowner;
 
 import io.replicore.coordinator.intercept.SeccompListener;
+import io.replicore.coordinator.logicaltcp.TcpConnectionState;
+import io.replicore.coordinator.logicaltcp.TcpRepair;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.replay.LogSink;
@@ -10,6 +12,7 @@ import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.ReplicaSlot;
 import io.replicore.mailbox.ReplicaState;
 import jnr.ffi.Pointer;
+import org.agrona.MutableDirectBuffer;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -26,6 +29,9 @@ import java.util.function.Consumer;
  * {@link SocketShadowChannel} the first time the primary acts on it in that process, and skips the bytes an old
  * primary had sent. The primary's lanes share it: its bookkeeping is under its monitor; {@link #accept} is not (it
  * may wait for a connection), and the lanes make their accepts one at a time themselves.
+ * <p>
+ * Between kernel partitions nothing can be handed over: there is no channel and no accept ring, and each accepted
+ * connection is described instead ({@link #describeConnection}), its logical TCP state logged with the accept.
  */
 public final class PrimarySockets implements SocketOwner, AutoCloseable
 {
@@ -41,7 +47,10 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final LogSink log;
     private final Consumer<String> events;
     private AcceptRing ring;
+    /** Null between kernel partitions. */
     private final SocketShadowChannel channel;
+    /** Kernel partitions: reads each accepted connection's state; null otherwise. */
+    private final TcpRepair repair;
     private final Map<Integer, ProcessSockets> processes = new HashMap<>();
     private int connectionCount;
     private final List<Integer> acceptedUnseen = new ArrayList<>();
@@ -72,12 +81,31 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     public PrimarySockets(final Mailbox mailbox, final int selfId, final LogSink log, final Consumer<String> events)
         throws IOException
     {
+        this(mailbox, selfId, log, events, false);
+    }
+
+    /**
+     * @param logical true between kernel partitions: the backups get each connection's state in the log instead of
+     * the sockets.
+     */
+    public PrimarySockets(final Mailbox mailbox, final int selfId, final LogSink log, final Consumer<String> events,
+        final boolean logical) throws IOException
+    {
         this.mailbox = mailbox;
         this.selfId = selfId;
         this.log = log;
         this.events = events;
+        if (logical)
+        {
+            mailbox.slot(selfId).acceptRing(-1);
+            events.accept("kernel partition: each connection's TCP state goes in the log with its accept");
+            this.channel = null;
+            this.repair = new TcpRepair();
+            return;
+        }
         startRing();
         this.channel = SocketShadowChannel.sender();
+        this.repair = null;
     }
 
     /**
@@ -161,6 +189,10 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private void handToBackups(final int owner, final int appFd, final int dupFd) throws ReplicaStop
     {
         log.checkStillPrimary();
+        if (channel == null)
+        {
+            return; // another kernel's backup cannot hold this kernel's socket: it keeps the logical state
+        }
         for (int id = 0; id < mailbox.replicaCount(); id++)
         {
             if (id != selfId)
@@ -242,6 +274,27 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         {
             ring.release();
         }
+    }
+
+    @Override
+    public int describeConnection(final int connection, final MutableDirectBuffer buffer, final int offset)
+        throws ReplicaStop
+    {
+        if (repair == null)
+        {
+            return 0;
+        }
+        final String failure;
+        synchronized (repair)
+        {
+            failure = repair.capture(connection, buffer, offset);
+        }
+        if (failure != null)
+        {
+            throw new ReplicaStop(-1, "cannot read an accepted connection's TCP state, without which no backup " +
+                "could take it over: " + failure);
+        }
+        return TcpConnectionState.LENGTH;
     }
 
     @Override
@@ -362,6 +415,9 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
                 takeovers.close();
             }
         }
-        channel.close();
+        if (channel != null)
+        {
+            channel.close();
+        }
     }
 }

@@ -2,11 +2,15 @@ package io.replicore.coordinator.ioowner;
 
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.intercept.Syscalls;
+import io.replicore.coordinator.logicaltcp.TcpConnectionState;
+import io.replicore.coordinator.logicaltcp.TcpRepair;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.replay.ReplicaStop;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -34,6 +38,10 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>registers the real sockets in the process's epoll sets again ({@link Rearm}: a registration is keyed by the
  *   number in the table of the process that makes it, so a helper borrows each socket at that number).</li>
  * </ol>
+ * Between kernel partitions there is nothing to take: the sockets are made first, in this kernel, from what the
+ * backup kept ({@link BackupSockets}): each connection rebuilt with TCP_REPAIR ({@link TcpRepair}), each listening
+ * socket made again from its {@link SocketRecipe}, with the file status flags of the stand-in it replaces. The
+ * kernel's state is then the log's by construction, so there is nothing to line up.
  */
 public final class SocketTakeover implements AutoCloseable
 {
@@ -49,12 +57,19 @@ public final class SocketTakeover implements AutoCloseable
     private static final long SIOCOUTQ = 0x5411;
     private static final int MSG_DONTWAIT = 0x40;
     private static final int STAT_INO_OFFSET = 8;
+    private static final int F_SETFL = 4;
+    private static final int O_NONBLOCK = 04000;
+    /** Rebuilt connections described one by one in the event log; the rest are counted. */
+    private static final int DETAILED_CONNECTIONS = 3;
 
     private final Native.Scratch info = Native.allocate(TCP_INFO_LENGTH + 8);
     private final Native.Scratch drain = Native.allocate(64 * 1024);
     private final List<String> notes = new ArrayList<>();
     private final List<Integer> acceptedUnseen = new ArrayList<>();
     private final Path rearmHelper;
+    /** Kernel partitions: rebuilds the connections; null when the sockets were handed over. */
+    private final TcpRepair repair;
+    private final TcpConnectionState stateView = new TcpConnectionState();
     /** The sockets of processes not taken over yet, by owner: asked without a lock by every call's lane. */
     private Map<Integer, List<BackupSockets.HeldSocket>> pending = Map.of();
     private int mainOwner;
@@ -81,9 +96,10 @@ public final class SocketTakeover implements AutoCloseable
     {
     }
 
-    private SocketTakeover(final Path rearmHelper)
+    private SocketTakeover(final Path rearmHelper, final TcpRepair repair)
     {
         this.rearmHelper = rearmHelper;
+        this.repair = repair;
     }
 
     /**
@@ -94,7 +110,7 @@ public final class SocketTakeover implements AutoCloseable
     public static SocketTakeover prepare(final BackupSockets sockets, final long position, final Path rearmHelper,
         final int mainOwner, final MainHandover mainHandover) throws ReplicaStop
     {
-        final SocketTakeover takeover = new SocketTakeover(rearmHelper);
+        final SocketTakeover takeover = new SocketTakeover(rearmHelper, sockets.isLogical() ? new TcpRepair() : null);
         takeover.mainOwner = mainOwner;
         takeover.mainHandover = mainHandover;
         for (final int[] rest : sockets.takeRest(position))
@@ -116,6 +132,10 @@ public final class SocketTakeover implements AutoCloseable
         }
         takeover.takeFromAcceptRing(sockets);
         takeover.pending = new ConcurrentHashMap<>(sockets.detach());
+        if (takeover.repair != null)
+        {
+            takeover.makeAll();
+        }
         return takeover;
     }
 
@@ -167,6 +187,11 @@ public final class SocketTakeover implements AutoCloseable
         {
             for (final BackupSockets.HeldSocket socket : sockets)
             {
+                if (repair != null)
+                {
+                    // made before this process was in a call: it gets the stand-in's blocking mode now
+                    HOST.fcntl(socket.socket, F_SETFL, statusFlags(hostPid, socket.appFd) & O_NONBLOCK);
+                }
                 final int installed = listener.installDescriptor(socket.socket, socket.appFd,
                     rearm.closeOnExec(socket.appFd), false);
                 if (installed != socket.appFd && installed != SeccompListener.GONE)
@@ -174,7 +199,7 @@ public final class SocketTakeover implements AutoCloseable
                     throw new ReplicaStop(-1, "cannot take socket " + socket.appFd + " of process " + owner +
                         " over: errno " + -installed);
                 }
-                alreadySent[socket.appFd] = lineUp(socket);
+                alreadySent[socket.appFd] = repair != null ? 0 : lineUp(socket);
             }
             notes.add(rearm.finish());
         }
@@ -184,6 +209,89 @@ public final class SocketTakeover implements AutoCloseable
             sockets.forEach(socket -> HOST.close(socket.socket));
         }
         return new TakenOver(numbers, connections, alreadySent, report(owner, numbers, startNs));
+    }
+
+    /**
+     * Kernel partitions: make in this kernel, at once, every socket the backup kept as state, before the service
+     * address comes here, so that no client's segment meets this kernel without its connection (it would answer
+     * with a reset). A socket that is neither a connection nor listening stays the application's own; one that
+     * cannot be made is said in the report and keeps its stand-in (the application finds that connection dead), so
+     * that the others go on.
+     */
+    private void makeAll()
+    {
+        final long startNs = System.nanoTime();
+        final int[] made = new int[2];
+        pending.forEach((owner, sockets) -> make(owner, sockets, startNs, made));
+        pending.values().removeIf(List::isEmpty);
+        notes.add(String.format(Locale.ROOT, "%d connections rebuilt with TCP_REPAIR and %d listening sockets made " +
+            "in this kernel in %.3f ms", made[0], made[1], (System.nanoTime() - startNs) / 1e6));
+    }
+
+    /**
+     * Make the sockets of process {@code owner}, counting in {@code made} the connections and listening sockets.
+     */
+    private void make(final int owner, final List<BackupSockets.HeldSocket> sockets, final long nowNs,
+        final int[] made)
+    {
+        final String[] why = new String[1];
+        for (final java.util.Iterator<BackupSockets.HeldSocket> each = sockets.iterator(); each.hasNext(); )
+        {
+            final BackupSockets.HeldSocket socket = each.next();
+            if (socket.state == null && (socket.recipe == null || !socket.recipe.isListening()))
+            {
+                each.remove();
+                continue;
+            }
+            if (socket.state != null)
+            {
+                stateView.wrap(socket.state, 0);
+                socket.socket = repair.rebuild(stateView, new TcpRepair.Position(socket.delivered,
+                    socket.peerFinished, socket.shutWrite, (nowNs - socket.seenAtNs) / 1_000_000), socket.output,
+                    why);
+                made[0] += socket.socket >= 0 ? 1 : 0;
+                if (socket.socket >= 0 && made[0] <= DETAILED_CONNECTIONS)
+                {
+                    notes.add("connection " + socket.appFd + " (" + stateView.describe() + "): " +
+                        socket.delivered + " bytes delivered, " + socket.output.written() + " written, the last " +
+                        (socket.output.written() - socket.output.firstRetained()) + " queued again");
+                }
+            }
+            else
+            {
+                socket.socket = socket.recipe.build(why);
+                made[1] += socket.socket >= 0 ? 1 : 0;
+            }
+            if (socket.socket < 0)
+            {
+                notes.add("descriptor " + socket.appFd + " of process " + owner + " (" + (socket.state != null ?
+                    stateView.describe() : socket.recipe.describe()) + ") could not be made here: " + why[0]);
+                each.remove();
+            }
+        }
+    }
+
+    /**
+     * @return the file status flags of descriptor {@code fd} of {@code pid} (its "flags:" line in fdinfo, octal);
+     * 0 if it cannot be read.
+     */
+    private static int statusFlags(final int pid, final int fd)
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/" + pid + "/fdinfo/" + fd)))
+            {
+                if (line.startsWith("flags:"))
+                {
+                    return Integer.parseInt(line.substring(6).trim(), 8);
+                }
+            }
+        }
+        catch (final IOException | NumberFormatException ex)
+        {
+            // the stand-in is gone: the application closed it meanwhile, and the default flags do
+        }
+        return 0;
     }
 
     private String report(final int owner, final BitSet numbers, final long startNs)
@@ -273,7 +381,7 @@ public final class SocketTakeover implements AutoCloseable
      */
     public static void warmUp()
     {
-        final SocketTakeover takeover = new SocketTakeover(null);
+        final SocketTakeover takeover = new SocketTakeover(null, null);
         AcceptRing.warmUp();
         HOST.getsockopt(-1, IPPROTO_TCP, TCP_INFO, takeover.info.pointer(), takeover.info.at(TCP_INFO_LENGTH));
         HOST.ioctl(-1, SIOCINQ, takeover.info.pointer());

@@ -4,6 +4,7 @@ import io.replicore.detscheduler.ChildWatch;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.ioowner.BackupSockets;
 import io.replicore.coordinator.intercept.SyscallNames;
+import io.replicore.coordinator.logicaltcp.TcpConnectionState;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
@@ -38,7 +39,12 @@ public final class BackupReplay
     private static final int SOCK_CLOEXEC = 0x80000;
     private static final int SEEK_SET = 0;
     private static final int SEEK_CUR = 1;
+    private static final int SEEK_END = 2;
+    private static final int O_CREAT = 0100;
+    private static final int O_EXCL = 0200;
+    private static final int O_TRUNC = 01000;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    private static final int SHUT_RD = 0;
     /** {@link #nextThread}: the next record is the application's end, which no call can take. */
     public static final int NO_THREAD = -1;
     /** {@link #nextThread}: the primary is gone and its log has been replayed to the end. */
@@ -70,7 +76,20 @@ public final class BackupReplay
     private long pendingSinceNs;
     /** Descriptors that stand in for files only the primary opened: a new primary cannot use them. */
     private final BitSet placeholders = new BitSet();
+    /** What each placeholder stands in for, so that a new primary in another kernel can open it there. */
+    private final java.util.Map<Integer, OpenedFile> placeholderFiles = new java.util.HashMap<>();
+
+    /**
+     * A file only the primary opened for writing: its absolute path and open flags.
+     */
+    private record OpenedFile(String path, int flags)
+    {
+    }
     private final InternalReceive ownReceive = new InternalReceive();
+    /** Kernel partitions: the address a bind, or the value a setsockopt, was given, read before the answer. */
+    private byte[] recipeArgument;
+    /** Where the last SOCKET record holds the connection's TCP state (kernel partitions), or -1. */
+    private int acceptedState = -1;
 
     /**
      * @param watch says when the primary is gone while its log has nothing more.
@@ -137,6 +156,39 @@ public final class BackupReplay
     public BitSet placeholders()
     {
         return placeholders;
+    }
+
+    /**
+     * Kernel partitions: open here, in this replica's own kernel, the file placeholder {@code fd} stands in for,
+     * as the application opened it but neither truncating nor requiring it to be new (the old primary's kernel
+     * did that to its own copy), positioned at its end.
+     *
+     * @return the descriptor, the caller's to close, or -errno; -ENOENT if the path is not known.
+     */
+    public int reopenPlaceholder(final int fd)
+    {
+        final OpenedFile file = placeholderFiles.get(fd);
+        if (file == null)
+        {
+            return -2;
+        }
+        final int opened = HOST.openat(AT_FDCWD, file.path(), (file.flags() & ~(O_TRUNC | O_EXCL)) | O_CREAT |
+            O_CLOEXEC, 0644);
+        if (opened < 0)
+        {
+            return -Native.lastErrno();
+        }
+        HOST.lseek(opened, 0, SEEK_END);
+        return opened;
+    }
+
+    /**
+     * @return the path placeholder {@code fd} stands in for, or null.
+     */
+    public String placeholderPath(final int fd)
+    {
+        final OpenedFile file = placeholderFiles.get(fd);
+        return file == null ? null : file.path();
     }
 
     /**
@@ -240,6 +292,10 @@ public final class BackupReplay
         {
             return !signal((int)result, action == ACTION_SIGNAL);
         }
+        if (sockets.isLogical() && (nr == BIND || nr == SETSOCKOPT))
+        {
+            recipeArgument = readRecipeArgument(nr); // before the answer: the application may reuse the memory
+        }
         switch (action)
         {
             case ACTION_CONTINUE -> respond(nr == CLONE || nr == CLONE3 || nr == FORK || nr == VFORK ?
@@ -263,7 +319,7 @@ public final class BackupReplay
     /**
      * Keep the hold on the primary's sockets and each connection's logical position in step with the log.
      */
-    private void followSockets(final int nr, final long result)
+    private void followSockets(final int nr, final long result) throws ReplicaStop
     {
         final int owner = call.logicalPid;
         if (nr == EXIT_GROUP)
@@ -285,24 +341,43 @@ public final class BackupReplay
                 sockets.takeHandedOver(recordSequence);
                 sockets.closed(owner, fd);
                 placeholders.clear(fd);
+                placeholderFiles.remove(fd);
             }
-            case OPEN, OPENAT, GETSOCKOPT, GETSOCKNAME, GETPEERNAME, SHUTDOWN -> sockets.takeHandedOver(recordSequence);
+            case OPEN, OPENAT, GETSOCKOPT, GETSOCKNAME, GETPEERNAME -> sockets.takeHandedOver(recordSequence);
+            case SHUTDOWN ->
+            {
+                sockets.takeHandedOver(recordSequence);
+                if (result == 0 && call.args[1] != SHUT_RD)
+                {
+                    sockets.outputShut(owner, fd);
+                }
+            }
             case ACCEPT, ACCEPT4 ->
             {
                 if (result >= 0)
                 {
-                    sockets.takeHandedOver(recordSequence);
-                    sockets.connectionAccepted(owner, (int)result);
+                    accepted(owner, (int)result);
+                }
+            }
+            case BIND, LISTEN, SETSOCKOPT ->
+            {
+                sockets.takeHandedOver(recordSequence);
+                if (result == 0 && sockets.isLogical() && (nr == LISTEN || recipeArgument != null))
+                {
+                    keepRecipe(nr, owner, fd);
                 }
             }
             // a socket may also be first acted on by waiting for it (poll, select)
-            case BIND, LISTEN, SETSOCKOPT, CONNECT, POLL, PPOLL, SELECT, PSELECT6 ->
-                sockets.takeHandedOver(recordSequence);
+            case CONNECT, POLL, PPOLL, SELECT, PSELECT6 -> sockets.takeHandedOver(recordSequence);
             case READ, READV, RECVFROM, RECVMSG ->
             {
                 if (result > 0)
                 {
                     sockets.delivered(owner, fd, result);
+                }
+                else if (result == 0 && (nr == READV || nr == RECVMSG || call.args[2] > 0))
+                {
+                    sockets.inputEnded(owner, fd);
                 }
             }
             case WRITE, WRITEV, SENDTO, SENDMSG, SENDFILE ->
@@ -316,6 +391,66 @@ public final class BackupReplay
             {
             }
         }
+    }
+
+    /**
+     * A connection was accepted at {@code fd}: held as handed over, or (kernel partitions) kept as the TCP state the
+     * record carries.
+     */
+    private void accepted(final int owner, final int fd) throws ReplicaStop
+    {
+        if (!sockets.isLogical())
+        {
+            sockets.takeHandedOver(recordSequence);
+            sockets.connectionAccepted(owner, fd);
+            return;
+        }
+        if (acceptedState < 0)
+        {
+            throw new ReplicaStop(call.nr, "at log record " + recordSequence + " the primary's accept carries no TCP " +
+                "state, which a kernel partition needs to take the connection over: run every replica with the " +
+                "same --partition");
+        }
+        sockets.connectionAccepted(owner, fd, record, acceptedState);
+        acceptedState = -1;
+    }
+
+    /**
+     * Kernel partitions: how the application makes a socket (its options, its address, its backlog) is kept, so
+     * that a new primary can make it again in its own kernel.
+     */
+    private void keepRecipe(final int nr, final int owner, final int fd)
+    {
+        if (nr == LISTEN)
+        {
+            sockets.listening(owner, fd, (int)call.args[1]);
+        }
+        else if (nr == BIND)
+        {
+            sockets.bound(owner, fd, recipeArgument);
+        }
+        else
+        {
+            sockets.optionSet(owner, fd, (int)call.args[1], (int)call.args[2], recipeArgument);
+        }
+    }
+
+    /**
+     * @return the address of a bind or the value of a setsockopt, as the application passed it; null if it cannot
+     * be read.
+     */
+    private byte[] readRecipeArgument(final int nr)
+    {
+        final long address = nr == BIND ? call.args[1] : call.args[3];
+        final int length = (int)(nr == BIND ? call.args[2] : call.args[4]);
+        if (length < 0 || length > call.work.capacity() ||
+            call.memory.read(call.tid, address, call.work.address(), length) != length)
+        {
+            return null; // the primary's call failed on the same bad memory (EFAULT): nothing to keep
+        }
+        final byte[] bytes = new byte[length];
+        call.work.buffer().getBytes(0, bytes);
+        return bytes;
     }
 
     /**
@@ -419,6 +554,11 @@ public final class BackupReplay
             final long address = record.getLong(offset + SEGMENT_ADDRESS_OFFSET);
             final int length = record.getInt(offset + SEGMENT_LENGTH_OFFSET);
             final int data = offset + SEGMENT_HEADER_LENGTH;
+            if (address == 0)
+            {
+                offset += LogRecord.segmentLength(length); // for the coordinator (a connection's TCP state)
+                continue;
+            }
             if (isInput() && ++inputRecords == corruptInputAt && length > 0)
             {
                 record.putByte(data, (byte)(record.getByte(data) ^ 0x20));
@@ -503,13 +643,23 @@ public final class BackupReplay
     {
         final long expected = record.getLong(LogRecord.segmentData(0, CALL_HEADER_LENGTH));
         final long length = Math.max(result, 0);
-        final long actual = switch (call.nr)
+        // Kernel partitions: a connection's output is kept as it is signed, for a new primary to send again.
+        call.signature.tap(sockets.outputOf(call.logicalPid, (int)call.args[0]));
+        final long actual;
+        try
         {
-            case WRITEV -> call.signatureOfApplicationIovecs(call.args[1], (int)call.args[2], length);
-            case SENDMSG -> call.signatureOfApplicationMessage(call.args[1], length);
-            case SENDFILE -> signatureOfFileSent(length);
-            default -> call.signatureOfApplicationBytes(call.args[1], length);
-        };
+            actual = switch (call.nr)
+            {
+                case WRITEV -> call.signatureOfApplicationIovecs(call.args[1], (int)call.args[2], length);
+                case SENDMSG -> call.signatureOfApplicationMessage(call.args[1], length);
+                case SENDFILE -> signatureOfFileSent(length);
+                default -> call.signatureOfApplicationBytes(call.args[1], length);
+            };
+        }
+        finally
+        {
+            call.signature.tap(null);
+        }
         if (actual != expected)
         {
             throw diverged("the " + length + " bytes of " + call.name() + " to descriptor " + call.args[0] +
@@ -582,6 +732,12 @@ public final class BackupReplay
                     installed + ")");
             }
             placeholders.set(fd);
+            final String path = call.nr == OPENAT ? call.resolvePath((int)call.args[0], call.args[1]) :
+                call.resolvePath(AT_FDCWD, call.args[0]);
+            if (path != null)
+            {
+                placeholderFiles.put(fd, new OpenedFile(path, flags));
+            }
         }
         finally
         {
@@ -614,7 +770,26 @@ public final class BackupReplay
         {
             PROCESS.close(placeholder);
         }
+        acceptedState = connectionStateAt();
         applyResult(fd, CALL_HEADER_LENGTH);
+    }
+
+    /**
+     * @return where the SOCKET record in hand holds its connection's TCP state (its segment at address 0), or -1.
+     */
+    private int connectionStateAt()
+    {
+        int offset = CALL_HEADER_LENGTH;
+        while (offset < recordLength)
+        {
+            final int length = record.getInt(offset + SEGMENT_LENGTH_OFFSET);
+            if (record.getLong(offset + SEGMENT_ADDRESS_OFFSET) == 0 && length == TcpConnectionState.LENGTH)
+            {
+                return offset + SEGMENT_HEADER_LENGTH;
+            }
+            offset += LogRecord.segmentLength(length);
+        }
+        return -1;
     }
 
     private long execSignature()

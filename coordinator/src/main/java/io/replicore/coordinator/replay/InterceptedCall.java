@@ -15,6 +15,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 public final class InterceptedCall
 {
+    private static final int AT_FDCWD = -100;
+    private static final int PATH_MAX = 4096;
     private static final HostCalls HOST = Native.load(HostCalls.class);
     static final int IOVEC_LENGTH = 16;
     static final int IOV_BATCH = 64;
@@ -139,6 +141,28 @@ public final class InterceptedCall
             text.append(i == 0 ? "" : ", ").append("0x").append(Long.toHexString(args[i]));
         }
         return text.toString();
+    }
+
+    /**
+     * The path the application named at {@code pathAddress}, made absolute from its working directory
+     * ({@code dirfd} AT_FDCWD) or the directory descriptor {@code dirfd}; null if it cannot be read.
+     */
+    String resolvePath(final int dirfd, final long pathAddress)
+    {
+        final String path = memory.readString(tid, pathAddress, work, PATH_MAX);
+        if (path == null || path.startsWith("/"))
+        {
+            return path;
+        }
+        final String base = dirfd == AT_FDCWD ? "/proc/" + tid + "/cwd" : "/proc/" + tid + "/fd/" + dirfd;
+        try
+        {
+            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of(base)).resolve(path).toString();
+        }
+        catch (final java.io.IOException ex)
+        {
+            return null;
+        }
     }
 
     String name()

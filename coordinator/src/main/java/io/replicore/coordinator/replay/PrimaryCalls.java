@@ -180,6 +180,8 @@ public final class PrimaryCalls
     private final PrimaryChecks whileWaiting;
     /** Accepts made by every lane, for {@link #dieInAcceptAt}; its monitor makes the lanes' accepts one at a time. */
     private final AtomicLong accepts;
+    /** Kernel partitions: the state of the connection being accepted, for its record. */
+    private final UnsafeBuffer connectionState = new UnsafeBuffer(new byte[128]);
     /** Why {@link #emit} stopped short: an errno, or 0. */
     private int emitError;
 
@@ -812,7 +814,7 @@ public final class PrimaryCalls
     private void openForWriting(final int dirfd, final long pathAddress, final int flags, final int mode)
         throws ReplicaStop
     {
-        final String path = resolve(dirfd, pathAddress);
+        final String path = call.resolvePath(dirfd, pathAddress);
         if (path == null)
         {
             value(-EFAULT);
@@ -1216,6 +1218,7 @@ public final class PrimaryCalls
                 {
                     sockets.shareAccepted(connection);
                 }
+                final int described = sockets.describeConnection(connection, connectionState, 0);
                 installed = listener.installDescriptor(connection, -1, (flags & SOCK_CLOEXEC) != 0, false);
                 if (installed >= 0)
                 {
@@ -1232,8 +1235,14 @@ public final class PrimaryCalls
                     return;
                 }
                 LogRecord.putCall(record, 0, call.nr, ACTION_SOCKET, call.signatureOfArguments(), installed);
-                final int length = address == 0 ? CALL_HEADER_LENGTH :
+                int length = address == 0 ? CALL_HEADER_LENGTH :
                     appendValueAndLength(address, lengthAddress, capacity);
+                if (described > 0)
+                {
+                    // at address 0: for the backups' coordinators, not the application
+                    record.putBytes(LogRecord.segmentData(0, length), connectionState, 0, described);
+                    length = LogRecord.appendSegment(record, 0, length, 0, described);
+                }
                 appendRecord(length);
             }
         }
@@ -2312,8 +2321,8 @@ public final class PrimaryCalls
      */
     private void changePaths(final int dirfd, final long path, final int dirfd2, final long path2) throws ReplicaStop
     {
-        final String first = resolve(dirfd, path);
-        final String second = path2 == 0 ? null : resolve(dirfd2, path2);
+        final String first = call.resolvePath(dirfd, path);
+        final String second = path2 == 0 ? null : call.resolvePath(dirfd2, path2);
         if (first != null && classifier.isPrivate(Path.of(first)) &&
             (path2 == 0 || (second != null && classifier.isPrivate(Path.of(second)))))
         {
@@ -2332,27 +2341,6 @@ public final class PrimaryCalls
             return;
         }
         stop(call.name() + " of a file outside the state directory cannot be replicated by this version");
-    }
-
-    /**
-     * The path the application named, made absolute from its working directory or the directory descriptor.
-     */
-    private String resolve(final int dirfd, final long pathAddress)
-    {
-        final String path = call.memory.readString(call.tid, pathAddress, call.work, PATH_MAX);
-        if (path == null || path.startsWith("/"))
-        {
-            return path;
-        }
-        final String base = dirfd == AT_FDCWD ? "/proc/" + call.tid + "/cwd" : "/proc/" + call.tid + "/fd/" + dirfd;
-        try
-        {
-            return java.nio.file.Files.readSymbolicLink(Path.of(base)).resolve(path).toString();
-        }
-        catch (final java.io.IOException ex)
-        {
-            return null;
-        }
     }
 
     /**

@@ -15,6 +15,20 @@ public final class Signature
     private final CRC32 crc32 = new CRC32();
     private final CRC32C crc32c = new CRC32C();
     private final ByteBuffer view;
+    /** Also given every byte signed, while set: a backup keeps what it signs of a connection's output. */
+    private OutputTap tap;
+
+    /**
+     * Whoever else must see the output bytes a signature is taken over.
+     */
+    @FunctionalInterface
+    public interface OutputTap
+    {
+        /**
+         * @param bytes the bytes signed, from its position to its limit; the tap may move its position.
+         */
+        void take(ByteBuffer bytes);
+    }
 
     /**
      * @param scratch the direct buffer that output bytes are read into before {@link #update}.
@@ -79,6 +93,19 @@ public final class Signature
         crc32c.update(view);
         view.position(offset);
         crc32.update(view);
+        if (tap != null)
+        {
+            view.position(offset);
+            tap.take(view);
+        }
+    }
+
+    /**
+     * Give {@code tap} every byte signed from now on, until it is set to null.
+     */
+    public void tap(final OutputTap tap)
+    {
+        this.tap = tap;
     }
 
     /**

@@ -2,6 +2,7 @@ package io.replicore.coordinator.replay;
 
 import io.replicore.coordinator.intercept.SeccompListener;
 import jnr.ffi.Pointer;
+import org.agrona.MutableDirectBuffer;
 
 /**
  * The primary's side of I/O ownership: every real socket of the application, and every file only the primary
@@ -55,6 +56,15 @@ public interface SocketOwner
      * number it by the accept's record. {@link #accepted} follows once the application's number is known.
      */
     void shareAccepted(int connection) throws ReplicaStop;
+
+    /**
+     * Between kernel partitions, where no socket can be handed over: write the logical TCP state of
+     * {@code connection}, just accepted, at {@code offset} of {@code buffer}, for the accept's record.
+     *
+     * @return its length, or 0 where the backups hold the socket itself.
+     * @throws ReplicaStop if the state cannot be read (no backup could take the connection over).
+     */
+    int describeConnection(int connection, MutableDirectBuffer buffer, int offset) throws ReplicaStop;
 
     /**
      * The connection shared by {@link #shareAccepted} is the application's {@code appFd}.

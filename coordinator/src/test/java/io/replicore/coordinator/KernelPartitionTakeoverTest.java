@@ -1,0 +1,146 @@
+package io.replicore.coordinator;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Kernel partitions' takeover, on one machine: two replicas that share only the mailbox, each in its own network
+ * stack ({@link NamespacePartitions}), so that no socket can pass from one to the other. The primary logs each
+ * connection's TCP state with its accept; when its partition dies, the backup claims the service address, announces
+ * it, and rebuilds every live connection with TCP_REPAIR from the log. The clients, in their own namespace, must
+ * see nothing but a pause. The QEMU rig (qemu-tests) runs the same with a kernel per replica.
+ */
+class KernelPartitionTakeoverTest
+{
+    private static final int PORT = 8080;
+
+    /**
+     * Depends on the acknowledgement window of architecture 6c: under ab -c 20 most connections hold a request the
+     * primary's kernel acknowledged but the application has not read yet, and a few are lost with that kernel.
+     * Tagged until the egress gate closes it, and run with {@code bin/test --ack-window}.
+     */
+    @Tag("ack-window")
+    @Test
+    void lighttpdServesEveryRequestUnderAbWhileThePrimarysPartitionDies() throws Exception
+    {
+        final LighttpdSite site = LighttpdSite.create(21, 0, "writev", NamespacePartitions.SERVICE_ADDRESS, PORT);
+        try (NamespacePartitions partitions = new NamespacePartitions(2))
+        {
+            partitions.startAll(site.command(), PORT);
+            final int requests = 20000;
+            final Process ab = partitions.inClient("ab", "-n", String.valueOf(requests), "-c", "20", "-s", "20",
+                site.url("page.html")).start();
+            partitions.awaitPrimaryLogPast(15000);
+            partitions.killPartition(0);
+            final String report = new String(ab.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(ab.waitFor(120, TimeUnit.SECONDS), "ab did not finish");
+            assertEquals(0, ab.exitValue(), report);
+            LighttpdSite.assertAbServedEverything(report, requests);
+            assertTookOver(partitions);
+        }
+    }
+
+    @Test
+    void aDownloadArrivesWholeAcrossThePrimarysPartitionDeath() throws Exception
+    {
+        final LighttpdSite site = LighttpdSite.create(22, 50_000_000, "sendfile", NamespacePartitions.SERVICE_ADDRESS,
+            PORT);
+        try (NamespacePartitions partitions = new NamespacePartitions(2))
+        {
+            partitions.startAll(site.command(), PORT);
+            final Path got = site.dir().resolve("got.bin");
+            // slow enough that the kill finds it half done, with megabytes in flight
+            final Process curl = partitions.inClient("curl", "-sS", "--limit-rate", "8M", "-o", got.toString(),
+                site.url("big.bin")).start();
+            Thread.sleep(2000);
+            partitions.killPartition(0);
+            assertTrue(curl.waitFor(120, TimeUnit.SECONDS), "curl did not finish");
+            assertEquals(0, curl.exitValue(), new String(curl.getInputStream().readAllBytes()));
+            assertEquals(LighttpdSite.sha256(site.dir().resolve("big.bin")), LighttpdSite.sha256(got),
+                "what curl received");
+            assertTookOver(partitions);
+        }
+    }
+
+    /**
+     * Depends on the acknowledgement window of architecture 6c too (a line the primary's kernel acknowledged and
+     * its application had not read when it died is lost), though it is short here: a line is read as soon as it
+     * comes. In the default suite; a failure that names one client hanging is that window.
+     */
+    @Test
+    void longLivedConnectionsKeepEveryByteInOrderAcrossThePrimarysPartitionDeath() throws Exception
+    {
+        final Path clients = Files.createTempDirectory("replicore-kp-clients").resolve("echo_clients.py");
+        Files.writeString(clients, ECHO_CLIENTS);
+        try (NamespacePartitions partitions = new NamespacePartitions(2))
+        {
+            partitions.startAll(List.of(EchoServer.command(NamespacePartitions.SERVICE_ADDRESS, PORT,
+                "EpollSelector", 0)), PORT);
+            final Process echo = partitions.inClient("/usr/bin/python3", clients.toString(),
+                NamespacePartitions.SERVICE_ADDRESS, String.valueOf(PORT), "12", "8").start();
+            Thread.sleep(3000);
+            partitions.killPartition(0);
+            final String report = new String(echo.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(echo.waitFor(60, TimeUnit.SECONDS), "the clients did not finish");
+            assertEquals(0, echo.exitValue(), report);
+            assertTrue(report.contains("clients=12 errors=0"), report);
+            assertTookOver(partitions);
+            assertTrue(partitions.eventsOf(1).contains("12 connections rebuilt with TCP_REPAIR"),
+                partitions.eventsOf(1));
+        }
+    }
+
+    private static void assertTookOver(final NamespacePartitions partitions) throws Exception
+    {
+        assertEquals("epoch 2 primary 1", partitions.leadership(), partitions.eventsOf(1));
+        final String events = partitions.eventsOf(1);
+        assertTrue(events.contains("service address " + NamespacePartitions.SERVICE_ADDRESS + "/24 claimed"), events);
+        assertTrue(events.contains("rebuilt with TCP_REPAIR"), events);
+    }
+
+    /**
+     * Clients that each hold one connection and talk for a while: a numbered line, then its echo, read back whole
+     * and compared, a few milliseconds apart, so that the fault finds every connection in use.
+     * {@code echo_clients.py HOST PORT CLIENTS SECONDS}; prints {@code clients=N errors=E lines=L}.
+     */
+    private static final String ECHO_CLIENTS = String.join("\n",
+        "import socket, sys, threading, time",
+        "host, port, count, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])",
+        "errors, lines = [], [0] * count",
+        "def talk(index):",
+        "    try:",
+        "        conn = socket.create_connection((host, port), timeout=30)",
+        "        end = time.time() + seconds",
+        "        while time.time() < end:",
+        "            line = ('client %d line %d %s\\n' % (index, lines[index], 'x' * (index * 37 % 200))).encode()",
+        "            conn.sendall(line)",
+        "            got = b''",
+        "            while len(got) < len(line):",
+        "                piece = conn.recv(len(line) - len(got))",
+        "                if not piece:",
+        "                    raise EOFError('connection closed after %d lines' % lines[index])",
+        "                got += piece",
+        "            if got != line:",
+        "                raise ValueError('line %d came back as %r' % (lines[index], got[:80]))",
+        "            lines[index] += 1",
+        "            time.sleep(0.005)",
+        "        conn.close()",
+        "    except Exception as ex:",
+        "        errors.append('client %d: %s' % (index, ex))",
+        "threads = [threading.Thread(target=talk, args=(i,)) for i in range(count)]",
+        "for t in threads: t.start()",
+        "for t in threads: t.join()",
+        "print('clients=%d errors=%d lines=%d' % (count, len(errors), sum(lines)))",
+        "for e in errors: print(e)",
+        "sys.exit(1 if errors or min(lines) == 0 else 0)",
+        "");
+}
