@@ -31,7 +31,8 @@ public final class GuestHeartbeat
     {
         final int id = Integer.parseInt(args[0]);
         final long silenceNs = TimeUnit.MILLISECONDS.toNanos(args.length > 1 ? Long.parseLong(args[1]) : 500);
-        final long endNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(args.length > 2 ? Long.parseLong(args[2]) : 600);
+        final long endNs = System.nanoTime() +
+            TimeUnit.SECONDS.toNanos(args.length > 2 ? Long.parseLong(args[2]) : 600);
         try (Mailbox box = Mailbox.open(new MailboxContext().path(PciMailboxLocator.IVSHMEM)))
         {
             final ReplicaSlot slot = box.slot(id);

@@ -46,11 +46,13 @@ public final class RigCommand implements Callable<Integer>
 
     @Option(names = "--replicate", paramLabel = "PROGRAM", description = "Replicate PROGRAM (a shell command " +
         "line) over the kernels: each job runs a replica's coordinator (replicore replica) on the ivshmem mailbox, " +
-        "replica 0 primary. With --fault kill, a backup takes over by missed heartbeats.")
+        "replica 0 primary, with --partition kernel. With --fault kill, a backup takes over by missed heartbeats.")
     String replicate;
 
-    @Option(names = "--heartbeat-timeout", paramLabel = "MS", defaultValue = "3000", description = "With " +
-        "--replicate: heartbeat silence after which a backup takes the primary for dead (default ${DEFAULT-VALUE}).")
+    @Option(names = "--heartbeat-timeout", paramLabel = "MS", defaultValue = "10000", description = "With " +
+        "--replicate: heartbeat silence after which a backup takes the primary for dead (default ${DEFAULT-VALUE}; " +
+        "the kernels' coordinators start seconds apart under TCG, and a backup whose primary has not beaten within " +
+        "it takes over).")
     long heartbeatTimeoutMs;
 
     @Option(names = "--accel", paramLabel = "auto|kvm|tcg", defaultValue = "auto",
@@ -206,7 +208,7 @@ public final class RigCommand implements Callable<Integer>
         if (replicate != null)
         {
             return GuestJava.coordinatorJob(Path.of(System.getProperty("replicore.rig.coordinatorTarget",
-                "coordinator/target")), vm.id(), heartbeatTimeoutMs, "", replicate);
+                "coordinator/target")), vm.id(), heartbeatTimeoutMs, "--partition kernel", replicate);
         }
         return GuestJava.command(GuestMailboxCheck.class.getName(), String.valueOf(vm.id()), "3") + "\n";
     }

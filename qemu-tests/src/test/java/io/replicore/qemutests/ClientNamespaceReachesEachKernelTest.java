@@ -21,7 +21,8 @@ class ClientNamespaceReachesEachKernelTest
         {
             for (final ReplicaVm vm : rig.vms())
             {
-                vm.start("mkdir -p /tmp/www && echo \"served by $(hostname) at " + vm.ip() + "\" > /tmp/www/index.html\n" +
+                vm.start("mkdir -p /tmp/www\n" +
+                    "echo \"served by $(hostname) at " + vm.ip() + "\" > /tmp/www/index.html\n" +
                     "ip -brief addr show eth0\n" +
                     "exec busybox httpd -f -p 80 -h /tmp/www\n");
             }
