@@ -76,7 +76,7 @@ public final class Mailbox implements AutoCloseable
     public static Mailbox create(final MailboxContext ctx)
     {
         ctx.conclude();
-        final String path = ctx.path();
+        final String path = PciMailboxLocator.resolve(ctx.path());
         final int replicaCount = ctx.replicaCountOrDefault();
         final int channelCapacity = ctx.channelCapacityOrDefault();
         final long needed = MailboxLayout.totalLength(replicaCount, channelCapacity);
@@ -132,7 +132,7 @@ public final class Mailbox implements AutoCloseable
     public static Mailbox open(final MailboxContext ctx)
     {
         ctx.conclude();
-        final String path = ctx.path();
+        final String path = PciMailboxLocator.resolve(ctx.path());
         final Path file = Path.of(path);
         if (!Files.exists(file))
         {

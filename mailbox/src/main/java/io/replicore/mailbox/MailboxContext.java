@@ -69,7 +69,9 @@ public final class MailboxContext
     }
 
     /**
-     * @param path a file in /dev/shm, a PCI BAR resource file, or a character device exposing reserved memory.
+     * @param path a file in /dev/shm, a PCI BAR resource file, a character device exposing reserved memory, or a
+     * PCI device's name ({@code pci:1af4:1110}, an ivshmem device in a QEMU guest; see {@link PciMailboxLocator}),
+     * enabled and resolved to its BAR 2 resource file when the mailbox is created or opened.
      */
     public MailboxContext path(final String path)
     {

@@ -1,0 +1,108 @@
+package io.replicore.qemutests;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * The shell line a guest's job uses to run Java: the host's own JRE and class path, which the guest sees at the
+ * same paths through the 9p root. Under TCG the JIT's code runs several times slower than on the host, so the
+ * guest JVM is kept small: serial GC, C1 only, a small heap.
+ */
+public final class GuestJava
+{
+    /** Agrona needs these, as bin/replicore and the root pom's surefire configuration pass them. */
+    public static final List<String> OPENS = List.of(
+        "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+        "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/java.util.zip=ALL-UNNAMED");
+    public static final List<String> GUEST_FLAGS =
+        List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx192m", "-Xss512k");
+
+    private GuestJava()
+    {
+    }
+
+    /** The java binary of this JVM. */
+    public static String javaBinary()
+    {
+        return ProcessHandle.current().info().command()
+            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    }
+
+    /** This JVM's class path, existing entries only (the guest's view of the host's files is the same). */
+    public static String classPath()
+    {
+        return Arrays.stream(System.getProperty("java.class.path").split(":"))
+            .filter(entry -> !entry.isEmpty() && (entry.endsWith("*") || Files.exists(Path.of(entry))))
+            .collect(Collectors.joining(":"));
+    }
+
+    /** A shell command line running {@code mainClass} with {@code args} on this JVM's class path. */
+    public static String command(final String mainClass, final String... args)
+    {
+        return commandWithClassPath(classPath(), mainClass, args);
+    }
+
+    public static String commandWithClassPath(final String classPath, final String mainClass, final String... args)
+    {
+        final StringBuilder line = new StringBuilder(quote(javaBinary()));
+        for (final String flag : OPENS)
+        {
+            line.append(' ').append(flag);
+        }
+        for (final String flag : GUEST_FLAGS)
+        {
+            line.append(' ').append(flag);
+        }
+        line.append(" -cp ").append(quote(classPath)).append(' ').append(mainClass);
+        for (final String arg : args)
+        {
+            line.append(' ').append(quote(arg));
+        }
+        return line.toString();
+    }
+
+    /**
+     * A guest job that runs one replica's coordinator on the ivshmem mailbox: it enables the device and starts
+     * {@code ReplicoreCli replica} from the coordinator's build ({@code coordinatorTarget}: its jar, lib/ and
+     * native launcher, seen at the host's paths through the 9p root). The host formatted the mailbox as
+     * {@code replicore run} does, so replica 0 starts as primary. The event log goes to /rig/events.log.
+     */
+    public static String coordinatorJob(final Path coordinatorTarget, final int id, final long heartbeatTimeoutMs,
+        final String extraArgs, final String program)
+    {
+        final Path target = coordinatorTarget.toAbsolutePath().normalize();
+        final String jar;
+        try (Stream<Path> files = Files.list(target))
+        {
+            jar = files.map(Path::toString)
+                .filter(f -> f.matches(".*/replicore-coordinator-[^/]*\\.jar") && !f.endsWith("-tests.jar"))
+                .findFirst().orElseThrow(() -> new IllegalStateException("no coordinator jar in " + target +
+                    ": build it (bin/setup)"));
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("no coordinator build in " + target + " (" + ex.getMessage() +
+                "): build it (bin/setup)", ex);
+        }
+        return "dev=$(grep -l 0x1110 /sys/bus/pci/devices/*/device); dev=${dev%/device}\n" +
+            "echo 1 > $dev/enable\n" +
+            "exec " + quote(javaBinary()) + " " + String.join(" ", OPENS) +
+            " -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1" +
+            " -Dreplicore.launcher=" + target.resolve("native/replicore-launch") +
+            " -cp " + quote(jar + ":" + target.resolve("lib/*")) + " io.replicore.coordinator.cli.ReplicoreCli" +
+            " replica --id " + id + " --mailbox $dev/resource2 --log /rig/events.log" +
+            " --heartbeat-timeout " + heartbeatTimeoutMs + (extraArgs.isBlank() ? "" : " " + extraArgs) +
+            " -- " + program + "\n";
+    }
+
+    /** Single-quote for /bin/sh. */
+    public static String quote(final String s)
+    {
+        return "'" + s.replace("'", "'\\''") + "'";
+    }
+}
