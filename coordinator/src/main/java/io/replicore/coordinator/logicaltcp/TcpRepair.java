@@ -32,8 +32,14 @@ public final class TcpRepair
     private static final int SOCKADDR_LENGTH = 28;
     /** Tries at reading the receive sequence and queue together while bytes keep arriving. */
     private static final int CONSISTENT_TRIES = 16;
-    /** The rebuilt timestamp clock runs this far ahead, so that it never goes back for the client (PAWS). */
-    private static final int TIMESTAMP_MARGIN_MS = 100;
+    /**
+     * The rebuilt timestamp clock runs this far ahead of the logged one plus the time since, so that it never goes
+     * back for the client, whose PAWS check would drop every segment until it caught up: the backup may have
+     * applied the accept's record long after the primary read the clock (a backup lags under load), and a jump
+     * forward costs nothing (PAWS accepts anything less than 2^31 ticks ahead; both ends measure round trips on
+     * their own clocks).
+     */
+    private static final int TIMESTAMP_MARGIN_MS = 3_600_000;
     private static final int SEND_CHUNK = 64 * 1024;
 
     private final Native.Scratch scratch = Native.allocate(TCP_INFO_LENGTH + 2 * SOCKADDR_LENGTH + 64);
