@@ -26,7 +26,7 @@ class KernelPartitionTakeoverTest
     /**
      * Depends on the acknowledgement window of architecture 6c: under ab -c 20 most connections hold a request the
      * primary's kernel acknowledged but the application has not read yet, and a few are lost with that kernel.
-     * Tagged until the egress gate closes it, and run with {@code bin/test --ack-window}.
+     * Tagged until the egress gate closes it, and run with {@code bin/test --open-limits}.
      */
     @Tag("ack-window")
     @Test

@@ -1,5 +1,6 @@
 package io.replicore.coordinator;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -50,6 +51,12 @@ class ThreadsAndProcessesReplicationTest
         assertEquals("0", run.value("child_status"));
     }
 
+    /**
+     * dash waits for its children with WNOHANG or without as SIGCHLD has come or not, and the kernel sends SIGCHLD
+     * at no logical point yet (architecture 9): the backup's waits may differ, which is reported as a divergence.
+     * Tagged until kernel-sent signals are delivered at logged points; {@code bin/test --open-limits} runs it.
+     */
+    @Tag("sigchld")
     @ParameterizedTest(name = "{0} replicas")
     @ValueSource(ints = {2, 3})
     void aShellPipelineOfSeveralProcessesGivesTheSameResultInEveryReplica(final int replicas) throws Exception
