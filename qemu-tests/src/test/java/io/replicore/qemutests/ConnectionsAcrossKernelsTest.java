@@ -47,60 +47,75 @@ class ConnectionsAcrossKernelsTest
         final Path site = site();
         try (Rig rig = Rig.open(new RigContext()))
         {
-            for (final ReplicaVm vm : rig.vms())
+            serve(rig, site, fault);
+        }
+        finally
+        {
+            try (var files = Files.list(site))
             {
-                vm.start(GuestJava.coordinatorJob(COORDINATOR, vm.id(), HEARTBEAT_TIMEOUT_MS,
-                    "--partition kernel --service-address " + RigNetwork.VIRTUAL_IP + "/" + RigNetwork.PREFIX_LENGTH +
-                    " --service-device eth0", "/usr/sbin/lighttpd -D -f " + site.resolve("lighttpd.conf")));
+                for (final Path file : files.toList())
+                {
+                    Files.delete(file);
+                }
             }
-            for (final ReplicaVm vm : rig.vms())
-            {
-                vm.awaitBoot();
-            }
-            awaitService(rig);
-            final double before = requestsPerSecond(rig);
-
-            final Process download = new ProcessBuilder(rig.network().inClient("python3",
-                script("slow_download.py").toString(), url("big.bin"), String.valueOf(RATE)))
-                .redirectErrorStream(true).start();
-            Thread.sleep(4000);
-            final FaultInjector.Injected injected = switch (fault)
-            {
-                case "kill" -> FaultInjector.kill(rig.vm(0));
-                case "panic" -> FaultInjector.panic(rig.vm(0));
-                default -> FaultInjector.machineCheck(rig.vm(0));
-            };
-            final String report = new String(download.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(download.waitFor(180, TimeUnit.SECONDS), "the download did not end");
-            final ReplicaVm survivor = rig.vm(1);
-            assertEquals(0, download.exitValue(), report + survivor.diagnostics());
-            final Matcher result = RESULT.matcher(report);
-            assertTrue(result.find(), report);
-            assertEquals(FILE_LENGTH, Long.parseLong(result.group(1)), "bytes received" + survivor.diagnostics());
-            assertEquals(sha256(site.resolve("big.bin")), result.group(2), "what the client received");
-            try (Mailbox box = rig.openMailbox())
-            {
-                assertEquals(2, box.control().epoch(), survivor.diagnostics());
-                assertEquals(1, box.control().primaryId(), survivor.diagnostics());
-            }
-            final String events = Files.readString(survivor.share().resolve("events.log"));
-            assertTrue(events.contains("1 connections rebuilt with TCP_REPAIR"), events);
-            final double after = requestsPerSecond(rig);
-            System.err.printf("rig: %s (%s): the download paused at most %s ms; %.1f requests/s before, %.1f after; %s%n",
-                fault, rig.accelerator().accelerator(), result.group(3), before, after,
-                takeoverLines(events));
+            Files.delete(site);
         }
     }
 
+    private static void serve(final Rig rig, final Path site, final String fault) throws Exception
+    {
+        for (final ReplicaVm vm : rig.vms())
+        {
+            vm.start(GuestJava.coordinatorJob(COORDINATOR, vm.id(), HEARTBEAT_TIMEOUT_MS,
+                "--partition kernel --service-address " + RigNetwork.VIRTUAL_IP + "/" + RigNetwork.PREFIX_LENGTH +
+                " --service-device eth0", "/usr/sbin/lighttpd -D -f " + site.resolve("lighttpd.conf")));
+        }
+        for (final ReplicaVm vm : rig.vms())
+        {
+            vm.awaitBoot();
+        }
+        awaitService(rig);
+        final double before = requestsPerSecond(rig);
+
+        final Process download = new ProcessBuilder(rig.network().inClient("python3",
+            script("slow_download.py").toString(), url("big.bin"), String.valueOf(RATE)))
+            .redirectErrorStream(true).start();
+        Thread.sleep(4000);
+        final FaultInjector.Injected injected = switch (fault)
+        {
+            case "kill" -> FaultInjector.kill(rig.vm(0));
+            case "panic" -> FaultInjector.panic(rig.vm(0));
+            default -> FaultInjector.machineCheck(rig.vm(0));
+        };
+        final String report = new String(download.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(download.waitFor(180, TimeUnit.SECONDS), "the download did not end");
+        final ReplicaVm survivor = rig.vm(1);
+        assertEquals(0, download.exitValue(), report + survivor.diagnostics());
+        final Matcher result = RESULT.matcher(report);
+        assertTrue(result.find(), report);
+        assertEquals(FILE_LENGTH, Long.parseLong(result.group(1)), "bytes received" + survivor.diagnostics());
+        assertEquals(sha256(site.resolve("big.bin")), result.group(2), "what the client received");
+        try (Mailbox box = rig.openMailbox())
+        {
+            assertEquals(2, box.control().epoch(), survivor.diagnostics());
+            assertEquals(1, box.control().primaryId(), survivor.diagnostics());
+        }
+        final String events = Files.readString(survivor.share().resolve("events.log"));
+        assertTrue(events.contains("1 connections rebuilt with TCP_REPAIR"), events);
+        final double after = requestsPerSecond(rig);
+        System.err.printf("rig: %s (%s): the download paused at most %s ms; %.1f requests/s before, %.1f after; %s%n",
+            fault, rig.accelerator().accelerator(), result.group(3), before, after,
+            takeoverLines(events));
+    }
+
     /**
-     * A document root on the host's disk (the guests see it through their 9p root; their /tmp is their own) with
+     * A document root on the host's disk (the guests see it through their 9p root) with
      * a page, a file of {@link #FILE_LENGTH} random bytes and a lighttpd configuration on the virtual IP whose
-     * error log is in the guest's own /tmp.
+     * error log is in the guest's /tmp (the overlay's upper layer, the guest's own).
      */
     private static Path site() throws IOException
     {
         final Path dir = Files.createTempDirectory(Path.of("/var/tmp"), "replicore-rig-site");
-        dir.toFile().deleteOnExit();
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         final byte[] bytes = new byte[FILE_LENGTH];
         new Random(6).nextBytes(bytes);
