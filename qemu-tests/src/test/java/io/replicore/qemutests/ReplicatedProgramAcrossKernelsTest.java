@@ -72,10 +72,14 @@ class ReplicatedProgramAcrossKernelsTest
 
             backup.awaitOutput("tick " + (last + 3) + "\n", 120_000);
             final List<String> lines = backup.jobOutput().lines().filter(l -> l.startsWith("tick ")).toList();
-            assertEquals("tick " + (last + 1), lines.get(0), "the new primary's first line" + backup.diagnostics());
+            // A write to a pipe or terminal is performed before its record is appended (architecture 6a, "What a
+            // crash can repeat"): a primary killed between the two has its last line written again, once.
+            final int first = Integer.parseInt(lines.get(0).substring("tick ".length()));
+            assertTrue(first == last + 1 || first == last, "the new primary's first line, after tick " + last +
+                ": " + lines.get(0) + backup.diagnostics());
             for (int i = 1; i < lines.size(); i++)
             {
-                assertEquals("tick " + (last + 1 + i), lines.get(i), "line " + i + " of the new primary");
+                assertEquals("tick " + (first + i), lines.get(i), "line " + i + " of the new primary");
             }
         }
     }
