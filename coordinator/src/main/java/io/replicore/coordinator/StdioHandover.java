@@ -2,6 +2,7 @@ package io.replicore.coordinator;
 
 import io.replicore.coordinator.intercept.DescriptorFlags;
 import io.replicore.coordinator.intercept.SeccompListener;
+import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.replay.ReplicaStop;
 
@@ -20,8 +21,7 @@ import java.util.Map;
 final class StdioHandover
 {
     private static final int STDIO = 3;
-    private static final io.replicore.coordinator.natives.HostCalls HOST =
-        Native.load(io.replicore.coordinator.natives.HostCalls.class);
+    private static final HostCalls HOST = Native.load(HostCalls.class);
 
     private final int appPid;
     private final long[][] placeholders = new long[STDIO][];
@@ -78,7 +78,8 @@ final class StdioHandover
             }
             try
             {
-                final int installed = listener.installDescriptor(file, fd, (DescriptorFlags.of(appPid, fd) & DescriptorFlags.O_CLOEXEC) != 0, false);
+                final boolean closeOnExec = (DescriptorFlags.of(appPid, fd) & DescriptorFlags.O_CLOEXEC) != 0;
+                final int installed = listener.installDescriptor(file, fd, closeOnExec, false);
                 if (installed != fd && installed != SeccompListener.GONE)
                 {
                     throw new ReplicaStop(-1, "cannot take over: installing descriptor " + fd + " failed (" +

@@ -77,14 +77,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
      * @param log the primary's log: a socket is handed over for the record appended next, and only while this
      * replica is still the primary.
      * @param events where it says how accepts are made and what a takeover did.
-     */
-    public PrimarySockets(final Mailbox mailbox, final int selfId, final LogSink log, final Consumer<String> events)
-        throws IOException
-    {
-        this(mailbox, selfId, log, events, false);
-    }
-
-    /**
      * @param logical true between kernel partitions: the backups get each connection's state in the log instead of
      * the sockets.
      */

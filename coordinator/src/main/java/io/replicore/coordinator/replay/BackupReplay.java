@@ -183,15 +183,6 @@ public final class BackupReplay
     }
 
     /**
-     * @return the path placeholder {@code fd} stands in for, or null.
-     */
-    public String placeholderPath(final int fd)
-    {
-        final OpenedFile file = placeholderFiles.get(fd);
-        return file == null ? null : file.path();
-    }
-
-    /**
      * @return why the primary was found gone, after {@link #handle} or {@link #finish} returned false.
      */
     public String lostReason()
@@ -725,6 +716,9 @@ public final class BackupReplay
         try
         {
             final int flags = (int)(call.nr == OPENAT ? call.args[2] : call.args[1]);
+            // Kernel partitions: the path, read before the answer lets the application reuse its memory.
+            final String path = !sockets.isLogical() ? null : call.nr == OPENAT ?
+                call.resolvePath((int)call.args[0], call.args[1]) : call.resolvePath(AT_FDCWD, call.args[0]);
             final int installed = listener.installDescriptor(placeholder, fd, (flags & O_CLOEXEC) != 0, true);
             if (installed != fd && installed != SeccompListener.GONE)
             {
@@ -732,8 +726,6 @@ public final class BackupReplay
                     installed + ")");
             }
             placeholders.set(fd);
-            final String path = call.nr == OPENAT ? call.resolvePath((int)call.args[0], call.args[1]) :
-                call.resolvePath(AT_FDCWD, call.args[0]);
             if (path != null)
             {
                 placeholderFiles.put(fd, new OpenedFile(path, flags));
