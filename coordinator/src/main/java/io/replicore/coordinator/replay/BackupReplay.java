@@ -798,7 +798,7 @@ public final class BackupReplay
      */
     public boolean primaryGoneAndLogReplayed()
     {
-        if (pending || (reader.backlogBytes() != 0 && !reader.blockedByUnfinishedRecord()))
+        if (pending || recordsLeft())
         {
             return false;
         }
@@ -808,8 +808,20 @@ public final class BackupReplay
             return false;
         }
         nextWatchNs = nowNs + WATCH_INTERVAL_NS;
-        lostReason = watch.lostReason(nowNs);
-        return lostReason != null;
+        final String reason = watch.lostReason(nowNs);
+        // The log looked at again after the primary: it appends its last record (the exit) before it says it
+        // ended, so a record that came between the first look and the watch's is taken, not skipped.
+        if (reason == null || recordsLeft())
+        {
+            return false;
+        }
+        lostReason = reason;
+        return true;
+    }
+
+    private boolean recordsLeft()
+    {
+        return reader.backlogBytes() != 0 && !reader.blockedByUnfinishedRecord();
     }
 
     /**
