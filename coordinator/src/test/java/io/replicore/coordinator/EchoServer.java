@@ -18,57 +18,11 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * A python3 line-echo server for replicated runs, and clients that stream lines through it.
- * <p>
- * {@code echo.py PORT WAIT SERVE}: WAIT is a class of {@code selectors} (EpollSelector, PollSelector,
- * SelectSelector) or {@code select} for {@code select.select} itself with a 50 ms timeout. The server exits after
- * SERVE connections that sent something have closed (0: never) and prints {@code served=N} and {@code timeouts=T},
- * T being the waits that ended with nothing ready.
+ * A python3 line-echo server for replicated runs (the test resource {@code echo_server.py}, whose first lines say
+ * how it is called), and clients that stream lines through it.
  */
 final class EchoServer
 {
-    private static final String SCRIPT = String.join("\n",
-        "import select, selectors, socket, sys",
-        "port, wait_with, serve = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])",
-        "address = sys.argv[4] if len(sys.argv) > 4 else '127.0.0.1'",
-        "server = socket.socket()",
-        "server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
-        "server.bind((address, port))",
-        "server.listen(128)",
-        "server.setblocking(False)",
-        "if wait_with == 'select':",
-        "    watched = [server]",
-        "    wait = lambda: select.select(watched, [], [], 0.05)[0]",
-        "    watch, forget = watched.append, watched.remove",
-        "else:",
-        "    selector = getattr(selectors, wait_with)()",
-        "    wait = lambda: [key.fileobj for key, _ in selector.select()]",
-        "    watch = lambda sock: selector.register(sock, selectors.EVENT_READ)",
-        "    forget = selector.unregister",
-        "    watch(server)",
-        "talked = set()",
-        "served = timeouts = 0",
-        "while serve == 0 or served < serve:",
-        "    ready = wait()",
-        "    timeouts += not ready",
-        "    for sock in ready:",
-        "        if sock is server:",
-        "            conn, _ = server.accept()",
-        "            conn.setblocking(False)",
-        "            watch(conn)",
-        "            continue",
-        "        data = sock.recv(65536)",
-        "        if data:",
-        "            talked.add(sock)",
-        "            sock.setblocking(True)",
-        "            sock.sendall(data)",
-        "            sock.setblocking(False)",
-        "        else:",
-        "            served += sock in talked",
-        "            forget(sock)",
-        "            sock.close()",
-        "print('served=%d\\ntimeouts=%d' % (served, timeouts))",
-        "");
 
     private EchoServer()
     {
@@ -89,11 +43,27 @@ final class EchoServer
     static String[] command(final String address, final int port, final String waitWith, final int serve)
         throws IOException
     {
-        final Path script = Files.createTempDirectory("replicore-echo").resolve("echo.py");
-        Files.writeString(script, SCRIPT);
+        final Path script = resource("echo_server.py");
         // python3 itself, not a pyenv shim: a shim forks.
         return new String[]{"/usr/bin/python3", script.toString(), String.valueOf(port), waitWith,
             String.valueOf(serve), address};
+    }
+
+    /**
+     * @return a copy of the test resource {@code name} (a python3 script) in a new temporary directory.
+     */
+    static Path resource(final String name) throws IOException
+    {
+        final Path file = Files.createTempDirectory("replicore-script").resolve(name);
+        try (InputStream in = EchoServer.class.getResourceAsStream("/" + name))
+        {
+            if (in == null)
+            {
+                throw new IOException("no test resource " + name);
+            }
+            Files.copy(in, file);
+        }
+        return file;
     }
 
     /**

@@ -79,8 +79,7 @@ class KernelPartitionTakeoverTest
     @Test
     void longLivedConnectionsKeepEveryByteInOrderAcrossThePrimarysPartitionDeath() throws Exception
     {
-        final Path clients = Files.createTempDirectory("replicore-kp-clients").resolve("echo_clients.py");
-        Files.writeString(clients, ECHO_CLIENTS);
+        final Path clients = EchoServer.resource("echo_clients.py");
         try (NamespacePartitions partitions = new NamespacePartitions(2))
         {
             partitions.startAll(List.of(EchoServer.command(NamespacePartitions.SERVICE_ADDRESS, PORT,
@@ -106,45 +105,4 @@ class KernelPartitionTakeoverTest
         assertTrue(events.contains("service address " + NamespacePartitions.SERVICE_ADDRESS + "/24 claimed"), events);
         assertTrue(events.contains("rebuilt with TCP_REPAIR"), events);
     }
-
-    /**
-     * Clients that each hold one connection and talk for a while: a numbered line, then its echo, read back whole
-     * and compared, a few milliseconds apart, so that the fault finds every connection in use.
-     * {@code echo_clients.py HOST PORT CLIENTS SECONDS}; prints {@code clients=N errors=E lines=L} and the longest
-     * round trip of a line (the pause the fault caused).
-     */
-    private static final String ECHO_CLIENTS = String.join("\n",
-        "import socket, sys, threading, time",
-        "host, port, count, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])",
-        "errors, lines, gaps = [], [0] * count, [0.0] * count",
-        "def talk(index):",
-        "    try:",
-        "        conn = socket.create_connection((host, port), timeout=30)",
-        "        end = time.time() + seconds",
-        "        while time.time() < end:",
-        "            line = ('client %d line %d %s\\n' % (index, lines[index], 'x' * (index * 37 % 200))).encode()",
-        "            sent_at = time.time()",
-        "            conn.sendall(line)",
-        "            got = b''",
-        "            while len(got) < len(line):",
-        "                piece = conn.recv(len(line) - len(got))",
-        "                if not piece:",
-        "                    raise EOFError('connection closed after %d lines' % lines[index])",
-        "                got += piece",
-        "            if got != line:",
-        "                raise ValueError('line %d came back as %r' % (lines[index], got[:80]))",
-        "            lines[index] += 1",
-        "            gaps[index] = max(gaps[index], time.time() - sent_at)",
-        "            time.sleep(0.005)",
-        "        conn.close()",
-        "    except Exception as ex:",
-        "        errors.append('client %d: %s' % (index, ex))",
-        "threads = [threading.Thread(target=talk, args=(i,)) for i in range(count)]",
-        "for t in threads: t.start()",
-        "for t in threads: t.join()",
-        "print('clients=%d errors=%d lines=%d longest_round_trip_ms=%.1f' % (count, len(errors), sum(lines),",
-        "    1000 * max(gaps)))",
-        "for e in errors: print(e)",
-        "sys.exit(1 if errors or min(lines) == 0 else 0)",
-        "");
 }

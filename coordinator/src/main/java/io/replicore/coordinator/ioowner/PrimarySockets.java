@@ -58,6 +58,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final BitSet ringNotAwaited = new BitSet();
     /** After a takeover: the sockets of processes that have not made a call since. Read without the lock. */
     private volatile SocketTakeover takeovers;
+    /** Some process has a connection in {@link ProcessSockets#rebuiltUnread}: until then reads take no lock. */
+    private volatile boolean anyRebuiltUnread;
     private final Native.Scratch stat = Native.allocate(144);
 
     /**
@@ -69,6 +71,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         final BitSet notSockets = new BitSet();
         final BitSet files = new BitSet();
         final BitSet connections = new BitSet();
+        /** Connections rebuilt in this kernel by a takeover and not read since (kernel partitions). */
+        final BitSet rebuiltUnread = new BitSet();
         /** Per descriptor, bytes an old primary sent that the application will write again; null: none. */
         long[] alreadySent;
     }
@@ -130,6 +134,11 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             process.connections.or(taken.connections());
             connectionCount += taken.connections().cardinality();
             process.alreadySent = taken.alreadySent();
+            if (repair != null && !taken.connections().isEmpty())
+            {
+                process.rebuiltUnread.or(taken.connections());
+                anyRebuiltUnread = true;
+            }
             publishConnections();
             events.accept(taken.report());
             if (takeovers.isDone())
@@ -353,6 +362,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             publishConnections();
         }
         process.shared.clear(appFd);
+        process.rebuiltUnread.clear(appFd);
         process.notSockets.clear(appFd);
         process.files.clear(appFd);
         if (process.alreadySent != null && appFd < process.alreadySent.length)
@@ -369,6 +379,31 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         {
             connectionCount -= process.connections.cardinality();
             publishConnections();
+        }
+    }
+
+    @Override
+    public boolean firstReadSinceRebuilt(final int owner, final int appFd)
+    {
+        if (!anyRebuiltUnread)
+        {
+            return false;
+        }
+        synchronized (this)
+        {
+            final ProcessSockets process = processes.get(owner);
+            if (process == null || !process.rebuiltUnread.get(appFd))
+            {
+                return false;
+            }
+            process.rebuiltUnread.clear(appFd);
+            boolean more = false;
+            for (final ProcessSockets each : processes.values())
+            {
+                more |= !each.rebuiltUnread.isEmpty();
+            }
+            anyRebuiltUnread = more;
+            return true;
         }
     }
 

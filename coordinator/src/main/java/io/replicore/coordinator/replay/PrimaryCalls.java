@@ -7,6 +7,7 @@ import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
 import io.replicore.coordinator.natives.SocketCalls;
+import jnr.ffi.Pointer;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -36,6 +37,12 @@ public final class PrimaryCalls
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
     private static final int EINTR = 4;
+    private static final int EAGAIN = 11;
+    /**
+     * How long a first read of a connection rebuilt by a takeover waits for input the dead kernel had: the client
+     * sends it again when its retransmission timer fires, which backed off during the failover pause.
+     */
+    private static final int REBUILT_INPUT_WAIT_MS = 20_000;
     private static final int SOCK_NONBLOCK = 0x800;
     private static final int MSG_PEEK = 0x2;
     private static final int MSG_DONTWAIT = 0x40;
@@ -539,7 +546,7 @@ public final class PrimaryCalls
         final long length = Math.min(count, call.maxData());
         if (offset < 0 && sockets.isSocket(call.logicalPid, fd))
         {
-            socketInput(dup, buffer, length, 0);
+            socketInput(fd, dup, buffer, length, 0);
             return;
         }
         final long n = offset < 0 ? HOST.read(dup, call.record.at(dataOffset()), length) :
@@ -582,7 +589,7 @@ public final class PrimaryCalls
         }
         final boolean socket = sockets.isSocket(call.logicalPid, fd);
         final long capacity = scatterCapacity(count, 0);
-        final long n = socket ? HOST.recvfrom(dup, call.work.pointer(), capacity, MSG_PEEK, null, null) :
+        final long n = socket ? peek(fd, dup, call.work.pointer(), capacity, 0) :
             HOST.read(dup, call.work.pointer(), capacity);
         if (n < 0)
         {
@@ -1314,7 +1321,7 @@ public final class PrimaryCalls
         {
             return;
         }
-        socketInput(dup, buffer, Math.min(count, call.maxData()), flags);
+        socketInput(fd, dup, buffer, Math.min(count, call.maxData()), flags);
     }
 
     /**
@@ -1322,10 +1329,10 @@ public final class PrimaryCalls
      * consumes exactly what it logged. If it dies in between, the new primary finds the logged bytes still queued
      * and consumes them (logical TCP, SocketTakeover), so no byte is lost or delivered twice.
      */
-    private void socketInput(final int dup, final long buffer, final long length, final int flags)
+    private void socketInput(final int fd, final int dup, final long buffer, final long length, final int flags)
         throws ReplicaStop
     {
-        final long n = HOST.recvfrom(dup, call.record.at(dataOffset()), length, flags | MSG_PEEK, null, null);
+        final long n = peek(fd, dup, call.record.at(dataOffset()), length, flags);
         if (n < 0)
         {
             value(-Native.lastErrno());
@@ -1345,6 +1352,31 @@ public final class PrimaryCalls
             consume(dup, n);
         }
         respond(listener.answer(n));
+    }
+
+    /**
+     * Peek at a connection's input into {@code into}. The first read of a connection rebuilt in this kernel by a
+     * takeover (kernel partitions) may come because the dead kernel told the application there was input, input
+     * this kernel gets only when the client sends it again (the acknowledgement gate kept the dead kernel from
+     * acknowledging what was not logged, architecture 6c): an empty first read waits for it, up to
+     * {@link #REBUILT_INPUT_WAIT_MS}, rather than tell the application "nothing" where its readiness said otherwise.
+     *
+     * @return the bytes peeked, or -1 with errno set.
+     */
+    private long peek(final int fd, final int dup, final Pointer into, final long length, final int flags)
+    {
+        final long n = HOST.recvfrom(dup, into, length, flags | MSG_PEEK, null, null);
+        final int errno = n < 0 ? Native.lastErrno() : 0;
+        if (!sockets.firstReadSinceRebuilt(call.logicalPid, fd) || errno != EAGAIN)
+        {
+            return n;
+        }
+        final UnsafeBuffer pollfd = call.work.buffer();
+        pollfd.putInt(0, dup);
+        pollfd.putShort(4, (short)POLLIN);
+        pollfd.putShort(6, (short)0);
+        HOST.poll(call.work.pointer(), 1, REBUILT_INPUT_WAIT_MS);
+        return HOST.recvfrom(dup, into, length, flags | MSG_PEEK, null, null);
     }
 
     /**

@@ -42,6 +42,12 @@ public interface SocketOwner
     boolean isSocket(int owner, int appFd);
 
     /**
+     * Asked at every read of a connection: true at the first one since a takeover rebuilt it in this kernel
+     * (kernel partitions), whose input may still be on its way from the client.
+     */
+    boolean firstReadSinceRebuilt(int owner, int appFd);
+
+    /**
      * Accept a connection on {@code listenDup}, the primary's duplicate of the application's listening socket, so
      * that it outlives this primary from the moment it leaves the queue until {@link #shareAccepted} has handed it
      * over (an accept ring the backups hold, where the kernel has one). Not thread-safe: one accept at a time.
