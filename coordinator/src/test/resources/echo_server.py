@@ -1,15 +1,18 @@
-# echo_server.py PORT WAIT SERVE [ADDRESS]: a line-echo server. WAIT is a class of selectors (EpollSelector,
+# echo_server.py PORT WAIT SERVE [ADDRESS [LATE]]: a line-echo server. WAIT is a class of selectors (EpollSelector,
 # PollSelector, SelectSelector) or 'select' for select.select itself with a 50 ms timeout. It exits after SERVE
 # connections that sent something have closed (0: never) and prints served=N and timeouts=T, T being the waits
-# that ended with nothing ready. ADDRESS defaults to 127.0.0.1.
-import select, selectors, socket, sys
+# that ended with nothing ready. ADDRESS defaults to 127.0.0.1. With LATE it listens, then sleeps LATE seconds
+# before it waits for anything: connections meanwhile are opened by the kernel and not accepted.
+import select, selectors, socket, sys, time
 port, wait_with, serve = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 address = sys.argv[4] if len(sys.argv) > 4 else '127.0.0.1'
+late = float(sys.argv[5]) if len(sys.argv) > 5 else 0
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind((address, port))
 server.listen(128)
 server.setblocking(False)
+time.sleep(late)
 if wait_with == 'select':
     watched = [server]
     wait = lambda: select.select(watched, [], [], 0.05)[0]

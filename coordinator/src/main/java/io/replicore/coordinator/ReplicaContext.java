@@ -36,6 +36,7 @@ public final class ReplicaContext
     private PartitionKind partition = PartitionKind.PROCESS;
     private String serviceAddress;
     private String serviceDevice;
+    private boolean ackGate = true;
 
     public ReplicaContext conclude()
     {
@@ -74,6 +75,12 @@ public final class ReplicaContext
         {
             throw new IllegalArgumentException("the service address must be an IPv4 address with its prefix " +
                 "length, like 198.18.0.100/24, not '" + serviceAddress + "'");
+        }
+        if (ackGate && serviceAddress != null && !Files.isExecutable(gateLoader()))
+        {
+            throw new IllegalArgumentException("the acknowledgement gate's loader is not an executable file: " +
+                gateLoader() + " (build it with mvn package: it needs clang and libbpf-dev), or run without the gate " +
+                "(--no-ack-gate) and lose what a dying kernel acknowledged before it was logged");
         }
         if (heartbeatIntervalNs <= 0)
         {
@@ -342,6 +349,32 @@ public final class ReplicaContext
     public String serviceDevice()
     {
         return serviceDevice;
+    }
+
+    /**
+     * @return true if a kernel partition with a service address puts the acknowledgement gate on its device.
+     */
+    public boolean ackGate()
+    {
+        return ackGate && serviceAddress != null;
+    }
+
+    /**
+     * Kernel partitions: whether the acknowledgement gate (architecture 6d) keeps the kernel from telling a client
+     * more than the log holds; on by default, off only to measure what it costs or where the kernel has no BPF.
+     */
+    public ReplicaContext ackGate(final boolean ackGate)
+    {
+        this.ackGate = ackGate;
+        return this;
+    }
+
+    /**
+     * @return the gate's loader, {@code replicore-gate}, built beside the launcher.
+     */
+    public Path gateLoader()
+    {
+        return launcher.resolveSibling("replicore-gate");
     }
 
     /**

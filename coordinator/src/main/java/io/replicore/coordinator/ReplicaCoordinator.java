@@ -9,6 +9,7 @@ import io.replicore.coordinator.ioowner.BackupSockets;
 import io.replicore.coordinator.ioowner.PrimarySockets;
 import io.replicore.coordinator.ioowner.ServiceAddress;
 import io.replicore.coordinator.ioowner.SocketTakeover;
+import io.replicore.coordinator.logicaltcp.AckGate;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
 import io.replicore.coordinator.replay.ApplicationProcesses;
@@ -92,6 +93,8 @@ public final class ReplicaCoordinator
     private int strayLanes;
     /** Kernel partitions: the address the primary answers for; null if none was given. */
     private final ServiceAddress serviceAddress;
+    /** Kernel partitions: the acknowledgement gate on the service device; null without one. */
+    private AckGate gate;
 
     public ReplicaCoordinator(final ReplicaContext ctx, final EventLog events)
     {
@@ -155,13 +158,15 @@ public final class ReplicaCoordinator
             final Thread heartbeat = startHeartbeat();
             try
             {
-                return runApplication();
+                // beating meanwhile: under emulation loading the gate takes seconds, which is no primary's death
+                return attachGate() ? runApplication() : EXIT_FAILED;
             }
             finally
             {
                 beating = false;
                 heartbeat.join();
                 heldSockets.close();
+                detachGate();
             }
         }
         finally
@@ -175,6 +180,51 @@ public final class ReplicaCoordinator
                 // They would touch it when their read returns; the mapping ends with this process, just after.
                 events.info(strayLanes + " lanes still wait in calls of threads that are gone");
             }
+        }
+    }
+
+    /**
+     * Kernel partitions: put the acknowledgement gate on the service device, in every replica, so that a backup
+     * that takes over has it in place before the service address comes to its kernel.
+     *
+     * @return false if it was asked for and cannot be attached: this replica stops, naming why.
+     */
+    private boolean attachGate()
+    {
+        if (!ctx.ackGate())
+        {
+            return true;
+        }
+        try
+        {
+            final long startNs = System.nanoTime();
+            gate = AckGate.attach(ctx.gateLoader(), ctx.serviceDevice(), serviceAddress.address());
+            events.info(String.format(Locale.ROOT, "acknowledgement gate on %s for %s attached in %.3f ms; SACK " +
+                "is off in this network stack", ctx.serviceDevice(), serviceAddress.address(),
+                (System.nanoTime() - startNs) / 1e6));
+            return true;
+        }
+        catch (final IOException ex)
+        {
+            fail("cannot attach the acknowledgement gate: " + ex.getMessage() + " (--no-ack-gate runs without it, " +
+                "and loses what a dying kernel acknowledged before it was logged)");
+            return false;
+        }
+    }
+
+    private void detachGate()
+    {
+        if (gate == null)
+        {
+            return;
+        }
+        try
+        {
+            gate.close();
+        }
+        catch (final IOException ex)
+        {
+            events.info("the acknowledgement gate stays on " + ctx.serviceDevice() + ": " + ex.getMessage());
         }
     }
 
@@ -331,7 +381,7 @@ public final class ReplicaCoordinator
         throws IOException, InterruptedException
     {
         try (PrimarySockets sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info,
-            kernelPartition()))
+            kernelPartition(), gate))
         {
             final PrimaryLanes lanes = lanes(app, log, sockets);
             try
@@ -728,9 +778,10 @@ public final class ReplicaCoordinator
             unheld.andNot(heldSockets.held(firstProcess));
             final SocketTakeover takeover = SocketTakeover.prepare(heldSockets, replay.lastSequence(),
                 ctx.launcher().resolveSibling(REARM), firstProcess, listener -> stdio.handOver(listener, unheld,
-                    kernelPartition() ? replay::reopenPlaceholder : null));
+                    kernelPartition() ? replay::reopenPlaceholder : null), gate);
             sockets.adopt(takeover);
             claimServiceAddress(); // once the connections exist here (kernel partitions), or a client is reset
+            sockets.knockForOpened(); // the address is here now: the knocks reach the listening sockets
             try
             {
                 heldSockets.close();
@@ -788,7 +839,7 @@ public final class ReplicaCoordinator
             ioPending = true;
             try
             {
-                sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info, kernelPartition());
+                sockets = new PrimarySockets(mailbox, ctx.replicaId(), log, events::info, kernelPartition(), gate);
                 lanes = lanes(app, log, sockets);
             }
             catch (final IOException ex)

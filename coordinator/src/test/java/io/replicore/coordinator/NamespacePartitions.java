@@ -34,10 +34,20 @@ final class NamespacePartitions implements AutoCloseable
     private final String mailbox = "/dev/shm/replicore-kp-" + UUID.randomUUID();
     private final Path workDir;
     private final List<Process> coordinators = new ArrayList<>();
+    private final List<String> coordinatorOptions;
 
     NamespacePartitions(final int replicas) throws Exception
     {
+        this(replicas, List.of());
+    }
+
+    /**
+     * @param coordinatorOptions more options of every replica's coordinator ({@code --no-ack-gate}).
+     */
+    NamespacePartitions(final int replicas, final List<String> coordinatorOptions) throws Exception
+    {
         this.replicas = replicas;
+        this.coordinatorOptions = coordinatorOptions;
         this.workDir = Files.createTempDirectory("replicore-kp");
         try
         {
@@ -106,7 +116,9 @@ final class NamespacePartitions implements AutoCloseable
             ReplicoreCli.class.getName(), "replica", "--id", String.valueOf(id), "--mailbox", mailbox,
             "--partition", "kernel", "--service-address", SERVICE_ADDRESS + "/24", "--service-device", "eth0",
             "--heartbeat-timeout", "300", "--cpus", String.valueOf(id % Runtime.getRuntime().availableProcessors()),
-            "--log", events(id).toString(), "--"));
+            "--log", events(id).toString()));
+        command.addAll(coordinatorOptions);
+        command.add("--");
         command.addAll(program);
         coordinators.add(new ProcessBuilder(command).redirectErrorStream(true)
             .redirectOutput(workDir.resolve("replica-" + id + ".out").toFile())
@@ -139,6 +151,18 @@ final class NamespacePartitions implements AutoCloseable
     String eventsOf(final int id) throws IOException
     {
         return Files.exists(events(id)) ? Files.readString(events(id)) : "(no events)";
+    }
+
+    /**
+     * Wait until replica {@code id}'s coordinator has ended (its application exited), at most {@code seconds}.
+     *
+     * @return its exit status.
+     */
+    int awaitEnd(final int id, final long seconds) throws InterruptedException
+    {
+        final Process coordinator = coordinators.get(id);
+        assertTrue(coordinator.waitFor(seconds, TimeUnit.SECONDS), "replica " + id + " did not end");
+        return coordinator.exitValue();
     }
 
     /**

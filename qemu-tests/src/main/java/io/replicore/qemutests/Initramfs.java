@@ -24,9 +24,13 @@ import java.util.stream.Stream;
  */
 public final class Initramfs
 {
-    /** What the init script loads: the PCI transport, the network card, 9p over virtio, the overlay. */
+    /**
+     * What the init script loads, in order (the list goes in the archive as {@code /modules}): the PCI transport,
+     * the network card, 9p over virtio, the overlay, and the tc hooks and BPF classifier of the coordinators'
+     * acknowledgement gate (loaded here: the kernel's own module requests look in this archive, not the 9p root).
+     */
     public static final List<String> MODULES =
-        List.of("virtio_pci", "virtio_net", "9pnet_virtio", "9p", "overlay");
+        List.of("virtio_pci", "virtio_net", "9pnet_virtio", "9p", "overlay", "sch_ingress", "cls_bpf");
 
     private static final String INIT_RESOURCE = "init";
 
@@ -60,6 +64,7 @@ public final class Initramfs
                 Files.copy(init, root.resolve("init"), StandardCopyOption.REPLACE_EXISTING);
             }
             Files.setPosixFilePermissions(root.resolve("init"), PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.writeString(root.resolve("modules"), String.join("\n", MODULES) + "\n");
 
             final Path modules = ctx.modulesDir();
             final Path guestModules = root.resolve("lib/modules").resolve(modules.getFileName());

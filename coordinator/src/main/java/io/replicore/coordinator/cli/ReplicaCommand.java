@@ -78,6 +78,12 @@ final class ReplicaCommand implements Callable<Integer>
     @Option(names = "--service-device", paramLabel = "DEV", description = "The network device for --service-address.")
     String serviceDevice;
 
+    @Option(names = "--ack-gate", negatable = true, defaultValue = "true", fallbackValue = "true",
+        description = "Kernel partitions with --service-address: put the acknowledgement gate (tc BPF) on the " +
+            "service device, so that the kernel acknowledges no client byte or handshake before it is logged " +
+            "(default). --no-ack-gate leaves it off: what a dying kernel acknowledged but had not logged is lost.")
+    boolean ackGate;
+
     @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "The program and its arguments.")
     List<String> command;
 
@@ -104,7 +110,7 @@ final class ReplicaCommand implements Callable<Integer>
             .stateDir(stateDir).stateCopy(stateCopy).logFile(log).command(command).corruptInputAt(corruptInputAt)
             .dieInAcceptAt(dieInAcceptAt).schedulingMode(schedulingMode(scheduling))
             .heartbeatTimeoutNs(TimeUnit.MILLISECONDS.toNanos(heartbeatTimeoutMs))
-            .partition(PartitionKind.of(partition)).serviceAddress(serviceAddress, serviceDevice);
+            .partition(PartitionKind.of(partition)).serviceAddress(serviceAddress, serviceDevice).ackGate(ackGate);
         try (EventLog events = new EventLog(log, id))
         {
             return new ReplicaCoordinator(ctx, events).run();

@@ -15,6 +15,7 @@ import java.util.BitSet;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -33,6 +34,11 @@ public final class BackupSockets implements AutoCloseable
 {
     private static final HostCalls HOST = Native.load(HostCalls.class);
     private static final int NONE = -1;
+    /**
+     * Opened connections kept at most: more than any listening socket's backlog, so that only handshakes whose
+     * connection the kernel dropped (a client that gave up, a full queue) fall out.
+     */
+    private static final int OPENED_LIMIT = 65536;
 
     /** Null between kernel partitions, which share no sockets. */
     private final SocketShadowChannel channel;
@@ -47,6 +53,12 @@ public final class BackupSockets implements AutoCloseable
     private long followedFrom;
     /** By {@link #key}: what is held for a descriptor of a process. */
     private final Map<Long, HeldSocket> held = new HashMap<>();
+    /**
+     * Kernel partitions: connections whose handshake the primary logged (CONNECTION records) and no accept has named
+     * yet, oldest first, by {@link TcpConnectionState#describe()}.
+     */
+    private final Map<String, HeldSocket> opened = new LinkedHashMap<>();
+    private final TcpConnectionState view = new TcpConnectionState();
     private int connectionCount;
     private int acceptRing = NONE;
     private final ReplicaSlot slot;
@@ -224,6 +236,7 @@ public final class BackupSockets implements AutoCloseable
      */
     public void connectionAccepted(final int owner, final int appFd, final DirectBuffer record, final int offset)
     {
+        opened.remove(view.wrap(record, offset).describe());
         final HeldSocket socket = new HeldSocket(appFd, NONE);
         socket.connection = true;
         socket.state = new UnsafeBuffer(new byte[TcpConnectionState.LENGTH]);
@@ -233,6 +246,36 @@ public final class BackupSockets implements AutoCloseable
         release(held.put(key(owner, appFd), socket));
         connectionCount++;
         slot.connections(connectionCount);
+    }
+
+    /**
+     * Kernel partitions: the primary's kernel opened a connection whose state is at {@code offset} of
+     * {@code record} (a CONNECTION record): the client may hold it for open before the application accepts it.
+     */
+    public void connectionOpened(final DirectBuffer record, final int offset)
+    {
+        final HeldSocket socket = new HeldSocket(NONE, NONE);
+        socket.connection = true;
+        socket.state = new UnsafeBuffer(new byte[TcpConnectionState.LENGTH]);
+        socket.state.putBytes(0, record, offset, TcpConnectionState.LENGTH);
+        socket.output = new RetainedOutput();
+        socket.seenAtNs = System.nanoTime();
+        opened.put(view.wrap(socket.state, 0).describe(), socket);
+        if (opened.size() > OPENED_LIMIT)
+        {
+            opened.remove(opened.keySet().iterator().next());
+        }
+    }
+
+    /**
+     * Kernel partitions, at a takeover: the connections opened that no accept named, oldest first; the caller's
+     * from now on.
+     */
+    List<HeldSocket> takeOpened()
+    {
+        final List<HeldSocket> unaccepted = new ArrayList<>(opened.values());
+        opened.clear();
+        return unaccepted;
     }
 
     /**

@@ -12,9 +12,15 @@ import io.replicore.mailbox.Mailbox;
 import io.replicore.mailbox.ReplicaSlot;
 import io.replicore.mailbox.ReplicaState;
 import jnr.ffi.Pointer;
+import io.replicore.coordinator.logicaltcp.AckGate;
+import io.replicore.coordinator.logicaltcp.GatedConnection;
+import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
+import org.agrona.collections.Long2LongHashMap;
+import org.agrona.collections.Int2ObjectHashMap;
 
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -32,6 +38,11 @@ import java.util.function.Consumer;
  * <p>
  * Between kernel partitions nothing can be handed over: there is no channel and no accept ring, and each accepted
  * connection is described instead ({@link #describeConnection}), its logical TCP state logged with the accept.
+ * Behind an {@link AckGate}, a {@link HandshakeWatch} logs each connection the kernel opens before the client hears
+ * of it, each connection's cap is raised as its input is logged ({@link #delivered}), and after a takeover the
+ * connections the old kernel had opened but the application not accepted are given to its next accepts: a local
+ * connection knocks on the listening socket for each, so that the application's readiness wait and accept see it
+ * coming, and the accept gets the rebuilt connection in the knock's place.
  */
 public final class PrimarySockets implements SocketOwner, AutoCloseable
 {
@@ -41,6 +52,9 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private static final int STAT_MODE_OFFSET = 24;
     private static final long REGISTER_WAIT_NS = TimeUnit.SECONDS.toNanos(10);
     private static final long RING_WAIT_NS = TimeUnit.SECONDS.toNanos(2);
+    private static final int F_SETFL = 4;
+    private static final int O_NONBLOCK = 04000;
+    private static final int SOCK_NONBLOCK = 04000;
 
     private final Mailbox mailbox;
     private final int selfId;
@@ -51,6 +65,16 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final SocketShadowChannel channel;
     /** Kernel partitions: reads each accepted connection's state; null otherwise. */
     private final TcpRepair repair;
+    /** Kernel partitions: the acknowledgement gate and the watch over its handshakes; null without one. */
+    private final AckGate gate;
+    private final HandshakeWatch handshakes;
+    /** Kernel partitions, after a takeover: rebuilt connections nobody accepted yet, oldest first. */
+    private final ArrayDeque<BackupSockets.HeldSocket> openedUnaccepted = new ArrayDeque<>();
+    /** The knocks made for them: each one's socket by its local endpoint ({@link ListeningKnock}). */
+    private final Long2LongHashMap knocks = new Long2LongHashMap(-1);
+    private final ListeningKnock knocker = new ListeningKnock();
+    private volatile boolean knocking;
+    private final TcpConnectionState stateView = new TcpConnectionState();
     private final Map<Integer, ProcessSockets> processes = new HashMap<>();
     private int connectionCount;
     private final List<Integer> acceptedUnseen = new ArrayList<>();
@@ -75,6 +99,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         final BitSet rebuiltUnread = new BitSet();
         /** Per descriptor, bytes an old primary sent that the application will write again; null: none. */
         long[] alreadySent;
+        /** Kernel partitions with a gate: the connections, as the gate keeps them. */
+        final Int2ObjectHashMap<GatedConnection> gated = new Int2ObjectHashMap<>();
     }
 
     /**
@@ -83,25 +109,33 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
      * @param events where it says how accepts are made and what a takeover did.
      * @param logical true between kernel partitions: the backups get each connection's state in the log instead of
      * the sockets.
+     * @param gate kernel partitions: this kernel's acknowledgement gate, whose handshakes this primary logs from
+     * now on; null without one.
      */
     public PrimarySockets(final Mailbox mailbox, final int selfId, final LogSink log, final Consumer<String> events,
-        final boolean logical) throws IOException
+        final boolean logical, final AckGate gate) throws IOException
     {
         this.mailbox = mailbox;
         this.selfId = selfId;
         this.log = log;
         this.events = events;
+        this.gate = logical ? gate : null;
         if (logical)
         {
             mailbox.slot(selfId).acceptRing(-1);
-            events.accept("kernel partition: each connection's TCP state goes in the log with its accept");
+            events.accept("kernel partition: each connection's TCP state goes in the log with its accept" +
+                (gate == null ? "; no acknowledgement gate: a client's bytes or handshake this kernel acknowledged " +
+                "before they were logged are lost with it" : ", each handshake before its SYN-ACK leaves, and no " +
+                "byte is acknowledged before it is logged"));
             this.channel = null;
             this.repair = new TcpRepair();
+            this.handshakes = gate == null ? null : HandshakeWatch.start(gate, log, events);
             return;
         }
         startRing();
         this.channel = SocketShadowChannel.sender();
         this.repair = null;
+        this.handshakes = null;
     }
 
     /**
@@ -112,6 +146,30 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     {
         this.takeovers = takeovers;
         acceptedUnseen.addAll(takeovers.acceptedUnseen());
+        takeovers.gated().forEach((owner, connections) -> of(owner).gated.putAll(connections));
+        openedUnaccepted.addAll(takeovers.opened());
+    }
+
+    /**
+     * Kernel partitions, once the service address is here: knock on the listening socket once for each connection
+     * opened but not accepted, with a local connection to the address the client reached, so that the application
+     * sees a connection coming and accepts; {@link #accept} gives it the rebuilt connection instead of the knock.
+     */
+    public synchronized void knockForOpened()
+    {
+        final String[] why = new String[1];
+        for (final BackupSockets.HeldSocket connection : openedUnaccepted)
+        {
+            final int knock = knocker.knock(stateView.wrap(connection.state, 0), why);
+            if (knock < 0)
+            {
+                events.accept("no knock for the connection opened but not accepted " + stateView.describe() + ": " +
+                    why[0] + "; it waits for another connection to wake the application's accept");
+                continue;
+            }
+            knocks.put(knocker.localEndpoint(knock), knock);
+        }
+        knocking = !knocks.isEmpty();
     }
 
     @Override
@@ -212,7 +270,36 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             return ring.accept(listenDup, flags, address, lengthAddress);
         }
         final int connection = HOST.accept4(listenDup, address, lengthAddress, flags);
-        return connection < 0 ? -Native.lastErrno() : connection;
+        if (connection < 0)
+        {
+            return -Native.lastErrno();
+        }
+        return knocking ? openedInPlaceOfKnock(connection, flags, address, lengthAddress) : connection;
+    }
+
+    /**
+     * If {@code connection} is one of this primary's knocks, close it and give the oldest connection opened but not
+     * accepted instead, with its peer's address and the accept's blocking mode.
+     */
+    private synchronized int openedInPlaceOfKnock(final int connection, final int flags, final Pointer address,
+        final Pointer lengthAddress)
+    {
+        final long peer = knocker.peerEndpoint(connection);
+        final long knock = peer < 0 ? -1 : knocks.remove(peer);
+        if (knock < 0 || openedUnaccepted.isEmpty())
+        {
+            return connection;
+        }
+        knocking = !knocks.isEmpty();
+        HOST.close(connection);
+        HOST.close((int)knock);
+        final int opened = openedUnaccepted.poll().socket;
+        HOST.fcntl(opened, F_SETFL, (flags & SOCK_NONBLOCK) != 0 ? O_NONBLOCK : 0);
+        if (address != null)
+        {
+            HOST.getpeername(opened, address, lengthAddress);
+        }
+        return opened;
     }
 
     /**
@@ -299,7 +386,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public synchronized void accepted(final int owner, final int appFd)
+    public synchronized void accepted(final int owner, final int appFd, final DirectBuffer state)
     {
         closed(owner, appFd);
         final ProcessSockets process = of(owner);
@@ -307,6 +394,36 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         process.connections.set(appFd);
         connectionCount++;
         publishConnections();
+        final GatedConnection gated = gate == null || state == null ? null :
+            GatedConnection.of(stateView.wrap(state, 0), 0, false);
+        if (gated != null)
+        {
+            process.gated.put(appFd, gated); // admitted when its handshake was logged: its cap is its base
+        }
+    }
+
+    @Override
+    public void delivered(final int owner, final int appFd, final long bytes, final boolean end)
+    {
+        if (gate == null)
+        {
+            return; // no lock taken where there is no gate
+        }
+        synchronized (this)
+        {
+            final ProcessSockets process = processes.get(owner);
+            final GatedConnection gated = process == null ? null : process.gated.get(appFd);
+            if (gated == null)
+            {
+                return;
+            }
+            gated.delivered(bytes, end);
+            if (!gate.admit(gated))
+            {
+                events.accept("the acknowledgement gate could not be raised for descriptor " + appFd + " of process " +
+                    owner + ": errno " + Native.lastErrno() + "; its client waits for acknowledgements");
+            }
+        }
     }
 
     private void publishConnections()
@@ -361,6 +478,11 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             connectionCount--;
             publishConnections();
         }
+        final GatedConnection gated = process.gated.remove(appFd);
+        if (gated != null)
+        {
+            gate.forget(gated);
+        }
         process.shared.clear(appFd);
         process.rebuiltUnread.clear(appFd);
         process.notSockets.clear(appFd);
@@ -379,6 +501,10 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         {
             connectionCount -= process.connections.cardinality();
             publishConnections();
+            if (gate != null)
+            {
+                process.gated.values().forEach(gate::forget);
+            }
         }
     }
 
@@ -429,6 +555,11 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     @Override
     public void close() throws IOException
     {
+        if (handshakes != null)
+        {
+            handshakes.close();
+            events.accept(gate.summary());
+        }
         if (ring != null)
         {
             mailbox.slot(selfId).acceptRing(0);
@@ -437,6 +568,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         synchronized (this)
         {
             acceptedUnseen.forEach(HOST::close);
+            openedUnaccepted.forEach(opened -> HOST.close(opened.socket));
+            knocks.forEachLong((endpoint, knock) -> HOST.close((int)knock));
             if (takeovers != null)
             {
                 takeovers.close();

@@ -3,16 +3,20 @@ package io.replicore.coordinator.ioowner;
 import io.replicore.coordinator.intercept.DescriptorFlags;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.intercept.Syscalls;
+import io.replicore.coordinator.logicaltcp.AckGate;
+import io.replicore.coordinator.logicaltcp.GatedConnection;
 import io.replicore.coordinator.logicaltcp.TcpConnectionState;
 import io.replicore.coordinator.logicaltcp.TcpRepair;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.replay.ReplicaStop;
+import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -67,6 +71,12 @@ public final class SocketTakeover implements AutoCloseable
     private final Path rearmHelper;
     /** Kernel partitions: rebuilds the connections; null when the sockets were handed over. */
     private final TcpRepair repair;
+    /** Kernel partitions: the acknowledgement gate the rebuilt connections go behind; null if there is none. */
+    private final AckGate gate;
+    /** Kernel partitions, with a gate: each rebuilt connection as the gate keeps it, by owner and descriptor. */
+    private final Map<Integer, Int2ObjectHashMap<GatedConnection>> gated = new HashMap<>();
+    /** Kernel partitions: connections the old primary's kernel opened and nobody accepted, rebuilt here. */
+    private final List<BackupSockets.HeldSocket> opened = new ArrayList<>();
     private final TcpConnectionState stateView = new TcpConnectionState();
     /** The sockets of processes not taken over yet, by owner: asked without a lock by every call's lane. */
     private Map<Integer, List<BackupSockets.HeldSocket>> pending = Map.of();
@@ -94,21 +104,24 @@ public final class SocketTakeover implements AutoCloseable
     {
     }
 
-    private SocketTakeover(final Path rearmHelper, final TcpRepair repair)
+    private SocketTakeover(final Path rearmHelper, final TcpRepair repair, final AckGate gate)
     {
         this.rearmHelper = rearmHelper;
         this.repair = repair;
+        this.gate = gate;
     }
 
     /**
      * Take everything the backup holds, as its log ends at {@code position}.
      *
      * @param mainOwner the application's first process, which also gets what {@code mainHandover} puts in place.
+     * @param gate kernel partitions: the acknowledgement gate of this kernel, or null.
      */
     public static SocketTakeover prepare(final BackupSockets sockets, final long position, final Path rearmHelper,
-        final int mainOwner, final MainHandover mainHandover) throws ReplicaStop
+        final int mainOwner, final MainHandover mainHandover, final AckGate gate) throws ReplicaStop
     {
-        final SocketTakeover takeover = new SocketTakeover(rearmHelper, sockets.isLogical() ? new TcpRepair() : null);
+        final SocketTakeover takeover = new SocketTakeover(rearmHelper, sockets.isLogical() ? new TcpRepair() : null,
+            gate);
         takeover.mainOwner = mainOwner;
         takeover.mainHandover = mainHandover;
         for (final int[] rest : sockets.takeRest(position))
@@ -132,7 +145,7 @@ public final class SocketTakeover implements AutoCloseable
         takeover.pending = new ConcurrentHashMap<>(sockets.detach());
         if (takeover.repair != null)
         {
-            takeover.makeAll();
+            takeover.makeAll(sockets.takeOpened());
         }
         return takeover;
     }
@@ -216,14 +229,55 @@ public final class SocketTakeover implements AutoCloseable
      * cannot be made is said in the report and keeps its stand-in (the application finds that connection dead), so
      * that the others go on.
      */
-    private void makeAll()
+    private void makeAll(final List<BackupSockets.HeldSocket> unaccepted)
     {
         final long startNs = System.nanoTime();
         final int[] made = new int[2];
         pending.forEach((owner, sockets) -> make(owner, sockets, startNs, made));
         pending.values().removeIf(List::isEmpty);
-        notes.add(String.format(Locale.ROOT, "%d connections rebuilt with TCP_REPAIR and %d listening sockets made " +
-            "in this kernel in %.3f ms", made[0], made[1], (System.nanoTime() - startNs) / 1e6));
+        makeOpened(unaccepted, startNs);
+        notes.add(String.format(Locale.ROOT, "%d connections rebuilt with TCP_REPAIR, %d opened but not accepted " +
+            "rebuilt for the next accepts and %d listening sockets made in this kernel in %.3f ms", made[0],
+            opened.size(), made[1], (System.nanoTime() - startNs) / 1e6));
+    }
+
+    /**
+     * Rebuild the connections the old primary's kernel opened (their handshake is in the log) that the
+     * application had not accepted: the clients hold them for open.
+     */
+    private void makeOpened(final List<BackupSockets.HeldSocket> unaccepted, final long nowNs)
+    {
+        final String[] why = new String[1];
+        for (final BackupSockets.HeldSocket socket : unaccepted)
+        {
+            stateView.wrap(socket.state, 0);
+            socket.socket = repair.rebuild(stateView, new TcpRepair.Position(0, false, false,
+                (nowNs - socket.seenAtNs) / 1_000_000), socket.output, why);
+            if (socket.socket < 0)
+            {
+                notes.add("a connection opened but not accepted (" + stateView.describe() + ") could not be made " +
+                    "here: " + why[0]);
+                continue;
+            }
+            gate(stateView, 0, false);
+            opened.add(socket);
+        }
+    }
+
+    /**
+     * Put a rebuilt connection behind this kernel's acknowledgement gate, before the service address comes here.
+     *
+     * @return the connection as the gate keeps it, or null without a gate.
+     */
+    private GatedConnection gate(final TcpConnectionState state, final long delivered, final boolean peerFinished)
+    {
+        final GatedConnection connection = gate == null ? null : GatedConnection.of(state, delivered, peerFinished);
+        if (connection != null && !gate.admit(connection))
+        {
+            notes.add("connection " + state.describe() + " could not be put behind the acknowledgement gate: errno " +
+                Native.lastErrno());
+        }
+        return connection;
     }
 
     /**
@@ -248,6 +302,12 @@ public final class SocketTakeover implements AutoCloseable
                     socket.peerFinished, socket.shutWrite, (nowNs - socket.seenAtNs) / 1_000_000), socket.output,
                     why);
                 made[0] += socket.socket >= 0 ? 1 : 0;
+                final GatedConnection gated = socket.socket >= 0 ?
+                    gate(stateView, socket.delivered, socket.peerFinished) : null;
+                if (gated != null)
+                {
+                    this.gated.computeIfAbsent(owner, unused -> new Int2ObjectHashMap<>()).put(socket.appFd, gated);
+                }
                 if (socket.socket >= 0 && made[0] <= DETAILED_CONNECTIONS)
                 {
                     notes.add("connection " + socket.appFd + " (" + stateView.describe() + "): " +
@@ -356,11 +416,29 @@ public final class SocketTakeover implements AutoCloseable
      */
     public static void warmUp()
     {
-        final SocketTakeover takeover = new SocketTakeover(null, null);
+        final SocketTakeover takeover = new SocketTakeover(null, null, null);
         AcceptRing.warmUp();
         HOST.getsockopt(-1, IPPROTO_TCP, TCP_INFO, takeover.info.pointer(), takeover.info.at(TCP_INFO_LENGTH));
         HOST.ioctl(-1, SIOCINQ, takeover.info.pointer());
         HOST.recvfrom(-1, takeover.drain.pointer(), 1, MSG_DONTWAIT, null, null);
+    }
+
+    /**
+     * @return kernel partitions, with a gate: the rebuilt connections as the gate keeps them, by owner and
+     * descriptor; the caller's from now on.
+     */
+    public Map<Integer, Int2ObjectHashMap<GatedConnection>> gated()
+    {
+        return gated;
+    }
+
+    /**
+     * @return kernel partitions: the connections the old primary's kernel opened and the application had not
+     * accepted, rebuilt here (oldest first); the caller's from now on.
+     */
+    public List<BackupSockets.HeldSocket> opened()
+    {
+        return opened;
     }
 
     /**

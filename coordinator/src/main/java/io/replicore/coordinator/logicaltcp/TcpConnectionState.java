@@ -93,6 +93,15 @@ public final class TcpConnectionState
         return buffer.getShort(offset + PEER_PORT_OFFSET) & 0xFFFF;
     }
 
+    /**
+     * @return an IPv4 address's four bytes as they lie in memory (network order), read as one int: written back
+     * with putInt they are the same bytes.
+     */
+    public int rawAddress(final boolean local)
+    {
+        return buffer.getInt(offset + (local ? LOCAL_ADDRESS_OFFSET : PEER_ADDRESS_OFFSET));
+    }
+
     public int sendBase()
     {
         return buffer.getInt(offset + SEND_BASE_OFFSET);

@@ -69,11 +69,6 @@ public final class TcpRepair
             ((info & TCPI_OPT_WSCALE) != 0 ? TcpConnectionState.OPTION_WINDOW_SCALE : 0)));
         into.putByte(offset + TcpConnectionState.SEND_WSCALE_OFFSET, (byte)(wscales & 0xF));
         into.putByte(offset + TcpConnectionState.RECEIVE_WSCALE_OFFSET, (byte)(wscales >>> 4));
-        if (get(connection, IPPROTO_TCP, TCP_MAXSEG, 4) < 0)
-        {
-            return "TCP_MAXSEG: errno " + Native.lastErrno();
-        }
-        into.putInt(offset + TcpConnectionState.MSS_OFFSET, s.getInt(0));
         final String addresses = captureAddresses(connection, into, offset);
         if (addresses != null)
         {
@@ -125,6 +120,12 @@ public final class TcpRepair
     private String captureInRepair(final int connection, final MutableDirectBuffer into, final int offset)
     {
         final UnsafeBuffer s = scratch.buffer();
+        // In repair mode TCP_MAXSEG is the MSS clamp (what the peer announced), which a rebuilt socket needs.
+        if (get(connection, IPPROTO_TCP, TCP_MAXSEG, 4) < 0)
+        {
+            return "TCP_MAXSEG: errno " + Native.lastErrno();
+        }
+        into.putInt(offset + TcpConnectionState.MSS_OFFSET, s.getInt(0));
         int receiveBase = 0;
         boolean consistent = false;
         for (int i = 0; i < CONSISTENT_TRIES && !consistent; i++)
@@ -228,6 +229,11 @@ public final class TcpRepair
         {
             return "IP_TRANSPARENT: errno " + Native.lastErrno();
         }
+        // The MSS is fixed as connect() sets the socket up: the repair option afterwards would not change it.
+        if (set(socket, IPPROTO_TCP, TCP_MAXSEG, state.mss()) < 0)
+        {
+            return "TCP_MAXSEG " + state.mss() + ": errno " + Native.lastErrno();
+        }
         if (CALLS.bind(socket, scratch.pointer(), state.putSockaddr(true, s, 0)) < 0)
         {
             return "bind to " + state.describe() + ": errno " + Native.lastErrno();
@@ -255,15 +261,18 @@ public final class TcpRepair
         {
             return queued;
         }
+        // A FIN queued in repair mode counts as sent, as the dead kernel's was: the client's acknowledgement of it
+        // is then one this socket accepts (one beyond what it sent would be dropped, with the client's FIN).
+        if (position.shutWrite() && (set(socket, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) < 0 ||
+            CALLS.shutdown(socket, SHUT_WR) < 0))
+        {
+            return "shutdown in repair mode: errno " + Native.lastErrno();
+        }
         // Leaving repair mode sends a window probe: the client's answer acknowledges what it already has.
         if (set(socket, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE) < 0 ||
             set(socket, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF) < 0)
         {
             return "leaving repair mode: errno " + Native.lastErrno();
-        }
-        if (position.shutWrite() && CALLS.shutdown(socket, SHUT_WR) < 0)
-        {
-            return "shutdown: errno " + Native.lastErrno();
         }
         return null;
     }

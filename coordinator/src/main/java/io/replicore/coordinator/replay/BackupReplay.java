@@ -860,6 +860,13 @@ public final class BackupReplay
             final int read = reader.poll(this::take, 1);
             if (read == 1)
             {
+                if (recordSequence == previous + 1 && recordType == TYPE_CONNECTION)
+                {
+                    // belongs to no thread: kept at once, until an accept names the connection
+                    sockets.connectionOpened(record, 0);
+                    ownSlot.logSequence(recordSequence);
+                    continue;
+                }
                 if (recordSequence == previous + 1)
                 {
                     return true;

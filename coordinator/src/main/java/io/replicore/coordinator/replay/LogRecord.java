@@ -6,7 +6,7 @@ import org.agrona.MutableDirectBuffer;
 /**
  * The replication log: what a primary appends to each backup's channel for every intercepted call, in call
  * order. These are the payloads of channel records ({@link io.replicore.mailbox.ChannelRecord}); the channel's
- * record type says which of the three kinds it is.
+ * record type says which of the four kinds it is.
  * <pre>
  * CALL (type 1): the outcome of one intercepted system call.
  *    0                   1                   2                   3
@@ -44,6 +44,13 @@ import org.agrona.MutableDirectBuffer;
  *
  * EXIT (type 2): the application ended.        STOP (type 3): the primary stopped on a call it cannot replay.
  *   |  Wait Status (4) | reserved (4) |         |  Call Number (4) | Message Length (4) | Message, UTF-8 ... |
+ *
+ * CONNECTION (type 4), kernel partitions: the primary's kernel is about to send a client the SYN-ACK that opens
+ * a connection, which the application has not accepted yet (the acknowledgement gate held it until this record
+ * was appended). The payload is the connection's logical TCP state (72 bytes,
+ * io.replicore.coordinator.logicaltcp.TcpConnectionState). It belongs to no thread: a backup keeps it as it reads
+ * it, until the accept's SOCKET record names the same connection; a new primary rebuilds the connections still
+ * kept and gives them to the application's next accepts.
  * </pre>
  */
 public final class LogRecord
@@ -51,6 +58,7 @@ public final class LogRecord
     public static final int TYPE_CALL = 1;
     public static final int TYPE_EXIT = 2;
     public static final int TYPE_STOP = 3;
+    public static final int TYPE_CONNECTION = 4;
 
     public static final int ACTION_CONTINUE = 1;
     public static final int ACTION_RESULT = 2;

@@ -606,7 +606,7 @@ public final class PrimaryCalls
         appendRecord(length);
         if (socket)
         {
-            consume(dup, n);
+            consume(fd, dup, n, n == 0 && capacity > 0);
         }
         respond(listener.answer(n));
     }
@@ -1229,7 +1229,7 @@ public final class PrimaryCalls
                 installed = listener.installDescriptor(connection, -1, (flags & SOCK_CLOEXEC) != 0, false);
                 if (installed >= 0)
                 {
-                    sockets.accepted(call.logicalPid, installed);
+                    sockets.accepted(call.logicalPid, installed, described > 0 ? connectionState : null);
                 }
                 HOST.close(connection);
                 if (installed == SeccompListener.GONE)
@@ -1349,7 +1349,7 @@ public final class PrimaryCalls
         appendRecord(recordLength);
         if ((flags & MSG_PEEK) == 0)
         {
-            consume(dup, n);
+            consume(fd, dup, n, n == 0 && length > 0);
         }
         respond(listener.answer(n));
     }
@@ -1380,9 +1380,10 @@ public final class PrimaryCalls
     }
 
     /**
-     * Take from the connection's queue the {@code n} bytes just peeked and logged.
+     * Take from the connection's queue the {@code n} bytes just peeked and logged, which the application's
+     * {@code fd} now has (or the end of its input, if {@code end}).
      */
-    private void consume(final int dup, final long n) throws ReplicaStop
+    private void consume(final int fd, final int dup, final long n, final boolean end) throws ReplicaStop
     {
         // A replaced primary must not take bytes from the queue: its successor has consumed these itself (logical
         // TCP) and what follows them is its successor's input.
@@ -1398,6 +1399,7 @@ public final class PrimaryCalls
             }
             left -= consumed;
         }
+        sockets.delivered(call.logicalPid, fd, n, end);
     }
 
     /**
@@ -1504,7 +1506,7 @@ public final class PrimaryCalls
         appendRecord(length);
         if (socket && (flags & MSG_PEEK) == 0)
         {
-            consume(dup, n);
+            consume(fd, dup, n, n == 0 && scatterCapacity(count, 0) > 0);
         }
         respond(listener.answer(n));
     }

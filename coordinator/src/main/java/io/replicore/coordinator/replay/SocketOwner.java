@@ -2,6 +2,7 @@ package io.replicore.coordinator.replay;
 
 import io.replicore.coordinator.intercept.SeccompListener;
 import jnr.ffi.Pointer;
+import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
 /**
@@ -74,8 +75,17 @@ public interface SocketOwner
 
     /**
      * The connection shared by {@link #shareAccepted} is the application's {@code appFd}.
+     *
+     * @param state its logical TCP state as {@link #describeConnection} wrote it (at offset 0), or null where it
+     * wrote none.
      */
-    void accepted(int owner, int appFd);
+    void accepted(int owner, int appFd, DirectBuffer state);
+
+    /**
+     * The application read {@code bytes} of {@code appFd}'s input, logged and consumed, or the end of it if
+     * {@code end}: between kernel partitions its kernel may now acknowledge them to the client.
+     */
+    void delivered(int owner, int appFd, long bytes, boolean end);
 
     /**
      * The application closed {@code appFd}.

@@ -1,0 +1,96 @@
+package io.replicore.coordinator.logicaltcp;
+
+import org.agrona.MutableDirectBuffer;
+
+import java.nio.ByteOrder;
+
+/**
+ * One connection behind the {@link AckGate}: its key in the gate's map, as the service's side sees it, and its cap,
+ * the sequence number of the first byte of the client's input that is not in the log yet (one more once the
+ * application has read the client's FIN, which takes a sequence number). The gate lowers every acknowledgement the
+ * kernel sends on the connection to the cap; the primary raises it after each logged read. IPv4 only, as the
+ * service address is.
+ * <pre>
+ *   key (12 bytes, struct gate_key of gate.h):
+ *     0 Local Address (4) | 4 Peer Address (4) | 8 Local Port (2) | 10 Peer Port (2)     all in network order
+ *   value (16 bytes, struct gate_cap):
+ *     0 ISS (4): the SYN-ACK's sequence number | 4 Cap (4) | 8 reserved (8)              host order
+ * </pre>
+ */
+public final class GatedConnection
+{
+    public static final int LOCAL_ADDRESS_OFFSET = 0;
+    public static final int PEER_ADDRESS_OFFSET = 4;
+    public static final int LOCAL_PORT_OFFSET = 8;
+    public static final int PEER_PORT_OFFSET = 10;
+    public static final int KEY_LENGTH = 12;
+    public static final int ISS_OFFSET = 0;
+    public static final int CAP_OFFSET = 4;
+    public static final int RESERVED_OFFSET = 8;
+    public static final int VALUE_LENGTH = 16;
+
+    private final int localAddress;
+    private final int peerAddress;
+    private final short localPort;
+    private final short peerPort;
+    private final int iss;
+    private int cap;
+    private boolean finished;
+
+    private GatedConnection(final TcpConnectionState state, final long delivered, final boolean peerFinished)
+    {
+        localAddress = state.rawAddress(true);
+        peerAddress = state.rawAddress(false);
+        localPort = (short)state.localPort();
+        peerPort = (short)state.peerPort();
+        iss = state.sendBase() - 1;
+        cap = (int)(state.receiveBase() + delivered + (peerFinished ? 1 : 0));
+        finished = peerFinished;
+    }
+
+    /**
+     * @param delivered bytes of the client's input the log has delivered to the application.
+     * @param peerFinished the application has read the client's FIN.
+     * @return the connection as the gate keeps it, or null if it is not IPv4 (the gate keeps only those).
+     */
+    public static GatedConnection of(final TcpConnectionState state, final long delivered,
+        final boolean peerFinished)
+    {
+        return state.family() == TcpConnectionState.AF_INET ? new GatedConnection(state, delivered, peerFinished) :
+            null;
+    }
+
+    /**
+     * The application read {@code bytes} of input that are in the log now, or the end of the input if
+     * {@code end}: the kernel may acknowledge them.
+     */
+    public void delivered(final long bytes, final boolean end)
+    {
+        cap += (int)bytes;
+        if (end && !finished)
+        {
+            cap++;
+            finished = true;
+        }
+    }
+
+    public int cap()
+    {
+        return cap;
+    }
+
+    public void putKey(final MutableDirectBuffer into, final int at)
+    {
+        into.putInt(at + LOCAL_ADDRESS_OFFSET, localAddress);
+        into.putInt(at + PEER_ADDRESS_OFFSET, peerAddress);
+        into.putShort(at + LOCAL_PORT_OFFSET, localPort, ByteOrder.BIG_ENDIAN);
+        into.putShort(at + PEER_PORT_OFFSET, peerPort, ByteOrder.BIG_ENDIAN);
+    }
+
+    public void putValue(final MutableDirectBuffer into, final int at)
+    {
+        into.putInt(at + ISS_OFFSET, iss);
+        into.putInt(at + CAP_OFFSET, cap);
+        into.putLong(at + RESERVED_OFFSET, 0);
+    }
+}
