@@ -3,7 +3,7 @@ package io.replicore.coordinator;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -24,6 +24,8 @@ class AcknowledgementGateTest
     private static final int BYTES = 20_000;
     /** What TCP_INFO counts once everything the client sent is acknowledged: the SYN and the FIN count one each. */
     private static final long ACKED_ALL = BYTES + 2;
+    /** ready_then_read.py's sleep between its epoll wait and its read. */
+    private static final long TOLD_DELAY_S = 4;
     private static final Pattern PROBE = Pattern.compile("acked_early=(\\d+) acked_after=(\\d+) answer=got (\\d+)");
 
     @Test
@@ -68,24 +70,45 @@ class AcknowledgementGateTest
     @Test
     void connectionsTheDeadKernelOpenedButTheApplicationHadNotAcceptedAreServedByTheNewPrimary() throws Exception
     {
-        final Path clients = EchoServer.resource("echo_clients.py");
         try (NamespacePartitions partitions = new NamespacePartitions(2))
         {
-            final String[] server = EchoServer.command(NamespacePartitions.SERVICE_ADDRESS, PORT, "EpollSelector", 0);
-            final List<String> late = new java.util.ArrayList<>(List.of(server));
+            final List<String> late = new ArrayList<>(List.of(EchoServer.command(
+                NamespacePartitions.SERVICE_ADDRESS, PORT, "EpollSelector", 0)));
             late.add("6"); // the application sleeps before its first accept
             partitions.startAll(late, PORT);
-            final Process echo = partitions.inClient("/usr/bin/python3", clients.toString(),
-                NamespacePartitions.SERVICE_ADDRESS, String.valueOf(PORT), "5", "1").start();
-            Thread.sleep(1500);
-            partitions.killPartition(0);
-            final String report = new String(echo.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(echo.waitFor(60, TimeUnit.SECONDS), "the clients did not finish");
-            assertEquals(0, echo.exitValue(), report + partitions.eventsOf(1));
-            assertTrue(report.startsWith("clients=5 errors=0"), report);
+            partitions.echoClientsAcrossPrimaryDeath(PORT, 5, 1, 1500);
             final String events = partitions.eventsOf(1);
             final Matcher opened = Pattern.compile("(\\d+) opened but not accepted rebuilt").matcher(events);
             assertTrue(opened.find() && Integer.parseInt(opened.group(1)) >= 5, events);
+        }
+    }
+
+    /**
+     * The application was told a connection's line was there (its epoll wait returned) and the primary's kernel died
+     * before it read it: the line was logged with that answer, the dead kernel acknowledged it, and the new primary
+     * puts it back in the rebuilt connection's queue, so the application's non-blocking read finds it at once.
+     */
+    @Test
+    void inputTheApplicationWasToldOfIsInTheNewPrimarysQueueWhenItReadsIt() throws Exception
+    {
+        try (NamespacePartitions partitions = new NamespacePartitions(2))
+        {
+            partitions.startAll(List.of("/usr/bin/python3", EchoServer.resource("ready_then_read.py").toString(),
+                String.valueOf(PORT), NamespacePartitions.SERVICE_ADDRESS, String.valueOf(TOLD_DELAY_S)), PORT);
+            Thread.sleep(TimeUnit.SECONDS.toMillis(TOLD_DELAY_S + 1)); // startAll's own probe has been served
+            final Process client = partitions.inClient("/usr/bin/python3", "-c", String.join("\n",
+                "import socket",
+                "conn = socket.create_connection(('" + NamespacePartitions.SERVICE_ADDRESS + "', " + PORT + "), 60)",
+                "conn.sendall(b'told and not read\\n')",
+                "got = b''",
+                "while not got.endswith(b'\\n'): got += conn.recv(100) or b'\\n'",
+                "print('echo=' + got.decode().strip())")).start();
+            Thread.sleep(TimeUnit.SECONDS.toMillis(TOLD_DELAY_S) / 2); // the server sleeps between epoll and recv
+            partitions.killPartition(0);
+            final String report = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(client.waitFor(60, TimeUnit.SECONDS), "the client did not finish");
+            assertEquals("echo=told and not read", report.trim(), partitions.eventsOf(1));
+            assertEquals("epoch 2 primary 1", partitions.leadership());
         }
     }
 

@@ -6,6 +6,7 @@ import io.replicore.mailbox.MailboxContext;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -151,6 +152,26 @@ final class NamespacePartitions implements AutoCloseable
     String eventsOf(final int id) throws IOException
     {
         return Files.exists(events(id)) ? Files.readString(events(id)) : "(no events)";
+    }
+
+    /**
+     * Run {@code clients} clients of echo_clients.py for {@code seconds} against the service on {@code port} while
+     * replica 0's partition dies {@code killAfterMs} in; every one must get every line back.
+     *
+     * @return their report.
+     */
+    String echoClientsAcrossPrimaryDeath(final int port, final int clients, final int seconds,
+        final long killAfterMs) throws Exception
+    {
+        final Process echo = inClient("/usr/bin/python3", EchoServer.resource("echo_clients.py").toString(),
+            SERVICE_ADDRESS, String.valueOf(port), String.valueOf(clients), String.valueOf(seconds)).start();
+        Thread.sleep(killAfterMs);
+        killPartition(0);
+        final String report = new String(echo.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(echo.waitFor(60, TimeUnit.SECONDS), "the clients did not finish");
+        assertEquals(0, echo.exitValue(), report + eventsOf(1));
+        assertTrue(report.startsWith("clients=" + clients + " errors=0"), report);
+        return report;
     }
 
     /**

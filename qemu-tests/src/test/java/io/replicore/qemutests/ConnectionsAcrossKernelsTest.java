@@ -26,8 +26,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Replica 0's kernel dies while the clients are in the middle, by each fault the rig injects; replica 1's kernel
  * sees its heartbeats stop, rebuilds the connections with TCP_REPAIR from the log, takes the virtual IP over, and
  * the clients go on: a long download from lighttpd arrives whole, long-lived echo connections get every byte back
- * in order, and (tagged {@code ack-window}, architecture 6c) a run of many HTTP requests has none fail. The
- * client-side pause and lighttpd's throughput before and after are printed.
+ * in order, and a run of many HTTP requests has none fail, which needs the acknowledgement gate (architecture 6d):
+ * requests the dying kernel had and connections it had opened are in the log. The client-side pause and lighttpd's
+ * throughput before and after are printed.
  */
 @Tag("qemu")
 class ConnectionsAcrossKernelsTest
@@ -108,12 +109,6 @@ class ConnectionsAcrossKernelsTest
         }
     }
 
-    /**
-     * Depends on the acknowledgement window of architecture 6c: a request the dying kernel acknowledged before
-     * lighttpd read it, or a connection it completed before lighttpd accepted it, is not in the log, so the new
-     * primary cannot answer it.
-     */
-    @Tag("ack-window")
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"kill", "panic", "mce"})
     void everyRequestOfARunOfManyIsServedWhenThePrimarysKernelDies(final String fault) throws Exception

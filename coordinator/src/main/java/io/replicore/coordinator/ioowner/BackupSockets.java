@@ -2,8 +2,10 @@ package io.replicore.coordinator.ioowner;
 
 import io.replicore.coordinator.logicaltcp.RetainedOutput;
 import io.replicore.coordinator.logicaltcp.TcpConnectionState;
+import io.replicore.coordinator.logicaltcp.UnreadInput;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.replay.LogRecord;
 import io.replicore.coordinator.replay.Signature;
 import io.replicore.mailbox.ReplicaSlot;
 import org.agrona.DirectBuffer;
@@ -83,6 +85,8 @@ public final class BackupSockets implements AutoCloseable
         boolean shutWrite;
         /** Kernel partitions: how the application made a socket that is not a connection. */
         SocketRecipe recipe;
+        /** Kernel partitions: input the primary announced to the application that it has not read yet. */
+        UnreadInput unread;
 
         HeldSocket(final int appFd, final int socket)
         {
@@ -237,15 +241,23 @@ public final class BackupSockets implements AutoCloseable
     public void connectionAccepted(final int owner, final int appFd, final DirectBuffer record, final int offset)
     {
         opened.remove(view.wrap(record, offset).describe());
+        release(held.put(key(owner, appFd), logicalConnection(appFd, record, offset)));
+        connectionCount++;
+        slot.connections(connectionCount);
+    }
+
+    /**
+     * @return a connection kept as the logical TCP state at {@code offset} of {@code record}, nothing read or written.
+     */
+    private static HeldSocket logicalConnection(final int appFd, final DirectBuffer record, final int offset)
+    {
         final HeldSocket socket = new HeldSocket(appFd, NONE);
         socket.connection = true;
         socket.state = new UnsafeBuffer(new byte[TcpConnectionState.LENGTH]);
         socket.state.putBytes(0, record, offset, TcpConnectionState.LENGTH);
         socket.output = new RetainedOutput();
         socket.seenAtNs = System.nanoTime();
-        release(held.put(key(owner, appFd), socket));
-        connectionCount++;
-        slot.connections(connectionCount);
+        return socket;
     }
 
     /**
@@ -254,12 +266,7 @@ public final class BackupSockets implements AutoCloseable
      */
     public void connectionOpened(final DirectBuffer record, final int offset)
     {
-        final HeldSocket socket = new HeldSocket(NONE, NONE);
-        socket.connection = true;
-        socket.state = new UnsafeBuffer(new byte[TcpConnectionState.LENGTH]);
-        socket.state.putBytes(0, record, offset, TcpConnectionState.LENGTH);
-        socket.output = new RetainedOutput();
-        socket.seenAtNs = System.nanoTime();
+        final HeldSocket socket = logicalConnection(NONE, record, offset);
         opened.put(view.wrap(socket.state, 0).describe(), socket);
         if (opened.size() > OPENED_LIMIT)
         {
@@ -370,7 +377,31 @@ public final class BackupSockets implements AutoCloseable
         if (socket != null)
         {
             socket.delivered += bytes;
+            if (socket.unread != null)
+            {
+                socket.unread.read(bytes);
+            }
         }
+    }
+
+    /**
+     * Kernel partitions: the primary announced input of a connection to its application (an INPUT record at
+     * {@code offset} of {@code record}).
+     */
+    public void inputAnnounced(final DirectBuffer record, final int offset)
+    {
+        final HeldSocket socket = held.get(key(record.getInt(offset + LogRecord.INPUT_OWNER_OFFSET),
+            record.getInt(offset + LogRecord.INPUT_DESCRIPTOR_OFFSET)));
+        if (socket == null || socket.state == null)
+        {
+            return; // a connection closed meanwhile: nobody will read it
+        }
+        if (socket.unread == null)
+        {
+            socket.unread = new UnreadInput();
+        }
+        socket.unread.announced(record, offset + LogRecord.INPUT_BYTES_OFFSET,
+            record.getInt(offset + LogRecord.INPUT_LENGTH_OFFSET));
     }
 
     public void written(final int owner, final int appFd, final long bytes)

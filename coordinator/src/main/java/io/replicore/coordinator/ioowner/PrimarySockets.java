@@ -3,8 +3,10 @@ package io.replicore.coordinator.ioowner;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.logicaltcp.TcpConnectionState;
 import io.replicore.coordinator.logicaltcp.TcpRepair;
+import io.replicore.coordinator.natives.GateCalls;
 import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
+import io.replicore.coordinator.replay.LogRecord;
 import io.replicore.coordinator.replay.LogSink;
 import io.replicore.coordinator.replay.ReplicaStop;
 import io.replicore.coordinator.replay.SocketOwner;
@@ -17,6 +19,7 @@ import io.replicore.coordinator.logicaltcp.GatedConnection;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.collections.Long2LongHashMap;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
 
 import java.io.IOException;
@@ -55,6 +58,14 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private static final int F_SETFL = 4;
     private static final int O_NONBLOCK = 04000;
     private static final int SOCK_NONBLOCK = 04000;
+    private static final int F_DUPFD_CLOEXEC = 1030;
+    private static final int MSG_PEEK = 0x2;
+    private static final int MSG_DONTWAIT = 0x40;
+    private static final GateCalls GATE_CALLS = Native.load(GateCalls.class);
+    /** Connections looked at per readiness answer; more ready at once are announced at the next one. */
+    private static final int ANNOUNCED_AT_ONCE = 64;
+    /** Bytes of one connection's input announced per readiness answer, if a log record holds them. */
+    private static final int ANNOUNCE_MAX = 16 * 1024;
 
     private final Mailbox mailbox;
     private final int selfId;
@@ -75,6 +86,10 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final ListeningKnock knocker = new ListeningKnock();
     private volatile boolean knocking;
     private final TcpConnectionState stateView = new TcpConnectionState();
+    /** Announcing input: the own epoll set's events, a peek of a connection's queue, the INPUT record. */
+    private final Native.Scratch readable = Native.allocate(GateCalls.EPOLL_EVENT_LENGTH * ANNOUNCED_AT_ONCE);
+    private final Native.Scratch announcement;
+    private final int announceLimit;
     private final Map<Integer, ProcessSockets> processes = new HashMap<>();
     private int connectionCount;
     private final List<Integer> acceptedUnseen = new ArrayList<>();
@@ -82,8 +97,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final BitSet ringNotAwaited = new BitSet();
     /** After a takeover: the sockets of processes that have not made a call since. Read without the lock. */
     private volatile SocketTakeover takeovers;
-    /** Some process has a connection in {@link ProcessSockets#rebuiltUnread}: until then reads take no lock. */
-    private volatile boolean anyRebuiltUnread;
     private final Native.Scratch stat = Native.allocate(144);
 
     /**
@@ -95,12 +108,12 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         final BitSet notSockets = new BitSet();
         final BitSet files = new BitSet();
         final BitSet connections = new BitSet();
-        /** Connections rebuilt in this kernel by a takeover and not read since (kernel partitions). */
-        final BitSet rebuiltUnread = new BitSet();
         /** Per descriptor, bytes an old primary sent that the application will write again; null: none. */
         long[] alreadySent;
         /** Kernel partitions with a gate: the connections, as the gate keeps them. */
         final Int2ObjectHashMap<GatedConnection> gated = new Int2ObjectHashMap<>();
+        /** The primary's own epoll set over them, each by the application's number: whose input is there. */
+        int epoll = -1;
     }
 
     /**
@@ -120,6 +133,9 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         this.log = log;
         this.events = events;
         this.gate = logical ? gate : null;
+        this.announceLimit = Math.min(ANNOUNCE_MAX,
+            mailbox.newWriter(0, 1).maxPayloadLength() - LogRecord.INPUT_BYTES_OFFSET);
+        this.announcement = Native.allocate(this.gate == null ? 8 : LogRecord.INPUT_BYTES_OFFSET + 2 * announceLimit);
         if (logical)
         {
             mailbox.slot(selfId).acceptRing(-1);
@@ -146,7 +162,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     {
         this.takeovers = takeovers;
         acceptedUnseen.addAll(takeovers.acceptedUnseen());
-        takeovers.gated().forEach((owner, connections) -> of(owner).gated.putAll(connections));
+        takeovers.gated().forEach((owner, connections) ->
+            connections.forEach((appFd, connection) -> watch(of(owner), appFd, connection)));
         openedUnaccepted.addAll(takeovers.opened());
     }
 
@@ -192,11 +209,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             process.connections.or(taken.connections());
             connectionCount += taken.connections().cardinality();
             process.alreadySent = taken.alreadySent();
-            if (repair != null && !taken.connections().isEmpty())
-            {
-                process.rebuiltUnread.or(taken.connections());
-                anyRebuiltUnread = true;
-            }
             publishConnections();
             events.accept(taken.report());
             if (takeovers.isDone())
@@ -386,7 +398,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public synchronized void accepted(final int owner, final int appFd, final DirectBuffer state)
+    public synchronized void accepted(final int owner, final int appFd, final int connection, final DirectBuffer state)
     {
         closed(owner, appFd);
         final ProcessSockets process = of(owner);
@@ -398,7 +410,110 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             GatedConnection.of(stateView.wrap(state, 0), 0, false);
         if (gated != null)
         {
-            process.gated.put(appFd, gated); // admitted when its handshake was logged: its cap is its base
+            // admitted when its handshake was logged: its cap is its base
+            gated.socket(HOST.fcntl(connection, F_DUPFD_CLOEXEC, 0));
+            watch(process, appFd, gated);
+        }
+    }
+
+    /**
+     * Keep {@code connection}, the application's {@code appFd}, and watch its input in the process's own epoll set.
+     */
+    private void watch(final ProcessSockets process, final int appFd, final GatedConnection connection)
+    {
+        process.gated.put(appFd, connection);
+        if (process.epoll < 0)
+        {
+            process.epoll = GATE_CALLS.epoll_create1(GateCalls.EPOLL_CLOEXEC);
+        }
+        final UnsafeBuffer event = readable.buffer();
+        event.putInt(0, GateCalls.EPOLLIN);
+        event.putLong(GateCalls.EPOLL_EVENT_DATA_OFFSET, appFd);
+        if (connection.socket() < 0 || process.epoll < 0 ||
+            GATE_CALLS.epoll_ctl(process.epoll, GateCalls.EPOLL_CTL_ADD, connection.socket(), readable.pointer()) < 0)
+        {
+            events.accept("connection " + appFd + "'s input cannot be watched (errno " + Native.lastErrno() + "): " +
+                "what the application is told of it is logged only as it reads it");
+        }
+    }
+
+    /**
+     * Stop watching {@code connection} and let go of the primary's descriptor of it.
+     */
+    private void unwatch(final ProcessSockets process, final GatedConnection connection)
+    {
+        gate.forget(connection);
+        if (connection.socket() >= 0)
+        {
+            GATE_CALLS.epoll_ctl(process.epoll, GateCalls.EPOLL_CTL_DEL, connection.socket(), null);
+            HOST.close(connection.socket());
+        }
+    }
+
+    @Override
+    public void announceReadable(final int owner) throws ReplicaStop
+    {
+        if (gate == null)
+        {
+            return; // no lock taken where there is no gate
+        }
+        synchronized (log) // the log's monitor before this one, as the accepts take them
+        {
+            synchronized (this)
+            {
+                final ProcessSockets process = processes.get(owner);
+                final int ready = process == null || process.epoll < 0 ? 0 :
+                    GATE_CALLS.epoll_wait(process.epoll, readable.pointer(), ANNOUNCED_AT_ONCE, 0);
+                for (int i = 0; i < ready; i++)
+                {
+                    final int appFd = (int)readable.buffer().getLong(i * GateCalls.EPOLL_EVENT_LENGTH +
+                        GateCalls.EPOLL_EVENT_DATA_OFFSET);
+                    final GatedConnection connection = process.gated.get(appFd);
+                    if (connection != null)
+                    {
+                        announce(owner, appFd, connection);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Log the input of {@code connection} beyond what is logged already, as much as one record holds, and let the
+     * kernel acknowledge it.
+     */
+    private void announce(final int owner, final int appFd, final GatedConnection connection) throws ReplicaStop
+    {
+        final long unread = connection.unread();
+        if (unread >= announceLimit)
+        {
+            return; // a record's worth announced and not read yet: more once the application has read it
+        }
+        // the queue starts with the bytes logged and not read yet, which are skipped
+        final UnsafeBuffer record = announcement.buffer();
+        final long peeked = HOST.recvfrom(connection.socket(), announcement.at(LogRecord.INPUT_BYTES_OFFSET),
+            unread + announceLimit, MSG_PEEK | MSG_DONTWAIT, null, null);
+        if (peeked <= unread)
+        {
+            return; // nothing new, the end of the input (the FIN is logged as it is read), or an error
+        }
+        final int fresh = (int)Math.min(peeked - unread, announceLimit);
+        if (unread > 0)
+        {
+            final byte[] moved = new byte[fresh];
+            record.getBytes(LogRecord.INPUT_BYTES_OFFSET + (int)unread, moved);
+            record.putBytes(LogRecord.INPUT_BYTES_OFFSET, moved);
+        }
+        record.putInt(LogRecord.INPUT_OWNER_OFFSET, owner);
+        record.putInt(LogRecord.INPUT_DESCRIPTOR_OFFSET, appFd);
+        record.putInt(LogRecord.INPUT_LENGTH_OFFSET, fresh);
+        record.putInt(LogRecord.INPUT_LENGTH_OFFSET + 4, 0);
+        log.append(LogRecord.TYPE_INPUT, record, 0, LogRecord.INPUT_BYTES_OFFSET + fresh);
+        connection.announced(fresh);
+        if (!gate.admit(connection))
+        {
+            events.accept("the acknowledgement gate could not be raised for descriptor " + appFd + " of process " +
+                owner + ": errno " + Native.lastErrno() + "; its client waits for acknowledgements");
         }
     }
 
@@ -481,10 +596,9 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         final GatedConnection gated = process.gated.remove(appFd);
         if (gated != null)
         {
-            gate.forget(gated);
+            unwatch(process, gated);
         }
         process.shared.clear(appFd);
-        process.rebuiltUnread.clear(appFd);
         process.notSockets.clear(appFd);
         process.files.clear(appFd);
         if (process.alreadySent != null && appFd < process.alreadySent.length)
@@ -501,35 +615,11 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         {
             connectionCount -= process.connections.cardinality();
             publishConnections();
-            if (gate != null)
+            process.gated.values().forEach(connection -> unwatch(process, connection));
+            if (process.epoll >= 0)
             {
-                process.gated.values().forEach(gate::forget);
+                HOST.close(process.epoll);
             }
-        }
-    }
-
-    @Override
-    public boolean firstReadSinceRebuilt(final int owner, final int appFd)
-    {
-        if (!anyRebuiltUnread)
-        {
-            return false;
-        }
-        synchronized (this)
-        {
-            final ProcessSockets process = processes.get(owner);
-            if (process == null || !process.rebuiltUnread.get(appFd))
-            {
-                return false;
-            }
-            process.rebuiltUnread.clear(appFd);
-            boolean more = false;
-            for (final ProcessSockets each : processes.values())
-            {
-                more |= !each.rebuiltUnread.isEmpty();
-            }
-            anyRebuiltUnread = more;
-            return true;
         }
     }
 

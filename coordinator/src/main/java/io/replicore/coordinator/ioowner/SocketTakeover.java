@@ -2,7 +2,6 @@ package io.replicore.coordinator.ioowner;
 
 import io.replicore.coordinator.intercept.DescriptorFlags;
 import io.replicore.coordinator.intercept.SeccompListener;
-import io.replicore.coordinator.intercept.Syscalls;
 import io.replicore.coordinator.logicaltcp.AckGate;
 import io.replicore.coordinator.logicaltcp.GatedConnection;
 import io.replicore.coordinator.logicaltcp.TcpConnectionState;
@@ -61,6 +60,7 @@ public final class SocketTakeover implements AutoCloseable
     private static final int MSG_DONTWAIT = 0x40;
     private static final int STAT_INO_OFFSET = 8;
     private static final int F_SETFL = 4;
+    private static final int F_DUPFD_CLOEXEC = 1030;
     /** Rebuilt connections described one by one in the event log; the rest are counted. */
     private static final int DETAILED_CONNECTIONS = 3;
 
@@ -232,13 +232,14 @@ public final class SocketTakeover implements AutoCloseable
     private void makeAll(final List<BackupSockets.HeldSocket> unaccepted)
     {
         final long startNs = System.nanoTime();
-        final int[] made = new int[2];
+        final int[] made = new int[3];
         pending.forEach((owner, sockets) -> make(owner, sockets, startNs, made));
         pending.values().removeIf(List::isEmpty);
         makeOpened(unaccepted, startNs);
-        notes.add(String.format(Locale.ROOT, "%d connections rebuilt with TCP_REPAIR, %d opened but not accepted " +
-            "rebuilt for the next accepts and %d listening sockets made in this kernel in %.3f ms", made[0],
-            opened.size(), made[1], (System.nanoTime() - startNs) / 1e6));
+        notes.add(String.format(Locale.ROOT, "%d connections rebuilt with TCP_REPAIR (%d bytes the application was " +
+            "told of and had not read put back in their queues), %d opened but not accepted rebuilt for the next " +
+            "accepts and %d listening sockets made in this kernel in %.3f ms", made[0], made[2], opened.size(),
+            made[1], (System.nanoTime() - startNs) / 1e6));
     }
 
     /**
@@ -252,14 +253,14 @@ public final class SocketTakeover implements AutoCloseable
         {
             stateView.wrap(socket.state, 0);
             socket.socket = repair.rebuild(stateView, new TcpRepair.Position(0, false, false,
-                (nowNs - socket.seenAtNs) / 1_000_000), socket.output, why);
+                (nowNs - socket.seenAtNs) / 1_000_000, null), socket.output, why);
             if (socket.socket < 0)
             {
                 notes.add("a connection opened but not accepted (" + stateView.describe() + ") could not be made " +
                     "here: " + why[0]);
                 continue;
             }
-            gate(stateView, 0, false);
+            gate(stateView, socket, false);
             opened.add(socket);
         }
     }
@@ -267,12 +268,25 @@ public final class SocketTakeover implements AutoCloseable
     /**
      * Put a rebuilt connection behind this kernel's acknowledgement gate, before the service address comes here.
      *
+     * @param watched true for a connection the application holds: the primary keeps a descriptor of its own of it,
+     * to watch its input.
      * @return the connection as the gate keeps it, or null without a gate.
      */
-    private GatedConnection gate(final TcpConnectionState state, final long delivered, final boolean peerFinished)
+    private GatedConnection gate(final TcpConnectionState state, final BackupSockets.HeldSocket socket,
+        final boolean watched)
     {
-        final GatedConnection connection = gate == null ? null : GatedConnection.of(state, delivered, peerFinished);
-        if (connection != null && !gate.admit(connection))
+        final GatedConnection connection = gate == null ? null :
+            GatedConnection.of(state, socket.delivered, socket.peerFinished);
+        if (connection == null)
+        {
+            return null;
+        }
+        connection.announced(socket.unread == null ? 0 : socket.unread.length());
+        if (watched)
+        {
+            connection.socket(HOST.fcntl(socket.socket, F_DUPFD_CLOEXEC, 0));
+        }
+        if (!gate.admit(connection))
         {
             notes.add("connection " + state.describe() + " could not be put behind the acknowledgement gate: errno " +
                 Native.lastErrno());
@@ -281,7 +295,8 @@ public final class SocketTakeover implements AutoCloseable
     }
 
     /**
-     * Make the sockets of process {@code owner}, counting in {@code made} the connections and listening sockets.
+     * Make the sockets of process {@code owner}, counting in {@code made} the connections, the listening sockets and
+     * the bytes of input put back.
      */
     private void make(final int owner, final List<BackupSockets.HeldSocket> sockets, final long nowNs,
         final int[] made)
@@ -299,11 +314,11 @@ public final class SocketTakeover implements AutoCloseable
             {
                 stateView.wrap(socket.state, 0);
                 socket.socket = repair.rebuild(stateView, new TcpRepair.Position(socket.delivered,
-                    socket.peerFinished, socket.shutWrite, (nowNs - socket.seenAtNs) / 1_000_000), socket.output,
-                    why);
+                    socket.peerFinished, socket.shutWrite, (nowNs - socket.seenAtNs) / 1_000_000, socket.unread),
+                    socket.output, why);
                 made[0] += socket.socket >= 0 ? 1 : 0;
-                final GatedConnection gated = socket.socket >= 0 ?
-                    gate(stateView, socket.delivered, socket.peerFinished) : null;
+                made[2] += socket.socket >= 0 && socket.unread != null ? socket.unread.length() : 0;
+                final GatedConnection gated = socket.socket >= 0 ? gate(stateView, socket, true) : null;
                 if (gated != null)
                 {
                     this.gated.computeIfAbsent(owner, unused -> new Int2ObjectHashMap<>()).put(socket.appFd, gated);

@@ -7,8 +7,10 @@ import java.nio.ByteOrder;
 /**
  * One connection behind the {@link AckGate}: its key in the gate's map, as the service's side sees it, and its cap,
  * the sequence number of the first byte of the client's input that is not in the log yet (one more once the
- * application has read the client's FIN, which takes a sequence number). The gate lowers every acknowledgement the
- * kernel sends on the connection to the cap; the primary raises it after each logged read. IPv4 only, as the
+ * application has read the client's FIN, which takes a sequence number). Input gets in the log when the application
+ * reads it, or earlier when the application is told it is there (announced with a readiness call's answer). The
+ * gate lowers every acknowledgement the kernel sends on the connection to the cap; the primary raises it as input
+ * gets logged. The primary keeps a descriptor of its own of the connection, to look at its input. IPv4 only, as the
  * service address is.
  * <pre>
  *   key (12 bytes, struct gate_key of gate.h):
@@ -34,8 +36,13 @@ public final class GatedConnection
     private final short localPort;
     private final short peerPort;
     private final int iss;
-    private int cap;
+    private final int receiveBase;
+    /** Bytes of input in the log: read by the application, or announced to it. */
+    private long logged;
+    /** Of those, the bytes the application read. */
+    private long delivered;
     private boolean finished;
+    private int socket = -1;
 
     private GatedConnection(final TcpConnectionState state, final long delivered, final boolean peerFinished)
     {
@@ -44,8 +51,10 @@ public final class GatedConnection
         localPort = (short)state.localPort();
         peerPort = (short)state.peerPort();
         iss = state.sendBase() - 1;
-        cap = (int)(state.receiveBase() + delivered + (peerFinished ? 1 : 0));
-        finished = peerFinished;
+        receiveBase = state.receiveBase();
+        this.delivered = delivered;
+        this.logged = delivered;
+        this.finished = peerFinished;
     }
 
     /**
@@ -66,17 +75,43 @@ public final class GatedConnection
      */
     public void delivered(final long bytes, final boolean end)
     {
-        cap += (int)bytes;
-        if (end && !finished)
-        {
-            cap++;
-            finished = true;
-        }
+        delivered += bytes;
+        logged = Math.max(logged, delivered);
+        finished |= end;
+    }
+
+    /**
+     * {@code bytes} more of input, beyond all logged so far, are in the log now: the application was told of them.
+     */
+    public void announced(final long bytes)
+    {
+        logged += bytes;
+    }
+
+    /**
+     * @return bytes in the log the application has not read yet (they lead the kernel's queue).
+     */
+    public long unread()
+    {
+        return logged - delivered;
     }
 
     public int cap()
     {
-        return cap;
+        return (int)(receiveBase + logged + (finished ? 1 : 0));
+    }
+
+    /**
+     * @return the primary's own descriptor of the connection, or -1.
+     */
+    public int socket()
+    {
+        return socket;
+    }
+
+    public void socket(final int socket)
+    {
+        this.socket = socket;
     }
 
     public void putKey(final MutableDirectBuffer into, final int at)
@@ -90,7 +125,7 @@ public final class GatedConnection
     public void putValue(final MutableDirectBuffer into, final int at)
     {
         into.putInt(at + ISS_OFFSET, iss);
-        into.putInt(at + CAP_OFFSET, cap);
+        into.putInt(at + CAP_OFFSET, cap());
         into.putLong(at + RESERVED_OFFSET, 0);
     }
 }

@@ -175,9 +175,16 @@ public final class TcpRepair
      * @param peerFinished the application read the end of the client's stream (its FIN takes a sequence number).
      * @param shutWrite the application shut its side down: a FIN follows the output.
      * @param sinceCaptureMs how long ago the primary read the state (the timestamp clock has run since).
+     * @param unread input the application was told of and has not read (the dead kernel acknowledged it): it is
+     * put back at the head of the receive queue; null for none.
      */
-    public record Position(long delivered, boolean peerFinished, boolean shutWrite, long sinceCaptureMs)
+    public record Position(long delivered, boolean peerFinished, boolean shutWrite, long sinceCaptureMs,
+        UnreadInput unread)
     {
+        int unreadLength()
+        {
+            return unread == null ? 0 : unread.length();
+        }
     }
 
     /**
@@ -210,7 +217,8 @@ public final class TcpRepair
         final RetainedOutput output)
     {
         final long resendFrom = output.firstRetained();
-        final int receiveNext = (int)(state.receiveBase() + position.delivered() + (position.peerFinished() ? 1 : 0));
+        final int receiveQueued = (int)(state.receiveBase() + position.delivered() + (position.peerFinished() ? 1 : 0));
+        final int receiveNext = receiveQueued + position.unreadLength();
         if (set(socket, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) < 0)
         {
             return "TCP_REPAIR: errno " + Native.lastErrno() + " (kernel partitions need CAP_NET_ADMIN)";
@@ -218,7 +226,7 @@ public final class TcpRepair
         if (set(socket, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) < 0 ||
             set(socket, IPPROTO_TCP, TCP_QUEUE_SEQ, (int)(state.sendBase() + resendFrom)) < 0 ||
             set(socket, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) < 0 ||
-            set(socket, IPPROTO_TCP, TCP_QUEUE_SEQ, receiveNext) < 0)
+            set(socket, IPPROTO_TCP, TCP_QUEUE_SEQ, receiveQueued) < 0)
         {
             return "the queues' sequence numbers: errno " + Native.lastErrno();
         }
@@ -246,6 +254,11 @@ public final class TcpRepair
         if (options != null)
         {
             return options;
+        }
+        final String input = queueInput(socket, position.unread());
+        if (input != null)
+        {
+            return input;
         }
         s.putInt(0, receiveNext);                                              // snd_wl1
         s.putInt(4, state.peerWindow());                                       // snd_wnd
@@ -346,6 +359,37 @@ public final class TcpRepair
                     Native.lastErrno();
             }
             position += sent;
+        }
+        return null;
+    }
+
+    /**
+     * Put the input the application was told of back in the receive queue, in repair mode, where a send lands
+     * there as if it had arrived from the client (the window's edges follow).
+     */
+    private String queueInput(final int socket, final UnreadInput unread)
+    {
+        if (unread == null || unread.length() == 0)
+        {
+            return null;
+        }
+        if (set(socket, SOL_SOCKET, SO_RCVBUFFORCE, 2 * unread.length() + 65536) < 0 ||
+            set(socket, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) < 0)
+        {
+            return "readying the receive queue: errno " + Native.lastErrno();
+        }
+        int position = 0;
+        while (position < unread.length())
+        {
+            final int n = Math.min(SEND_CHUNK, unread.length() - position);
+            chunk.buffer().putBytes(0, unread.buffer(), unread.offset() + position, n);
+            final long sent = CALLS.send(socket, chunk.pointer(), n, MSG_DONTWAIT);
+            if (sent <= 0)
+            {
+                return "queueing " + (unread.length() - position) + " bytes of input again: errno " +
+                    Native.lastErrno();
+            }
+            position += (int)sent;
         }
         return null;
     }

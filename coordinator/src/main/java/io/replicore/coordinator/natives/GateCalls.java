@@ -8,7 +8,8 @@ import jnr.ffi.types.ssize_t;
 
 /**
  * What the acknowledgement gate of a kernel partition calls: the bpf system call on the gate's maps, the mapping
- * of its ring buffer, and a raw IPv4 socket that sends a held SYN-ACK once its handshake is logged.
+ * of its ring buffer, a raw IPv4 socket that sends a held SYN-ACK once its handshake is logged, and an epoll set of
+ * the primary's own over the gated connections, which tells whose input to announce.
  */
 public interface GateCalls
 {
@@ -29,6 +30,14 @@ public interface GateCalls
     int SOCK_CLOEXEC = 0x80000;
     /** With IPPROTO_RAW the packet carries its own IP header (IP_HDRINCL). */
     int IPPROTO_RAW = 255;
+
+    int EPOLL_CLOEXEC = 0x80000;
+    int EPOLL_CTL_ADD = 1;
+    int EPOLL_CTL_DEL = 2;
+    int EPOLLIN = 1;
+    /** struct epoll_event is packed on x86-64: events (4) then data (8). */
+    int EPOLL_EVENT_LENGTH = 12;
+    int EPOLL_EVENT_DATA_OFFSET = 4;
 
     int PROT_READ = 1;
     int PROT_WRITE = 2;
@@ -56,6 +65,15 @@ public interface GateCalls
 
     @SaveError
     int poll(Pointer fds, long count, int timeoutMs);
+
+    @SaveError
+    int epoll_create1(int flags);
+
+    @SaveError
+    int epoll_ctl(int epfd, int op, int fd, Pointer event);
+
+    @SaveError
+    int epoll_wait(int epfd, Pointer events, int maxEvents, int timeoutMs);
 
     int close(int fd);
 }

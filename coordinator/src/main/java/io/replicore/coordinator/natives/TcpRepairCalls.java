@@ -20,6 +20,7 @@ public interface TcpRepairCalls
     int SO_REUSEADDR = 2;
     int SO_TYPE = 3;
     int SO_SNDBUFFORCE = 32;
+    int SO_RCVBUFFORCE = 33;
     int SO_DOMAIN = 39;
     int SO_PROTOCOL = 38;
     int TCP_MAXSEG = 2;

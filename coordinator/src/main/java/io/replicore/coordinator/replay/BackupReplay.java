@@ -860,10 +860,17 @@ public final class BackupReplay
             final int read = reader.poll(this::take, 1);
             if (read == 1)
             {
-                if (recordSequence == previous + 1 && recordType == TYPE_CONNECTION)
+                if (recordSequence == previous + 1 && (recordType == TYPE_CONNECTION || recordType == TYPE_INPUT))
                 {
-                    // belongs to no thread: kept at once, until an accept names the connection
-                    sockets.connectionOpened(record, 0);
+                    // belongs to no thread: kept at once, in log order
+                    if (recordType == TYPE_CONNECTION)
+                    {
+                        sockets.connectionOpened(record, 0);
+                    }
+                    else
+                    {
+                        sockets.inputAnnounced(record, 0);
+                    }
                     ownSlot.logSequence(recordSequence);
                     continue;
                 }

@@ -6,7 +6,7 @@ import org.agrona.MutableDirectBuffer;
 /**
  * The replication log: what a primary appends to each backup's channel for every intercepted call, in call
  * order. These are the payloads of channel records ({@link io.replicore.mailbox.ChannelRecord}); the channel's
- * record type says which of the four kinds it is.
+ * record type says which of the five kinds it is.
  * <pre>
  * CALL (type 1): the outcome of one intercepted system call.
  *    0                   1                   2                   3
@@ -51,6 +51,12 @@ import org.agrona.MutableDirectBuffer;
  * io.replicore.coordinator.logicaltcp.TcpConnectionState). It belongs to no thread: a backup keeps it as it reads
  * it, until the accept's SOCKET record names the same connection; a new primary rebuilds the connections still
  * kept and gives them to the application's next accepts.
+ *
+ * INPUT (type 5), kernel partitions: bytes of a connection's input the primary's kernel holds, which a readiness
+ * call's answer is about to tell the application of; appended before that answer's record, so that the kernel may
+ * acknowledge them and a new primary puts them back in its rebuilt connection's queue. It belongs to no thread.
+ *   |  Owner (4): the process | Descriptor (4) | Length (4) | reserved (4) | Bytes: the next Length bytes of the
+ *   |  connection's input after all logged before ...                                                       |
  * </pre>
  */
 public final class LogRecord
@@ -59,6 +65,7 @@ public final class LogRecord
     public static final int TYPE_EXIT = 2;
     public static final int TYPE_STOP = 3;
     public static final int TYPE_CONNECTION = 4;
+    public static final int TYPE_INPUT = 5;
 
     public static final int ACTION_CONTINUE = 1;
     public static final int ACTION_RESULT = 2;
@@ -91,6 +98,11 @@ public final class LogRecord
 
     public static final int EXIT_STATUS_OFFSET = 0;
     public static final int EXIT_LENGTH = 8;
+
+    public static final int INPUT_OWNER_OFFSET = 0;
+    public static final int INPUT_DESCRIPTOR_OFFSET = 4;
+    public static final int INPUT_LENGTH_OFFSET = 8;
+    public static final int INPUT_BYTES_OFFSET = 16;
 
     public static final int STOP_CALL_NUMBER_OFFSET = 0;
     public static final int STOP_MESSAGE_LENGTH_OFFSET = 4;

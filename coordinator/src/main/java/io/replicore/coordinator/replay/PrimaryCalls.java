@@ -37,12 +37,6 @@ public final class PrimaryCalls
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
     private static final int EINTR = 4;
-    private static final int EAGAIN = 11;
-    /**
-     * How long a first read of a connection rebuilt by a takeover waits for input the dead kernel had: the client
-     * sends it again when its retransmission timer fires, which backed off during the failover pause.
-     */
-    private static final int REBUILT_INPUT_WAIT_MS = 20_000;
     private static final int SOCK_NONBLOCK = 0x800;
     private static final int MSG_PEEK = 0x2;
     private static final int MSG_DONTWAIT = 0x40;
@@ -589,7 +583,7 @@ public final class PrimaryCalls
         }
         final boolean socket = sockets.isSocket(call.logicalPid, fd);
         final long capacity = scatterCapacity(count, 0);
-        final long n = socket ? peek(fd, dup, call.work.pointer(), capacity, 0) :
+        final long n = socket ? peek(call.work.pointer(), dup, capacity, 0) :
             HOST.read(dup, call.work.pointer(), capacity);
         if (n < 0)
         {
@@ -932,6 +926,10 @@ public final class PrimaryCalls
             return;
         }
         final int rc = HOST.ioctl(dup, request, call.record.at(dataOffset()));
+        if (rc == 0 && request == IoctlRequests.FIONREAD && record.getInt(dataOffset()) > 0)
+        {
+            sockets.announceReadable(call.logicalPid); // the count is a readiness answer too
+        }
         fillStruct(argument, length, rc);
     }
 
@@ -1229,7 +1227,7 @@ public final class PrimaryCalls
                 installed = listener.installDescriptor(connection, -1, (flags & SOCK_CLOEXEC) != 0, false);
                 if (installed >= 0)
                 {
-                    sockets.accepted(call.logicalPid, installed, described > 0 ? connectionState : null);
+                    sockets.accepted(call.logicalPid, installed, connection, described > 0 ? connectionState : null);
                 }
                 HOST.close(connection);
                 if (installed == SeccompListener.GONE)
@@ -1332,7 +1330,7 @@ public final class PrimaryCalls
     private void socketInput(final int fd, final int dup, final long buffer, final long length, final int flags)
         throws ReplicaStop
     {
-        final long n = peek(fd, dup, call.record.at(dataOffset()), length, flags);
+        final long n = peek(call.record.at(dataOffset()), dup, length, flags);
         if (n < 0)
         {
             value(-Native.lastErrno());
@@ -1355,27 +1353,12 @@ public final class PrimaryCalls
     }
 
     /**
-     * Peek at a connection's input into {@code into}. The first read of a connection rebuilt in this kernel by a
-     * takeover (kernel partitions) may come because the dead kernel told the application there was input, input
-     * this kernel gets only when the client sends it again (the acknowledgement gate kept the dead kernel from
-     * acknowledging what was not logged, architecture 6c): an empty first read waits for it, up to
-     * {@link #REBUILT_INPUT_WAIT_MS}, rather than tell the application "nothing" where its readiness said otherwise.
+     * Peek at a connection's input into {@code into}.
      *
      * @return the bytes peeked, or -1 with errno set.
      */
-    private long peek(final int fd, final int dup, final Pointer into, final long length, final int flags)
+    private long peek(final Pointer into, final int dup, final long length, final int flags)
     {
-        final long n = HOST.recvfrom(dup, into, length, flags | MSG_PEEK, null, null);
-        final int errno = n < 0 ? Native.lastErrno() : 0;
-        if (!sockets.firstReadSinceRebuilt(call.logicalPid, fd) || errno != EAGAIN)
-        {
-            return n;
-        }
-        final UnsafeBuffer pollfd = call.work.buffer();
-        pollfd.putInt(0, dup);
-        pollfd.putShort(4, (short)POLLIN);
-        pollfd.putShort(6, (short)0);
-        HOST.poll(call.work.pointer(), 1, REBUILT_INPUT_WAIT_MS);
         return HOST.recvfrom(dup, into, length, flags | MSG_PEEK, null, null);
     }
 
@@ -1784,6 +1767,10 @@ public final class PrimaryCalls
             value(n);
             return;
         }
+        if (n > 0)
+        {
+            sockets.announceReadable(call.logicalPid);
+        }
         resultWithData(n, events, n * EPOLL_EVENT_LENGTH);
     }
 
@@ -2145,6 +2132,10 @@ public final class PrimaryCalls
         if (result == INTERRUPTED)
         {
             return; // a signal withdrew the call
+        }
+        if (result > 0)
+        {
+            sockets.announceReadable(call.logicalPid);
         }
         LogRecord.putCall(record, 0, call.nr, ACTION_RESULT, call.signatureOfArguments(), result);
         int recordLength = CALL_HEADER_LENGTH;

@@ -43,12 +43,6 @@ public interface SocketOwner
     boolean isSocket(int owner, int appFd);
 
     /**
-     * Asked at every read of a connection: true at the first one since a takeover rebuilt it in this kernel
-     * (kernel partitions), whose input may still be on its way from the client.
-     */
-    boolean firstReadSinceRebuilt(int owner, int appFd);
-
-    /**
      * Accept a connection on {@code listenDup}, the primary's duplicate of the application's listening socket, so
      * that it outlives this primary from the moment it leaves the queue until {@link #shareAccepted} has handed it
      * over (an accept ring the backups hold, where the kernel has one). Not thread-safe: one accept at a time.
@@ -76,16 +70,24 @@ public interface SocketOwner
     /**
      * The connection shared by {@link #shareAccepted} is the application's {@code appFd}.
      *
+     * @param connection the primary's own descriptor of it, which the caller closes.
      * @param state its logical TCP state as {@link #describeConnection} wrote it (at offset 0), or null where it
      * wrote none.
      */
-    void accepted(int owner, int appFd, DirectBuffer state);
+    void accepted(int owner, int appFd, int connection, DirectBuffer state);
 
     /**
      * The application read {@code bytes} of {@code appFd}'s input, logged and consumed, or the end of it if
      * {@code end}: between kernel partitions its kernel may now acknowledge them to the client.
      */
     void delivered(int owner, int appFd, long bytes, boolean end);
+
+    /**
+     * Process {@code owner} is about to be told which of its descriptors are ready (epoll_wait, poll, select,
+     * FIONREAD): between kernel partitions, the input of its connections that is there is logged first, so that
+     * a new primary has what this answer tells of.
+     */
+    void announceReadable(int owner) throws ReplicaStop;
 
     /**
      * The application closed {@code appFd}.
