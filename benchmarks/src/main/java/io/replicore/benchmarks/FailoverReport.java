@@ -36,10 +36,11 @@ import static io.replicore.benchmarks.Reports.writeLines;
  * {@code failover-throughput.png}.
  * <pre>
  *   java -cp benchmarks/target/benchmarks.jar io.replicore.benchmarks.FailoverReport OUT_DIR KILL_TIME \
- *       [KILL_RETURNED_TIME [SETTINGS]]
+ *       [KILL_RETURNED_TIME [SETTINGS [FAULT]]]
  * </pre>
- * KILL_TIME is when the script started {@code replicore kill-replica 0} and KILL_RETURNED_TIME when it returned, in
- * seconds since the epoch ({@code date +%s.%N}); the SIGKILL happened in between.
+ * KILL_TIME is when the script started the fault, FAULT ({@code replicore kill-replica 0} by default), and
+ * KILL_RETURNED_TIME when it returned, in seconds since the epoch ({@code date +%s.%N}); the fault happened in
+ * between. bin/bench-kernels reuses this report for replica kernels in the QEMU rig.
  */
 public final class FailoverReport
 {
@@ -162,9 +163,12 @@ public final class FailoverReport
     private final List<Run> runs;
     private final Failover failover;
     private final String settings;
+    private final String fault;
 
-    private FailoverReport(final Path out, final List<Run> runs, final Failover failover, final String settings)
+    private FailoverReport(final Path out, final List<Run> runs, final Failover failover, final String settings,
+        final String fault)
     {
+        this.fault = fault;
         this.out = out;
         this.runs = runs;
         this.failover = failover;
@@ -173,9 +177,10 @@ public final class FailoverReport
 
     public static void main(final String[] args)
     {
-        if (args.length < 2 || args.length > 4)
+        if (args.length < 2 || args.length > 5)
         {
-            System.err.println("usage: FailoverReport OUT_DIR KILL_TIME [KILL_RETURNED_TIME [SETTINGS]]   (times in " +
+            System.err.println("usage: FailoverReport OUT_DIR KILL_TIME [KILL_RETURNED_TIME [SETTINGS [FAULT]]]   " +
+                "(times in " +
                 "seconds since the epoch; reads OUT_DIR/runs/{" + String.join(",", CONFIGS) + "}/, writes " +
                 SUMMARY_CSV + ", " + TIMELINE_CSV + ", " + PNG + " in OUT_DIR)");
             System.exit(2);
@@ -183,13 +188,14 @@ public final class FailoverReport
         final long killIssuedUs = epochMicros(args[1]);
         final long killReturnedUs = args.length > 2 ? epochMicros(args[2]) : killIssuedUs;
         final FailoverReport report = read(Path.of(args[0]), killIssuedUs, killReturnedUs,
-            args.length > 3 ? args[3] : "");
+            args.length > 3 ? args[3] : "", args.length > 4 ? args[4] : "kill-replica 0");
         report.print(System.out);
         report.writeCsv();
         report.writePlot();
     }
 
-    static FailoverReport read(final Path out, final long killIssuedUs, final long killReturnedUs, final String settings)
+    static FailoverReport read(final Path out, final long killIssuedUs, final long killReturnedUs, final String settings,
+        final String fault)
     {
         final List<Run> runs = new ArrayList<>();
         for (final String config : CONFIGS)
@@ -201,7 +207,7 @@ public final class FailoverReport
         final Run killed = runs.get(KILLED_SERIES);
         final Failover failover = failover(killed, killIssuedUs, killReturnedUs,
             out.resolve(RUNS).resolve(KILLED).resolve("status.json"));
-        return new FailoverReport(out, runs, failover, settings);
+        return new FailoverReport(out, runs, failover, settings, fault);
     }
 
     static Failover failover(final Run run, final long killIssuedUs, final long killReturnedUs, final Path status)
@@ -291,8 +297,8 @@ public final class FailoverReport
         final Run killed = runs.get(KILLED_SERIES);
         final long origin = killed.firstStartUs();
         ps.println();
-        ps.printf(Locale.ROOT, "%s, seconds from its first request: kill-replica 0 started at %.3f s and returned " +
-            "at %.3f s%n", KILLED, seconds(failover.killIssuedUs() - origin), seconds(failover.killReturnedUs() - origin));
+        ps.printf(Locale.ROOT, "%s, seconds from its first request: %s started at %.3f s and returned at %.3f s%n",
+            KILLED, fault, seconds(failover.killIssuedUs() - origin), seconds(failover.killReturnedUs() - origin));
         if (failover.detected())
         {
             ps.printf(Locale.ROOT, "  the backup saw the primary die at %.3f s (%.0f ms after the command started: " +

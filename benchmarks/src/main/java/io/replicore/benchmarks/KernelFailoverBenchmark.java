@@ -87,8 +87,9 @@ public final class KernelFailoverBenchmark
             benchmark.replicated(false);
             final long[] kill = benchmark.replicated(true);
             FailoverReport.main(new String[]{args[0], seconds(kill[0]), seconds(kill[1]), String.format(Locale.ROOT,
-                "replica kernels under QEMU (%s), one virtual CPU each, %s, fault: %s", benchmark.accelerator,
-                benchmark.gate ? "acknowledgement gate" : "no acknowledgement gate", benchmark.fault)});
+                "replica kernels under QEMU (%s), one virtual CPU each, %s", benchmark.accelerator,
+                benchmark.gate ? "acknowledgement gate" : "no acknowledgement gate"),
+                "the " + benchmark.fault + " of replica-0's kernel"});
         }
         finally
         {
@@ -123,8 +124,8 @@ public final class KernelFailoverBenchmark
         final Path dir = runDir(config);
         try (Rig rig = Rig.open(new RigContext()))
         {
-            say(config + ": lighttpd over two replica kernels" + (kill ? ", the primary's " + fault + "ed when " +
-                "half the requests are done" : ""));
+            say(config + ": lighttpd over two replica kernels" + (kill ? ", the primary's kernel hit by " + fault +
+                " when half the requests are done" : ""));
             for (final ReplicaVm vm : rig.vms())
             {
                 vm.start(GuestJava.coordinatorJob(coordinatorTarget, vm.id(), HEARTBEAT_TIMEOUT_MS,
@@ -155,7 +156,10 @@ public final class KernelFailoverBenchmark
             finishAb(ab, dir, rig);
             final Exec.Result status = Exec.run(30_000, "bin/replicore", "status", "--mailbox",
                 rig.mailboxPath().toString(), "--json");
-            Files.writeString(dir.resolve("status.json"), status.stdout());
+            // The failover's time is the new primary's kernel's clock, not this host's: the report is left the
+            // client's gap to time it by.
+            Files.writeString(dir.resolve("status.json"),
+                status.stdout().replaceAll("\"lastFailoverTime\":\"[^\"]*\"", "\"lastFailoverTime\":null"));
             final String expected = kill ? "\"epoch\":2" : "\"epoch\":1";
             if (!status.stdout().contains(expected) || !status.stdout().contains("\"primary\":" + (kill ? 1 : 0)))
             {

@@ -90,7 +90,7 @@ public final class GuestJava
                 "): build it (bin/setup)", ex);
         }
         return "dev=$(grep -l 0x1110 /sys/bus/pci/devices/*/device); dev=${dev%/device}\n" +
-            "echo 1 > $dev/enable\n" +
+            "echo 1 > $dev/enable\n" + NETWORK_DUMPER +
             "exec " + quote(javaBinary()) + " " + String.join(" ", OPENS) +
             " -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1" +
             " -Dreplicore.launcher=" + target.resolve("native/replicore-launch") +
@@ -99,6 +99,15 @@ public final class GuestJava
             " --heartbeat-timeout " + heartbeatTimeoutMs + (extraArgs.isBlank() ? "" : " " + extraArgs) +
             " -- " + program + "\n";
     }
+
+    /**
+     * A background loop of a guest job: when the host puts {@link ReplicaVm#DUMP_REQUEST} in the share, the kernel's
+     * TCP connections (ss) and the tc filters' counters go to {@link ReplicaVm#DUMP} there, for a failure's report.
+     */
+    private static final String NETWORK_DUMPER = "( while :; do if [ -e /rig/" + ReplicaVm.DUMP_REQUEST + " ]; then " +
+        "rm -f /rig/" + ReplicaVm.DUMP_REQUEST + "; { ss -tnie; tc -s filter show dev eth0 egress; } > /rig/" +
+        ReplicaVm.DUMP + ".tmp 2>&1; mv /rig/" + ReplicaVm.DUMP + ".tmp /rig/" + ReplicaVm.DUMP + "; fi; sleep 0.5; " +
+        "done ) &\n";
 
     /** Single-quote for /bin/sh. */
     public static String quote(final String s)

@@ -28,6 +28,9 @@ public final class ReplicaVm implements AutoCloseable
 {
     /** The init script's line when the job starts; boot time is measured to it. */
     public static final String UP_MARKER = " up (ip ";
+    /** In the share: the host asks a coordinator job's guest for its network state, which it writes to DUMP. */
+    static final String DUMP_REQUEST = "dump-request";
+    static final String DUMP = "network-dump.txt";
     private static final long POLL_MS = 50;
 
     private final RigContext ctx;
@@ -314,10 +317,46 @@ public final class ReplicaVm implements AutoCloseable
         final String qemuOut = read(qemuLog).strip();
         final String output = jobOutput().strip();
         final String events = tail(read(share.resolve("events.log")), 20);
+        final String network = networkDump();
         return "\n--- " + hostname() + " QEMU (" + qemuLog + "):\n" + (qemuOut.isEmpty() ? "(nothing)" : qemuOut) +
             (output.isEmpty() ? "" : "\n--- job output:\n" + tail(output, 40)) +
             (events.isEmpty() ? "" : "\n--- /rig/events.log (a coordinator's event log):\n" + events) +
+            (network.isEmpty() ? "" : "\n--- the guest's TCP connections and tc filters:\n" + network) +
             "\n--- console tail (" + console + "):\n" + consoleTail(25);
+    }
+
+    /**
+     * @return what a coordinator job's dumper wrote when asked (its TCP connections and tc filters), or nothing if
+     * the guest is gone or runs no such job.
+     */
+    private String networkDump()
+    {
+        final Path dump = share.resolve(DUMP);
+        try
+        {
+            if (!isAlive() || !Files.exists(share.resolve("job.sh")) ||
+                !Files.readString(share.resolve("job.sh")).contains(DUMP_REQUEST))
+            {
+                return "";
+            }
+            Files.deleteIfExists(dump);
+            Files.writeString(share.resolve(DUMP_REQUEST), "");
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (!Files.exists(dump) && System.nanoTime() - deadline < 0)
+            {
+                Thread.sleep(100);
+            }
+            return Files.exists(dump) ? Files.readString(dump).strip() : "(the guest did not answer)";
+        }
+        catch (final IOException ex)
+        {
+            return "(" + ex.getMessage() + ")";
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            return "(interrupted)";
+        }
     }
 
     /** @return QEMU's pid (ip netns exec and taskset exec it, so it is the process this rig started). */
