@@ -7,13 +7,11 @@ import io.replicore.qemutests.ReplicaVm;
 import io.replicore.qemutests.Rig;
 import io.replicore.qemutests.RigContext;
 import io.replicore.qemutests.RigNetwork;
+import io.replicore.qemutests.RigSite;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
@@ -41,9 +39,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class KernelFailoverBenchmark
 {
-    private static final int PORT = 8080;
     private static final int CONCURRENCY = 20;
     private static final int PAGE_BYTES = 32 * 1024;
+    private static final String PAGE = "page.html";
     private static final long HEARTBEAT_TIMEOUT_MS = 1500;
     private static final long UP_TIMEOUT_MS = TimeUnit.MINUTES.toMillis(4);
     private static final long AB_TIMEOUT_MS = TimeUnit.MINUTES.toMillis(15);
@@ -54,7 +52,7 @@ public final class KernelFailoverBenchmark
     private final Path shim;
     private final Path coordinatorTarget;
     private final boolean gate;
-    private final Path site;
+    private final RigSite site;
     private String accelerator = "?";
 
     private KernelFailoverBenchmark(final Path out, final int requests, final String fault, final Path shim,
@@ -66,7 +64,9 @@ public final class KernelFailoverBenchmark
         this.shim = shim;
         this.coordinatorTarget = coordinatorTarget;
         this.gate = gate;
-        this.site = site();
+        final byte[] random = new byte[PAGE_BYTES * 3 / 4];
+        new Random().nextBytes(random);
+        this.site = RigSite.create().file(PAGE, Base64.getEncoder().encode(random)); // 32 KiB of printable bytes
     }
 
     public static void main(final String[] args) throws Exception
@@ -93,7 +93,7 @@ public final class KernelFailoverBenchmark
         }
         finally
         {
-            benchmark.removeSite();
+            benchmark.site.close();
         }
     }
 
@@ -106,7 +106,7 @@ public final class KernelFailoverBenchmark
             say(FailoverReport.UNREPLICATED + ": lighttpd alone in replica-0's kernel, on " + RigNetwork.VIRTUAL_IP +
                 " (replica-1's kernel is not started)");
             rig.vm(0).start("ip address add " + RigNetwork.VIRTUAL_IP + "/" + RigNetwork.PREFIX_LENGTH +
-                " dev eth0\nexec /usr/sbin/lighttpd -D -f " + site.resolve("lighttpd.conf") + "\n");
+                " dev eth0\nexec " + site.lighttpd() + "\n");
             rig.vm(0).awaitBoot();
             awaitUp(rig);
             final Process ab = startAb(rig, dir);
@@ -131,7 +131,7 @@ public final class KernelFailoverBenchmark
                 vm.start(GuestJava.coordinatorJob(coordinatorTarget, vm.id(), HEARTBEAT_TIMEOUT_MS,
                     "--partition kernel --service-address " + RigNetwork.VIRTUAL_IP + "/" + RigNetwork.PREFIX_LENGTH +
                     " --service-device eth0" + (gate ? "" : " --no-ack-gate"),
-                    "/usr/sbin/lighttpd -D -f " + site.resolve("lighttpd.conf")));
+                    site.lighttpd()));
             }
             for (final ReplicaVm vm : rig.vms())
             {
@@ -246,44 +246,7 @@ public final class KernelFailoverBenchmark
 
     private static String url()
     {
-        return "http://" + RigNetwork.VIRTUAL_IP + ":" + PORT + "/page.html";
-    }
-
-    /**
-     * A document root on the host's disk, which the guests see through their 9p root: the page, 32 KiB of random
-     * printable bytes, and a configuration on the service address whose error log is in the guest's own /tmp.
-     */
-    private static Path site() throws IOException
-    {
-        final Path dir = Files.createTempDirectory(Path.of("/var/tmp"), "replicore-bench-kernels");
-        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        final byte[] random = new byte[PAGE_BYTES * 3 / 4];
-        new Random().nextBytes(random);
-        Files.write(dir.resolve("page.html"), Base64.getEncoder().encode(random));
-        Files.writeString(dir.resolve("lighttpd.conf"), String.join("\n",
-            "server.document-root = \"" + dir + "\"",
-            "server.bind = \"" + RigNetwork.VIRTUAL_IP + "\"",
-            "server.port = " + PORT,
-            "server.errorlog = \"/tmp/lighttpd-error.log\"",
-            "server.pid-file = \"\"",
-            ""), StandardCharsets.UTF_8);
-        return dir;
-    }
-
-    private void removeSite()
-    {
-        try (var files = Files.list(site))
-        {
-            for (final Path file : new ArrayList<>(files.toList()))
-            {
-                Files.delete(file);
-            }
-            Files.delete(site);
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException(ex);
-        }
+        return RigSite.url(PAGE);
     }
 
     private static void say(final String line)

@@ -33,6 +33,8 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
     private int pidfd = -1;
     /** The registered pid had no process by the time this backup first looked: the primary died first. */
     private boolean goneBeforeWatched;
+    /** Kernel partitions: when this backup first saw the primary's slot registered; 0 until then. */
+    private long registeredSeenNs;
     private final Native.Scratch pollFd = Native.allocate(8);
 
     /**
@@ -80,6 +82,12 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
         {
             return null; // its kernel has not started its coordinator yet: replica kernels boot in their own time
         }
+        if (otherKernel && registeredSeenNs == 0)
+        {
+            // Its silence counts from now: its first beat may come a while after it registered (an emulated kernel
+            // whose coordinator started long after this one's), not from when this backup began to watch.
+            registeredSeenNs = nowNs;
+        }
         if (pidfd < 0)
         {
             openPidfd();
@@ -89,7 +97,8 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
             return "replica " + primary.replicaId() + "'s coordinator (pid " + primary.pid() + ") is gone";
         }
         heartbeats.poll(nowNs);
-        final long silenceNs = heartbeats.silenceNs(primary.replicaId(), nowNs);
+        final long silenceNs = Math.min(heartbeats.silenceNs(primary.replicaId(), nowNs),
+            registeredSeenNs == 0 ? Long.MAX_VALUE : nowNs - registeredSeenNs);
         if (silenceNs >= timeoutNs)
         {
             return "replica " + primary.replicaId() + " missed its heartbeats for " + silenceNs / 1_000_000 + " ms";

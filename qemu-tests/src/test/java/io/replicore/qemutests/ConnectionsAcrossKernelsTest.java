@@ -35,7 +35,6 @@ class ConnectionsAcrossKernelsTest
 {
     private static final Path COORDINATOR = Path.of(System.getProperty("replicore.rig.coordinatorTarget",
         "../coordinator/target")).toAbsolutePath().normalize();
-    private static final int PORT = 8080;
     private static final long HEARTBEAT_TIMEOUT_MS = 1500;
     private static final int FILE_LENGTH = 24 << 20;
     private static final int RATE = 2 << 20;
@@ -52,8 +51,7 @@ class ConnectionsAcrossKernelsTest
     @ValueSource(strings = {"kill", "panic", "mce"})
     void aDownloadFromTheVirtualIpArrivesWholeWhenThePrimarysKernelDies(final String fault) throws Exception
     {
-        final Path site = site();
-        try (Rig rig = Rig.open(new RigContext()))
+        try (RigSite site = site(); Rig rig = Rig.open(new RigContext()))
         {
             startLighttpd(rig, site);
             final double before = requestsPerSecond(rig);
@@ -69,16 +67,12 @@ class ConnectionsAcrossKernelsTest
             final Matcher result = RESULT.matcher(report);
             assertTrue(result.find(), report);
             assertEquals(FILE_LENGTH, Long.parseLong(result.group(1)), "bytes received" + survivor.diagnostics());
-            assertEquals(sha256(site.resolve("big.bin")), result.group(2), "what the client received");
+            assertEquals(sha256(site.dir().resolve("big.bin")), result.group(2), "what the client received");
             final String events = assertTookOver(rig, 1);
             final double after = requestsPerSecond(rig);
             System.err.printf("rig: %s (%s): the download paused at most %s ms; %.1f requests/s before, %.1f " +
                 "after; %s%n", fault, rig.accelerator().accelerator(), result.group(3), before, after,
                 takeoverLines(events));
-        }
-        finally
-        {
-            removeSite(site);
         }
     }
 
@@ -114,8 +108,7 @@ class ConnectionsAcrossKernelsTest
     @ValueSource(strings = {"kill", "panic", "mce"})
     void everyRequestOfARunOfManyIsServedWhenThePrimarysKernelDies(final String fault) throws Exception
     {
-        final Path site = site();
-        try (Rig rig = Rig.open(new RigContext()))
+        try (RigSite site = site(); Rig rig = Rig.open(new RigContext()))
         {
             startLighttpd(rig, site);
             final Process ab = new ProcessBuilder(rig.network().inClient("ab", "-n", String.valueOf(AB_REQUESTS),
@@ -131,15 +124,11 @@ class ConnectionsAcrossKernelsTest
             System.err.printf("rig: %s (%s): %d requests under ab -c 8, none failed; %s%n", fault,
                 rig.accelerator().accelerator(), AB_REQUESTS, takeoverLines(events));
         }
-        finally
-        {
-            removeSite(site);
-        }
     }
 
-    private static void startLighttpd(final Rig rig, final Path site) throws Exception
+    private static void startLighttpd(final Rig rig, final RigSite site) throws Exception
     {
-        startReplicas(rig, "/usr/sbin/lighttpd -D -f " + site.resolve("lighttpd.conf"));
+        startReplicas(rig, site.lighttpd());
         awaitClientSucceeds(rig, "curl", "-sf", "-o", "/dev/null", url("page.html"));
     }
 
@@ -187,31 +176,18 @@ class ConnectionsAcrossKernelsTest
     }
 
     /**
-     * A document root on the host's disk (the guests see it through their 9p root) with
-     * a page, a file of {@link #FILE_LENGTH} random bytes and a lighttpd configuration on the virtual IP whose
-     * error log is in the guest's /tmp (the overlay's upper layer, the guest's own).
+     * A site with a page and a file of {@link #FILE_LENGTH} random bytes.
      */
-    private static Path site() throws IOException
+    private static RigSite site() throws IOException
     {
-        final Path dir = Files.createTempDirectory(Path.of("/var/tmp"), "replicore-rig-site");
-        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         final byte[] bytes = new byte[FILE_LENGTH];
         new Random(6).nextBytes(bytes);
-        Files.write(dir.resolve("big.bin"), bytes);
-        Files.write(dir.resolve("page.html"), new byte[4096]);
-        Files.writeString(dir.resolve("lighttpd.conf"), String.join("\n",
-            "server.document-root = \"" + dir + "\"",
-            "server.bind = \"" + RigNetwork.VIRTUAL_IP + "\"",
-            "server.port = " + PORT,
-            "server.errorlog = \"/tmp/lighttpd-error.log\"",
-            "server.pid-file = \"\"",
-            ""));
-        return dir;
+        return RigSite.create().file("big.bin", bytes).file("page.html", new byte[4096]);
     }
 
     private static String url(final String file)
     {
-        return "http://" + RigNetwork.VIRTUAL_IP + ":" + PORT + "/" + file;
+        return RigSite.url(file);
     }
 
     private static void awaitClientSucceeds(final Rig rig, final String... command) throws Exception
@@ -223,18 +199,6 @@ class ConnectionsAcrossKernelsTest
                 rig.vm(0).diagnostics() + rig.vm(1).diagnostics());
             Thread.sleep(500);
         }
-    }
-
-    private static void removeSite(final Path site) throws IOException
-    {
-        try (var files = Files.list(site))
-        {
-            for (final Path file : files.toList())
-            {
-                Files.delete(file);
-            }
-        }
-        Files.delete(site);
     }
 
     /**
