@@ -194,8 +194,8 @@ public final class FailoverReport
         report.writePlot();
     }
 
-    static FailoverReport read(final Path out, final long killIssuedUs, final long killReturnedUs, final String settings,
-        final String fault)
+    static FailoverReport read(final Path out, final long killIssuedUs, final long killReturnedUs,
+        final String settings, final String fault)
     {
         final List<Run> runs = new ArrayList<>();
         for (final String config : CONFIGS)

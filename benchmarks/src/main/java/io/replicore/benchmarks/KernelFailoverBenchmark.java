@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * FT-Popcorn's failover figure across replica kernels (the QEMU rig, bin/bench-kernels): lighttpd serving a 32 KiB
@@ -167,6 +169,14 @@ public final class KernelFailoverBenchmark
                     "are not valid: " + status.stdout() + status.stderr() + rig.vm(1).diagnostics());
             }
             Files.copy(rig.vm(kill ? 1 : 0).share().resolve("events.log"), dir.resolve("events.log"));
+            final Matcher records = Pattern.compile("\"logSequence\":(\\d+)").matcher(status.stdout());
+            if (!kill && records.find())
+            {
+                // the primary's slot comes first: records it appended for this run's requests and the first ones
+                say(String.format(Locale.ROOT, "%s: %d log records, %.1f per request (the probes' and the set-up's "
+                    + "included)", config, Long.parseLong(records.group(1)),
+                    Long.parseLong(records.group(1)) / (double)requests));
+            }
             return killed;
         }
     }

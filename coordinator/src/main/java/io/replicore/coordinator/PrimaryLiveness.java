@@ -24,6 +24,7 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final short POLLIN = 0x1;
     private static final int ESRCH = 3;
+    private static final long REGISTER_GRACE_NS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
 
     private final ReplicaSlot primary;
     private final HeartbeatMonitor heartbeats;
@@ -33,8 +34,10 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
     private int pidfd = -1;
     /** The registered pid had no process by the time this backup first looked: the primary died first. */
     private boolean goneBeforeWatched;
-    /** Kernel partitions: when this backup first saw the primary's slot registered; 0 until then. */
+    /** When this backup first saw the primary's slot registered; 0 until then. */
     private long registeredSeenNs;
+    /** When this backup began to watch: a primary in this kernel that has not registered by then plus a grace is lost. */
+    private final long watchedSinceNs;
     private final Native.Scratch pollFd = Native.allocate(8);
 
     /**
@@ -47,6 +50,7 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
         this.heartbeats = new HeartbeatMonitor(mailbox, System.nanoTime());
         this.timeoutNs = timeoutNs;
         this.otherKernel = otherKernel;
+        this.watchedSinceNs = System.nanoTime();
         openPidfd();
     }
 
@@ -78,14 +82,19 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
             return "replica " + primary.replicaId() + " is " + state.name().toLowerCase() +
                 (error.isEmpty() ? "" : " (" + error + ")");
         }
-        if (otherKernel && state == ReplicaState.EMPTY)
+        if (state == ReplicaState.EMPTY)
         {
-            return null; // its kernel has not started its coordinator yet: replica kernels boot in their own time
+            // Not started yet: replica kernels boot in their own time, and on a loaded machine the primary's JVM may
+            // register seconds after this one began to watch. In this kernel a primary that never registers is
+            // lost after a grace.
+            final long waitedNs = nowNs - watchedSinceNs;
+            return otherKernel || waitedNs < Math.max(timeoutNs, REGISTER_GRACE_NS) ? null :
+                "replica " + primary.replicaId() + " did not register within " + waitedNs / 1_000_000 + " ms";
         }
-        if (otherKernel && registeredSeenNs == 0)
+        if (registeredSeenNs == 0)
         {
-            // Its silence counts from now: its first beat may come a while after it registered (an emulated kernel
-            // whose coordinator started long after this one's), not from when this backup began to watch.
+            // Its silence counts from now: its first beat may come a while after it registered, not from when this
+            // backup began to watch.
             registeredSeenNs = nowNs;
         }
         if (pidfd < 0)
@@ -97,8 +106,7 @@ final class PrimaryLiveness implements PrimaryWatch, AutoCloseable
             return "replica " + primary.replicaId() + "'s coordinator (pid " + primary.pid() + ") is gone";
         }
         heartbeats.poll(nowNs);
-        final long silenceNs = Math.min(heartbeats.silenceNs(primary.replicaId(), nowNs),
-            registeredSeenNs == 0 ? Long.MAX_VALUE : nowNs - registeredSeenNs);
+        final long silenceNs = Math.min(heartbeats.silenceNs(primary.replicaId(), nowNs), nowNs - registeredSeenNs);
         if (silenceNs >= timeoutNs)
         {
             return "replica " + primary.replicaId() + " missed its heartbeats for " + silenceNs / 1_000_000 + " ms";

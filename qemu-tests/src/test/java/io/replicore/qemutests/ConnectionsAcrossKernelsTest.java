@@ -95,8 +95,8 @@ class ConnectionsAcrossKernelsTest
             inject(rig, fault);
             final String report = new String(clients.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(clients.waitFor(120, TimeUnit.SECONDS), "the clients did not finish");
-            assertEquals(0, clients.exitValue(), report + rig.vm(1).diagnostics() + "\n--- the client's connections:\n" +
-                rig.network().runInClient(10_000, "ss", "-tnie").stdout());
+            assertEquals(0, clients.exitValue(), report + rig.vm(1).diagnostics() +
+                "\n--- the client's connections:\n" + rig.network().runInClient(10_000, "ss", "-tnie").stdout());
             assertTrue(report.contains("clients=" + ECHO_CLIENTS + " errors=0"), report);
             final String events = assertTookOver(rig, ECHO_CLIENTS);
             System.err.printf("rig: %s (%s): echo connections: %s; %s%n", fault, rig.accelerator().accelerator(),

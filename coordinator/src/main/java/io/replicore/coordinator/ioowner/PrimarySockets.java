@@ -62,7 +62,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private static final int F_DUPFD_CLOEXEC = 1030;
     private static final int MSG_PEEK = 0x2;
     private static final int MSG_DONTWAIT = 0x40;
-    private static final GateCalls GATE_CALLS = Native.load(GateCalls.class);
     /** Connections looked at per readiness answer; more ready at once are announced at the next one. */
     private static final int ANNOUNCED_AT_ONCE = 64;
     /** Bytes of one connection's input announced per readiness answer, if a log record holds them. */
@@ -107,6 +106,15 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     /** After a takeover: the sockets of processes that have not made a call since. Read without the lock. */
     private volatile SocketTakeover takeovers;
     private final Native.Scratch stat = Native.allocate(144);
+
+    /**
+     * The gate's calls, bound at their first use: a primary without a gate (every process partition) pays nothing
+     * for them as it starts.
+     */
+    private static final class GateBinding
+    {
+        static final GateCalls CALLS = Native.load(GateCalls.class);
+    }
 
     /**
      * What the primary knows of one process's descriptors.
@@ -443,13 +451,13 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         process.gated.put(appFd, connection);
         if (process.epoll < 0)
         {
-            process.epoll = GATE_CALLS.epoll_create1(GateCalls.EPOLL_CLOEXEC);
+            process.epoll = GateBinding.CALLS.epoll_create1(GateCalls.EPOLL_CLOEXEC);
         }
         final UnsafeBuffer event = readable.buffer();
         event.putInt(0, GateCalls.EPOLLIN);
         event.putLong(GateCalls.EPOLL_EVENT_DATA_OFFSET, appFd);
-        if (connection.socket() < 0 || process.epoll < 0 ||
-            GATE_CALLS.epoll_ctl(process.epoll, GateCalls.EPOLL_CTL_ADD, connection.socket(), readable.pointer()) < 0)
+        if (connection.socket() < 0 || process.epoll < 0 || GateBinding.CALLS.epoll_ctl(process.epoll,
+            GateCalls.EPOLL_CTL_ADD, connection.socket(), readable.pointer()) < 0)
         {
             events.accept("connection " + appFd + "'s input cannot be watched (errno " + Native.lastErrno() + "): " +
                 "what the application is told of it is logged only as it reads it");
@@ -464,7 +472,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         gate.forget(connection);
         if (connection.socket() >= 0)
         {
-            GATE_CALLS.epoll_ctl(process.epoll, GateCalls.EPOLL_CTL_DEL, connection.socket(), null);
+            GateBinding.CALLS.epoll_ctl(process.epoll, GateCalls.EPOLL_CTL_DEL, connection.socket(), null);
             HOST.close(connection.socket());
         }
     }
@@ -522,7 +530,7 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             {
                 final ProcessSockets process = processes.get(owner);
                 final int ready = process == null || process.epoll < 0 ? 0 :
-                    GATE_CALLS.epoll_wait(process.epoll, readable.pointer(), ANNOUNCED_AT_ONCE, 0);
+                    GateBinding.CALLS.epoll_wait(process.epoll, readable.pointer(), ANNOUNCED_AT_ONCE, 0);
                 for (int i = 0; i < ready; i++)
                 {
                     final int appFd = (int)readable.buffer().getLong(i * GateCalls.EPOLL_EVENT_LENGTH +
