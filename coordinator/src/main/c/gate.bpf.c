@@ -20,7 +20,12 @@
  *     not yet logged, which the coordinator raises after each logged read.
  *
  * On the way in, the client's SYN to the service address is kept (map "syns")
- * for its options, which the SYN-ACK does not repeat.  IPv4 over Ethernet
+ * for its options, which the SYN-ACK does not repeat; and on a connection a
+ * new primary rebuilt, a client's acknowledgement of bytes the dead kernel sent
+ * but the log did not have yet (a write performed before its record) is
+ * lowered to what this kernel has sent: beyond it, the kernel would drop the
+ * segment, the client's data and FIN with it, and the connection would stall
+ * until the application wrote those bytes again and they were sent.  IPv4 over Ethernet
  * only: the service address is IPv4.  SACK must be off in the partition's
  * stack (the coordinator sets net.ipv4.tcp_sack=0): a SACK block would tell
  * the client that bytes beyond the cap had arrived.
@@ -179,32 +184,72 @@ int gate_egress(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/* Lower a client's acknowledgement to what the local socket has sent, if it is beyond. */
+static void clamp_ahead(struct __sk_buff *skb, struct iphdr *ip, struct tcphdr *tcp, __u32 tcp_offset)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_tcp_sock *socket;
+	struct bpf_sock *sk;
+	__u32 lowered;
+
+	tuple.ipv4.saddr = ip->saddr;
+	tuple.ipv4.daddr = ip->daddr;
+	tuple.ipv4.sport = tcp->source;
+	tuple.ipv4.dport = tcp->dest;
+	sk = bpf_sk_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return;
+	socket = bpf_tcp_sock(sk);
+	if (socket && (__s32)(bpf_ntohl(tcp->ack_seq) - socket->snd_nxt) > 0) {
+		lowered = bpf_htonl(socket->snd_nxt);
+		if (bpf_l4_csum_replace(skb, tcp_offset + offsetof(struct tcphdr, check), tcp->ack_seq, lowered,
+					sizeof(lowered)) < 0 ||
+		    bpf_skb_store_bytes(skb, tcp_offset + offsetof(struct tcphdr, ack_seq), &lowered, sizeof(lowered),
+					0) < 0)
+			count(GATE_FAULTS);
+		else
+			count(GATE_AHEAD);
+	}
+	bpf_sk_release(sk);
+}
+
+/* Keep a client's SYN for its options. */
+static void keep_syn(struct __sk_buff *skb, struct gate_key *key, struct tcphdr *tcp, __u32 tcp_offset)
+{
+	struct gate_syn syn = {};
+	__u32 length = tcp->doff * 4;
+
+	if (length < sizeof(struct tcphdr) || length > sizeof(syn.header))
+		return;
+	if (bpf_skb_load_bytes(skb, tcp_offset, syn.header, length) < 0)
+		return;
+	syn.length = length;
+	bpf_map_update_elem(&syns, key, &syn, BPF_ANY);
+}
+
 SEC("tc")
 int gate_ingress(struct __sk_buff *skb)
 {
-	struct gate_syn syn = {};
 	struct gate_key key = {};
+	struct gate_cap *cap;
 	struct tcphdr tcp;
 	struct iphdr ip;
 	__u32 tcp_offset;
-	__u32 length;
 	__u32 service = service_address();
 
 	if (!service || tcp_headers(skb, &ip, &tcp, &tcp_offset) < 0 || ip.daddr != service)
 		return TC_ACT_OK;
-	if (!tcp.syn || tcp.ack)
-		return TC_ACT_OK;
-	length = tcp.doff * 4;
-	if (length < sizeof(struct tcphdr) || length > sizeof(syn.header))
-		return TC_ACT_OK;
-	if (bpf_skb_load_bytes(skb, tcp_offset, syn.header, length) < 0)
-		return TC_ACT_OK;
-	syn.length = length;
 	key.local_address = ip.daddr;
 	key.peer_address = ip.saddr;
 	key.local_port = tcp.dest;
 	key.peer_port = tcp.source;
-	bpf_map_update_elem(&syns, &key, &syn, BPF_ANY);
+	if (tcp.syn && !tcp.ack) {
+		keep_syn(skb, &key, &tcp, tcp_offset);
+		return TC_ACT_OK;
+	}
+	cap = bpf_map_lookup_elem(&caps, &key);
+	if (cap && (cap->flags & GATE_REBUILT) && tcp.ack && !tcp.syn && !tcp.rst)
+		clamp_ahead(skb, &ip, &tcp, tcp_offset);
 	return TC_ACT_OK;
 }
 

@@ -20,7 +20,11 @@
 #define GATE_NO_SYN 2    /* SYN-ACKs dropped: the client's SYN was not seen */
 #define GATE_RING_FULL 3 /* SYN-ACKs dropped: the ring to the coordinator was full */
 #define GATE_FAULTS 4    /* a segment could not be read or rewritten */
-#define GATE_COUNTERS 5
+#define GATE_AHEAD 5     /* a client's acknowledgement beyond what a rebuilt connection sent, lowered to it */
+#define GATE_COUNTERS 6
+
+/* Flags of a connection in "caps". */
+#define GATE_REBUILT 1   /* rebuilt by a new primary: the client may acknowledge what the dead kernel sent */
 
 /* The one entry of the map "config". */
 struct gate_config {
@@ -40,7 +44,8 @@ struct gate_key {
 struct gate_cap {
 	__u32 iss;      /* the initial sequence number of the SYN-ACK admitted */
 	__u32 ack;      /* the highest acknowledgement number that may leave */
-	__u64 reserved;
+	__u32 flags;    /* GATE_REBUILT */
+	__u32 reserved;
 };
 
 /* A client's SYN: its TCP header, options included. */

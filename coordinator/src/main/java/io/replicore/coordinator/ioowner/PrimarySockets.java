@@ -21,7 +21,6 @@ import org.agrona.MutableDirectBuffer;
 import org.agrona.collections.Long2LongHashMap;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
-import org.agrona.collections.IntHashSet;
 
 import java.io.IOException;
 import java.util.ArrayDeque;
@@ -66,11 +65,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private static final int ANNOUNCED_AT_ONCE = 64;
     /** Bytes of one connection's input announced per readiness answer, if a log record holds them. */
     private static final int ANNOUNCE_MAX = 16 * 1024;
-    /**
-     * How long after a takeover a thread's first call is taken for one the old primary may have been performing:
-     * those calls come at once, from threads the takeover found in a call.
-     */
-    private static final long FIRST_CALLS_NS = TimeUnit.SECONDS.toNanos(30);
 
     private final Mailbox mailbox;
     private final int selfId;
@@ -90,9 +84,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final Long2LongHashMap knocks = new Long2LongHashMap(-1);
     private final ListeningKnock knocker = new ListeningKnock();
     private volatile boolean knocking;
-    /** Kernel partitions, after a takeover: the threads that made a call since, until {@link #firstCallsUntilNs}. */
-    private final IntHashSet calledSinceTakeover = new IntHashSet();
-    private volatile long firstCallsUntilNs;
     private final TcpConnectionState stateView = new TcpConnectionState();
     /** Announcing input: the own epoll set's events, a peek of a connection's queue, the INPUT record. */
     private final Native.Scratch readable = Native.allocate(GateCalls.EPOLL_EVENT_LENGTH * ANNOUNCED_AT_ONCE);
@@ -127,8 +118,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         final BitSet connections = new BitSet();
         /** Per descriptor, bytes an old primary sent that the application will write again; null: none. */
         long[] alreadySent;
-        /** Kernel partitions: the connections a takeover rebuilt in this kernel. */
-        final BitSet rebuilt = new BitSet();
         /** Kernel partitions with a gate: the connections, as the gate keeps them. */
         final Int2ObjectHashMap<GatedConnection> gated = new Int2ObjectHashMap<>();
         /** The primary's own epoll set over them, each by the application's number: whose input is there. */
@@ -181,10 +170,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     {
         this.takeovers = takeovers;
         acceptedUnseen.addAll(takeovers.acceptedUnseen());
-        if (repair != null)
-        {
-            firstCallsUntilNs = System.nanoTime() + FIRST_CALLS_NS;
-        }
         takeovers.gated().forEach((owner, connections) ->
             connections.forEach((appFd, connection) -> watch(of(owner), appFd, connection)));
         openedUnaccepted.addAll(takeovers.opened());
@@ -230,10 +215,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             final ProcessSockets process = of(owner);
             process.shared.or(taken.sockets());
             process.connections.or(taken.connections());
-            if (repair != null)
-            {
-                process.rebuilt.or(taken.connections());
-            }
             connectionCount += taken.connections().cardinality();
             process.alreadySent = taken.alreadySent();
             publishConnections();
@@ -478,46 +459,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     }
 
     @Override
-    public boolean firstCallSinceTakeover(final int tid)
-    {
-        final long until = firstCallsUntilNs;
-        if (until == 0 || System.nanoTime() - until > 0)
-        {
-            return false; // every call but those soon after a takeover: no lock taken
-        }
-        synchronized (this)
-        {
-            return calledSinceTakeover.add(tid);
-        }
-    }
-
-    @Override
-    public boolean writeAsSent(final int owner, final int appFd, final int dup)
-    {
-        synchronized (this)
-        {
-            final ProcessSockets process = processes.get(owner);
-            if (repair == null || process == null || appFd < 0 || !process.rebuilt.get(appFd))
-            {
-                return false;
-            }
-        }
-        synchronized (repair)
-        {
-            return repair.writeAsSent(dup);
-        }
-    }
-
-    @Override
-    public void writtenAsSent(final int dup)
-    {
-        synchronized (repair)
-        {
-            repair.writeNormally(dup);
-        }
-    }
-
-    @Override
     public void announceReadable(final int owner) throws ReplicaStop
     {
         if (gate == null)
@@ -666,7 +607,6 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             unwatch(process, gated);
         }
         process.shared.clear(appFd);
-        process.rebuilt.clear(appFd);
         process.notSockets.clear(appFd);
         process.files.clear(appFd);
         if (process.alreadySent != null && appFd < process.alreadySent.length)

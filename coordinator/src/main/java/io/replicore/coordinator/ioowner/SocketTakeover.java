@@ -282,6 +282,7 @@ public final class SocketTakeover implements AutoCloseable
             return null;
         }
         connection.announced(socket.unread == null ? 0 : socket.unread.length());
+        connection.rebuilt();
         if (watched)
         {
             connection.socket(HOST.fcntl(socket.socket, F_DUPFD_CLOEXEC, 0));

@@ -37,6 +37,7 @@ public final class AckGate implements AutoCloseable
     public static final int COUNTER_NO_SYN = 2;
     public static final int COUNTER_RING_FULL = 3;
     public static final int COUNTER_FAULTS = 4;
+    public static final int COUNTER_AHEAD = 5;
     /** The ring's data size, GATE_HELD_BYTES of gate.h. */
     static final int HELD_BYTES = 256 * 1024;
 
@@ -210,8 +211,9 @@ public final class AckGate implements AutoCloseable
         final List<String> parts = new ArrayList<>(List.of("held " + counter(COUNTER_HELD) + " handshakes until " +
             "logged", "lowered " + counter(COUNTER_CLAMPED) + " acknowledgements to what was logged"));
         final String[] trouble = {"", "", "SYN-ACKs dropped for want of the client's SYN",
-            "SYN-ACKs dropped with the ring full", "segments it could not read or rewrite"};
-        for (int which = COUNTER_NO_SYN; which <= COUNTER_FAULTS; which++)
+            "SYN-ACKs dropped with the ring full", "segments it could not read or rewrite",
+            "clients' acknowledgements of bytes a dead kernel sent lowered to what a rebuilt connection had sent"};
+        for (int which = COUNTER_NO_SYN; which <= COUNTER_AHEAD; which++)
         {
             final long count = counter(which);
             if (count > 0)

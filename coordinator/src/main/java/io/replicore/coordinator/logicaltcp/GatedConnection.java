@@ -16,7 +16,7 @@ import java.nio.ByteOrder;
  *   key (12 bytes, struct gate_key of gate.h):
  *     0 Local Address (4) | 4 Peer Address (4) | 8 Local Port (2) | 10 Peer Port (2)     all in network order
  *   value (16 bytes, struct gate_cap):
- *     0 ISS (4): the SYN-ACK's sequence number | 4 Cap (4) | 8 reserved (8)              host order
+ *     0 ISS (4): the SYN-ACK's sequence number | 4 Cap (4) | 8 Flags (4): 1 REBUILT | 12 reserved (4)
  * </pre>
  */
 public final class GatedConnection
@@ -28,8 +28,11 @@ public final class GatedConnection
     public static final int KEY_LENGTH = 12;
     public static final int ISS_OFFSET = 0;
     public static final int CAP_OFFSET = 4;
-    public static final int RESERVED_OFFSET = 8;
+    public static final int FLAGS_OFFSET = 8;
+    public static final int RESERVED_OFFSET = 12;
     public static final int VALUE_LENGTH = 16;
+    /** Rebuilt by a new primary: the gate lowers a client's acknowledgement beyond what the socket sent. */
+    public static final int FLAG_REBUILT = 1;
 
     private final int localAddress;
     private final int peerAddress;
@@ -43,6 +46,7 @@ public final class GatedConnection
     private long delivered;
     private boolean finished;
     private int socket = -1;
+    private boolean rebuilt;
 
     private GatedConnection(final TcpConnectionState state, final long delivered, final boolean peerFinished)
     {
@@ -109,6 +113,15 @@ public final class GatedConnection
         return socket;
     }
 
+    /**
+     * The connection was rebuilt in this kernel by a takeover: the client may acknowledge bytes the dead kernel sent
+     * that this socket has not sent yet.
+     */
+    public void rebuilt()
+    {
+        rebuilt = true;
+    }
+
     public void socket(final int socket)
     {
         this.socket = socket;
@@ -126,6 +139,7 @@ public final class GatedConnection
     {
         into.putInt(at + ISS_OFFSET, iss);
         into.putInt(at + CAP_OFFSET, cap());
-        into.putLong(at + RESERVED_OFFSET, 0);
+        into.putInt(at + FLAGS_OFFSET, rebuilt ? FLAG_REBUILT : 0);
+        into.putInt(at + RESERVED_OFFSET, 0);
     }
 }

@@ -394,38 +394,6 @@ public final class TcpRepair
         return null;
     }
 
-    /**
-     * Put a live connection in repair mode with its send queue chosen: what is written to it until
-     * {@link #writeNormally} counts as sent and unacknowledged, as the dead kernel may have sent it, and goes out on
-     * the retransmission timer or the client's acknowledgements. A new primary writes so a call the old primary may
-     * have performed before it logged it: the client may have the bytes and acknowledge beyond what this socket
-     * sent, which the kernel would take for an acknowledgement of nothing it sent and drop, with the client's data.
-     *
-     * @return false if the kernel refuses (the connection is no longer established): write normally.
-     */
-    public boolean writeAsSent(final int socket)
-    {
-        if (set(socket, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) < 0)
-        {
-            return false;
-        }
-        if (set(socket, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) < 0)
-        {
-            set(socket, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF);
-            return false;
-        }
-        return true;
-    }
-
-    /**
-     * Leave the repair mode {@link #writeAsSent} entered; its window probe makes the client say what it has.
-     */
-    public void writeNormally(final int socket)
-    {
-        set(socket, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
-        set(socket, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF);
-    }
-
     private long queueSeq(final int socket, final int queue)
     {
         if (set(socket, IPPROTO_TCP, TCP_REPAIR_QUEUE, queue) < 0 || get(socket, IPPROTO_TCP, TCP_QUEUE_SEQ, 4) < 0)

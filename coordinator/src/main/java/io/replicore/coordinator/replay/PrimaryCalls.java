@@ -154,8 +154,6 @@ public final class PrimaryCalls
     private final SerialCalls serial;
     /** The answer to the call in hand found its thread gone. */
     private boolean gone;
-    /** This call is its thread's first since a takeover (kernel partitions): the old primary may have performed it. */
-    private boolean inFlightAtTakeover;
     private final int appPidfd;
     private final UnsafeBuffer record;
     private final Native.Scratch ownMessage = Native.allocate(OWN_MESSAGE_LENGTH);
@@ -226,7 +224,6 @@ public final class PrimaryCalls
     {
         log.checkStillPrimary();
         sockets.beforeCall(call.logicalPid, call.process, listener);
-        inFlightAtTakeover = sockets.firstCallSinceTakeover(call.logicalTid);
         final boolean interruptedWait = signals.awake(call.tid, call);
         gone = false;
         if (serial != null && !SerialCalls.mayWait(call.nr))
@@ -763,30 +760,7 @@ public final class PrimaryCalls
             emitError = EFAULT;
             return 0;
         }
-        final boolean asSent = writesAsSent(fd, dup);
-        try
-        {
-            return skip + emit(dup, address + skip, length - skip, offset < 0 ? offset : offset + skip);
-        }
-        finally
-        {
-            if (asSent)
-            {
-                sockets.writtenAsSent(dup);
-            }
-        }
-    }
-
-    /**
-     * Kernel partitions: a thread's first call after a takeover may be one the old primary performed and died
-     * before logging; if it writes to a rebuilt connection, its bytes are queued as sent (the client may have them),
-     * so that the client's acknowledgement of them is one the connection accepts.
-     *
-     * @return true if {@code dup} is in repair mode for this call's write.
-     */
-    private boolean writesAsSent(final int fd, final int dup)
-    {
-        return inFlightAtTakeover && sockets.writeAsSent(call.logicalPid, fd, dup);
+        return skip + emit(dup, address + skip, length - skip, offset < 0 ? offset : offset + skip);
     }
 
     /**
@@ -1737,16 +1711,10 @@ public final class PrimaryCalls
         log.checkStillPrimary();
         final long skip = sockets.alreadySent(call.logicalPid, outFd, Math.max(count, 0));
         offset.putLong(0, start + skip);
-        final boolean asSent = count - skip > 0 && writesAsSent(outFd, out);
         final long sent = count - skip > 0 ? HOST.sendfile(out, in, ownMessage.pointer(), count - skip) : 0;
-        final int sendErrno = sent < 0 ? Native.lastErrno() : 0;
-        if (asSent)
-        {
-            sockets.writtenAsSent(out);
-        }
         if (sent < 0 && skip == 0)
         {
-            value(-sendErrno);
+            value(-Native.lastErrno());
             return;
         }
         final long done = skip + Math.max(sent, 0);

@@ -83,28 +83,6 @@ public interface SocketOwner
     void delivered(int owner, int appFd, long bytes, boolean end);
 
     /**
-     * Kernel partitions: true once per thread, at its first call after this replica took over (for a while after),
-     * a call the old primary may have been performing when it died.
-     */
-    boolean firstCallSinceTakeover(int tid);
-
-    /**
-     * Kernel partitions, for a call {@link #firstCallSinceTakeover} named: if {@code appFd} of {@code owner} is a
-     * connection a takeover rebuilt in this kernel, put {@code dup}, the primary's duplicate of it, in repair mode,
-     * so that what the call writes counts as sent (the old primary may have sent it before it logged the call, and
-     * the client acknowledges it; an acknowledgement beyond what the socket sent would be dropped with the client's
-     * data). {@link #writtenAsSent} follows the write.
-     *
-     * @return true if it did.
-     */
-    boolean writeAsSent(int owner, int appFd, int dup);
-
-    /**
-     * The write {@link #writeAsSent} prepared is done: {@code dup} leaves repair mode.
-     */
-    void writtenAsSent(int dup);
-
-    /**
      * Process {@code owner} is about to be told which of its descriptors are ready (epoll_wait, poll, select,
      * FIONREAD): between kernel partitions, the input of its connections that is there is logged first, so that
      * a new primary has what this answer tells of.
