@@ -1,0 +1,366 @@
+package io.replicore.qemutests;
+
+import io.replicore.mailbox.MailboxContext;
+import io.replicore.mailbox.MailboxLayout;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Everything a {@link KernelRig} needs, validated by {@link #conclude()} with errors that name the fix: machines of
+ * Replicore's own kernel (kernel-patches/build-kernel), each with NUMA nodes of their own CPUs and memory, sharing a
+ * mailbox that every machine sees at the same guest-physical address, as the kernels of one real server would.
+ * <p>
+ * The mailbox is a host file in /dev/shm plugged into each machine as a memory DIMM at {@link #mailboxAddress()}.
+ * The kernel is built without memory hotplug, so it never takes the DIMM as RAM; its command line reserves the
+ * range as a real server's does ({@code memmap=SIZE$ADDR}) and names it to the mailbox device
+ * ({@code replicore.mailbox=SIZE@ADDR}). The host reads and writes the same bytes through the file.
+ */
+public final class KernelRigContext
+{
+    /** Where QEMU's pc machine puts the first DIMM when the RAM is below 3.5 GiB: the device memory's base. */
+    public static final long DEFAULT_MAILBOX_ADDRESS = 1L << 32;
+    public static final long DEFAULT_MAILBOX_SIZE = 4L << 20;
+    public static final int DEFAULT_NODES = 2;
+    public static final int DEFAULT_CPUS_PER_NODE = 2;
+    public static final int DEFAULT_MEMORY_PER_NODE_MIB = 512;
+    public static final long DEFAULT_BOOT_TIMEOUT_MS = TimeUnit.SECONDS.toMillis(180);
+
+    private static final AtomicInteger RUNS = new AtomicInteger();
+
+    private int machineCount = 1;
+    private int nodes = DEFAULT_NODES;
+    private int cpusPerNode = DEFAULT_CPUS_PER_NODE;
+    private int memoryPerNodeMiB = DEFAULT_MEMORY_PER_NODE_MIB;
+    private Path kernelBuild;
+    private boolean mailbox = true;
+    private boolean formatMailbox = true;
+    private long mailboxSize = DEFAULT_MAILBOX_SIZE;
+    private long mailboxAddress = DEFAULT_MAILBOX_ADDRESS;
+    private int channelCapacity = RigContext.DEFAULT_CHANNEL_CAPACITY;
+    private Path workDir;
+    private String runId;
+    private Accelerator.Choice accelerator = Accelerator.Choice.AUTO;
+    private long bootTimeoutMs = DEFAULT_BOOT_TIMEOUT_MS;
+    private int hostCpus = Runtime.getRuntime().availableProcessors();
+    private String extraCommandLine = "";
+    private RigContext rigContext;
+    private boolean concluded;
+
+    /**
+     * Fill in the defaults and check every setting.
+     *
+     * @throws IllegalArgumentException naming the setting that is wrong and what to do.
+     */
+    public KernelRigContext conclude()
+    {
+        if (machineCount < 1 || machineCount > MailboxLayout.MAX_REPLICAS)
+        {
+            throw new IllegalArgumentException("machine count must be 1.." + MailboxLayout.MAX_REPLICAS + " (one " +
+                "partition of the mailbox each): " + machineCount);
+        }
+        if (nodes < 1 || cpusPerNode < 1 || nodes * cpusPerNode > 64)
+        {
+            throw new IllegalArgumentException("nodes and CPUs per node must be positive, 64 CPUs at most: " + nodes +
+                " nodes of " + cpusPerNode);
+        }
+        if (memoryPerNodeMiB < 128)
+        {
+            throw new IllegalArgumentException("memory per node must be at least 128 MiB: " + memoryPerNodeMiB);
+        }
+        if ((long)nodes * memoryPerNodeMiB > 3072)
+        {
+            throw new IllegalArgumentException("a machine's RAM must stay below 3 GiB, so all of it lies below the " +
+                "PCI hole and the first DIMM (the mailbox) lands at 4 GiB: " + nodes + " x " + memoryPerNodeMiB + " MiB");
+        }
+        if (mailboxSize < MailboxLayout.totalLength(2, MailboxLayout.MIN_CHANNEL_CAPACITY) ||
+            Long.bitCount(mailboxSize) != 1)
+        {
+            throw new IllegalArgumentException("mailbox size must be a power of two that holds a mailbox: " +
+                mailboxSize);
+        }
+        if (mailboxAddress <= 0 || mailboxAddress % mailboxSize != 0)
+        {
+            throw new IllegalArgumentException("mailbox address must be positive and aligned to its size: 0x" +
+                Long.toHexString(mailboxAddress));
+        }
+        if (kernelBuild == null)
+        {
+            kernelBuild = defaultKernelBuild();
+        }
+        final Path release = kernelBuild.resolve("kernelrelease");
+        if (!Files.isRegularFile(kernelBuild.resolve("bzImage")) || !Files.isRegularFile(release))
+        {
+            throw new IllegalArgumentException("no Replicore kernel in " + kernelBuild + " (bzImage, kernelrelease): " +
+                "build it with kernel-patches/build-kernel");
+        }
+        if (runId == null)
+        {
+            runId = "rk-" + ProcessHandle.current().pid() + "-" + RUNS.incrementAndGet();
+        }
+        if (workDir == null)
+        {
+            workDir = Path.of(System.getProperty("replicore.rig.workRoot", "/var/tmp/replicore-rig"), runId);
+        }
+        workDir = workDir.toAbsolutePath().normalize();
+        if (bootTimeoutMs <= 0)
+        {
+            throw new IllegalArgumentException("boot timeout must be positive: " + bootTimeoutMs);
+        }
+        if (hostCpus < 1)
+        {
+            throw new IllegalArgumentException("host CPUs must be at least 1: " + hostCpus);
+        }
+        final String version;
+        try
+        {
+            version = Files.readString(release).trim();
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalArgumentException("cannot read " + release + ": " + ex.getMessage());
+        }
+        // The rig's own checks of the kernel, modules, busybox, QEMU and run id; its initramfs and accelerator.
+        final Path image = kernelBuild.resolve("vmlinuz-" + version);
+        if (!Files.isRegularFile(image))
+        {
+            throw new IllegalArgumentException("no " + image + " beside " + release + ": build the kernel again with " +
+                "kernel-patches/build-kernel");
+        }
+        rigContext = new RigContext().kernelImage(image)
+            .modulesDir(kernelBuild.resolve("lib/modules").resolve(version)).workDir(workDir).runId(runId)
+            .accelerator(accelerator).bootTimeoutMs(bootTimeoutMs).network(false).hostCpus(hostCpus).conclude();
+        new MailboxContext().path(mailboxPath().toString()).replicaCount(replicaCount())
+            .channelCapacity(channelCapacity).regionLength(mailboxSize).conclude();
+        if (MailboxLayout.totalLength(replicaCount(), channelCapacity) > mailboxSize)
+        {
+            throw new IllegalArgumentException("a mailbox of " + replicaCount() + " replicas with channels of " +
+                channelCapacity + " bytes does not fit in " + mailboxSize + " bytes");
+        }
+        concluded = true;
+        return this;
+    }
+
+    /** build-kernel's output: $REPLICORE_KERNEL_CACHE/out, by default /var/cache/replicore-kernel/out. */
+    static Path defaultKernelBuild()
+    {
+        final String cache = System.getenv("REPLICORE_KERNEL_CACHE");
+        return Path.of(cache == null || cache.isEmpty() ? "/var/cache/replicore-kernel" : cache, "out");
+    }
+
+    public boolean isConcluded()
+    {
+        return concluded;
+    }
+
+    /** The settings of the QEMU rig that the initramfs and the accelerator probe take. */
+    RigContext rigContext()
+    {
+        return rigContext;
+    }
+
+    /** Replicas of the mailbox the host formats: one per machine, two at least. */
+    public int replicaCount()
+    {
+        return Math.max(2, machineCount);
+    }
+
+    /** The host's file behind every machine's mailbox DIMM. */
+    public Path mailboxPath()
+    {
+        return Path.of("/dev/shm", runId + "-kmailbox");
+    }
+
+    /** What the kernel's command line says of the mailbox: reserve the range, and map it as the device. */
+    public String mailboxCommandLine(final int partition)
+    {
+        final String range = (mailboxSize >> 10) + "K";
+        final String address = "0x" + Long.toHexString(mailboxAddress);
+        return "memmap=" + range + "$" + address + " replicore.mailbox=" + range + "@" + address +
+            " replicore.partition=" + partition;
+    }
+
+    public KernelRigContext machineCount(final int machineCount)
+    {
+        this.machineCount = machineCount;
+        return this;
+    }
+
+    public int machineCount()
+    {
+        return machineCount;
+    }
+
+    public KernelRigContext nodes(final int nodes)
+    {
+        this.nodes = nodes;
+        return this;
+    }
+
+    public int nodes()
+    {
+        return nodes;
+    }
+
+    public KernelRigContext cpusPerNode(final int cpusPerNode)
+    {
+        this.cpusPerNode = cpusPerNode;
+        return this;
+    }
+
+    public int cpusPerNode()
+    {
+        return cpusPerNode;
+    }
+
+    public KernelRigContext memoryPerNodeMiB(final int memoryPerNodeMiB)
+    {
+        this.memoryPerNodeMiB = memoryPerNodeMiB;
+        return this;
+    }
+
+    public int memoryPerNodeMiB()
+    {
+        return memoryPerNodeMiB;
+    }
+
+    /** @param kernelBuild build-kernel's output directory (bzImage, kernelrelease, lib/modules/VERSION). */
+    public KernelRigContext kernelBuild(final Path kernelBuild)
+    {
+        this.kernelBuild = kernelBuild;
+        return this;
+    }
+
+    public Path kernelBuild()
+    {
+        return kernelBuild;
+    }
+
+    /** @param mailbox whether the machines get the mailbox DIMM and its command line (false: a plain boot). */
+    public KernelRigContext mailbox(final boolean mailbox)
+    {
+        this.mailbox = mailbox;
+        return this;
+    }
+
+    public boolean mailbox()
+    {
+        return mailbox;
+    }
+
+    /** @param formatMailbox whether the host formats the mailbox as replicore init-mailbox does (false: zeroes). */
+    public KernelRigContext formatMailbox(final boolean formatMailbox)
+    {
+        this.formatMailbox = formatMailbox;
+        return this;
+    }
+
+    public boolean formatMailbox()
+    {
+        return formatMailbox;
+    }
+
+    public KernelRigContext mailboxSize(final long mailboxSize)
+    {
+        this.mailboxSize = mailboxSize;
+        return this;
+    }
+
+    public long mailboxSize()
+    {
+        return mailboxSize;
+    }
+
+    public KernelRigContext mailboxAddress(final long mailboxAddress)
+    {
+        this.mailboxAddress = mailboxAddress;
+        return this;
+    }
+
+    public long mailboxAddress()
+    {
+        return mailboxAddress;
+    }
+
+    public KernelRigContext channelCapacity(final int channelCapacity)
+    {
+        this.channelCapacity = channelCapacity;
+        return this;
+    }
+
+    public int channelCapacity()
+    {
+        return channelCapacity;
+    }
+
+    public KernelRigContext workDir(final Path workDir)
+    {
+        this.workDir = workDir;
+        return this;
+    }
+
+    public Path workDir()
+    {
+        return workDir;
+    }
+
+    public KernelRigContext runId(final String runId)
+    {
+        this.runId = runId;
+        return this;
+    }
+
+    public String runId()
+    {
+        return runId;
+    }
+
+    public KernelRigContext accelerator(final Accelerator.Choice accelerator)
+    {
+        this.accelerator = accelerator;
+        return this;
+    }
+
+    public Accelerator.Choice accelerator()
+    {
+        return accelerator;
+    }
+
+    public KernelRigContext bootTimeoutMs(final long bootTimeoutMs)
+    {
+        this.bootTimeoutMs = bootTimeoutMs;
+        return this;
+    }
+
+    public long bootTimeoutMs()
+    {
+        return bootTimeoutMs;
+    }
+
+    /** @param extraCommandLine appended to every machine's kernel command line (e.g. crashkernel=256M). */
+    public KernelRigContext extraCommandLine(final String extraCommandLine)
+    {
+        this.extraCommandLine = extraCommandLine == null ? "" : extraCommandLine.strip();
+        return this;
+    }
+
+    public String extraCommandLine()
+    {
+        return extraCommandLine;
+    }
+
+    /** @param hostCpus host cores to spread the machines over: machine i is pinned to core i % hostCpus. */
+    public KernelRigContext hostCpus(final int hostCpus)
+    {
+        this.hostCpus = hostCpus;
+        return this;
+    }
+
+    public int hostCpus()
+    {
+        return hostCpus;
+    }
+}
