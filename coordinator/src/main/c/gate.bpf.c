@@ -106,6 +106,21 @@ static __u32 service_address(void)
 	return settings ? settings->service_address : 0;
 }
 
+/* A TCP segment from (outgoing) or to the service address, and its connection's key as the service sees it. */
+static int service_segment(struct __sk_buff *skb, int outgoing, struct iphdr *ip, struct tcphdr *tcp,
+			   __u32 *tcp_offset, struct gate_key *key)
+{
+	__u32 service = service_address();
+
+	if (!service || tcp_headers(skb, ip, tcp, tcp_offset) < 0 || (outgoing ? ip->saddr : ip->daddr) != service)
+		return -1;
+	key->local_address = service;
+	key->peer_address = outgoing ? ip->daddr : ip->saddr;
+	key->local_port = outgoing ? tcp->source : tcp->dest;
+	key->peer_port = outgoing ? tcp->dest : tcp->source;
+	return 0;
+}
+
 /* Lower the acknowledgement number to the cap if it is beyond it (sequence space wraps). */
 static void clamp(struct __sk_buff *skb, struct gate_cap *cap, __u32 tcp_offset, __u32 ack_wire)
 {
@@ -164,14 +179,9 @@ int gate_egress(struct __sk_buff *skb)
 	struct tcphdr tcp;
 	struct iphdr ip;
 	__u32 tcp_offset;
-	__u32 service = service_address();
 
-	if (!service || tcp_headers(skb, &ip, &tcp, &tcp_offset) < 0 || ip.saddr != service)
+	if (service_segment(skb, 1, &ip, &tcp, &tcp_offset, &key) < 0)
 		return TC_ACT_OK;
-	key.local_address = ip.saddr;
-	key.peer_address = ip.daddr;
-	key.local_port = tcp.source;
-	key.peer_port = tcp.dest;
 	cap = bpf_map_lookup_elem(&caps, &key);
 	if (tcp.syn && tcp.ack) {
 		if (cap && cap->iss == bpf_ntohl(tcp.seq))
@@ -235,14 +245,9 @@ int gate_ingress(struct __sk_buff *skb)
 	struct tcphdr tcp;
 	struct iphdr ip;
 	__u32 tcp_offset;
-	__u32 service = service_address();
 
-	if (!service || tcp_headers(skb, &ip, &tcp, &tcp_offset) < 0 || ip.daddr != service)
+	if (service_segment(skb, 0, &ip, &tcp, &tcp_offset, &key) < 0)
 		return TC_ACT_OK;
-	key.local_address = ip.daddr;
-	key.peer_address = ip.saddr;
-	key.local_port = tcp.dest;
-	key.peer_port = tcp.source;
 	if (tcp.syn && !tcp.ack) {
 		keep_syn(skb, &key, &tcp, tcp_offset);
 		return TC_ACT_OK;

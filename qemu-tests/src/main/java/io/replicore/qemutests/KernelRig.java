@@ -25,8 +25,7 @@ public final class KernelRig implements AutoCloseable
     private final KernelRigContext ctx;
     private final Accelerator.Verdict accelerator;
     private final List<KernelMachine> machines;
-    private final Thread cleanupOnExit = new Thread(this::release, "kernel-rig-cleanup");
-    private boolean closed;
+    private final RigTeardown teardown;
 
     private KernelRig(final KernelRigContext ctx, final Accelerator.Verdict accelerator, final Path initramfs)
     {
@@ -38,6 +37,7 @@ public final class KernelRig implements AutoCloseable
             list.add(new KernelMachine(ctx, id, accelerator.accelerator(), initramfs));
         }
         this.machines = Collections.unmodifiableList(list);
+        this.teardown = new RigTeardown("kernel-rig-cleanup", machines, null, ctx.mailbox() ? ctx.mailboxPath() : null);
     }
 
     /**
@@ -57,7 +57,6 @@ public final class KernelRig implements AutoCloseable
             final Path initramfs = Initramfs.build(ctx.rigContext());
             final Accelerator.Verdict accelerator = Accelerator.choose(ctx.rigContext(), initramfs);
             final KernelRig rig = new KernelRig(ctx, accelerator, initramfs);
-            Runtime.getRuntime().addShutdownHook(rig.cleanupOnExit);
             System.err.println("kernel rig: " + ctx.machineCount() + " machine(s) of " +
                 ctx.rigContext().kernelImage() + ", " + ctx.nodes() + " NUMA nodes x " + ctx.cpusPerNode() +
                 " CPUs, work directory " + ctx.workDir() +
@@ -67,12 +66,12 @@ public final class KernelRig implements AutoCloseable
         }
         catch (final IOException ex)
         {
-            removeMailbox(ctx);
+            RigTeardown.removeNow(null, ctx.mailbox() ? ctx.mailboxPath() : null);
             throw new UncheckedIOException("cannot create the work directory " + ctx.workDir(), ex);
         }
         catch (final RuntimeException ex)
         {
-            removeMailbox(ctx);
+            RigTeardown.removeNow(null, ctx.mailbox() ? ctx.mailboxPath() : null);
             throw ex;
         }
     }
@@ -129,44 +128,6 @@ public final class KernelRig implements AutoCloseable
     @Override
     public void close()
     {
-        release();
-        try
-        {
-            Runtime.getRuntime().removeShutdownHook(cleanupOnExit);
-        }
-        catch (final IllegalStateException shuttingDown)
-        {
-            // The hook is running or has run.
-        }
-    }
-
-    private synchronized void release()
-    {
-        if (closed)
-        {
-            return;
-        }
-        closed = true;
-        for (final KernelMachine machine : machines)
-        {
-            machine.close();
-        }
-        removeMailbox(ctx);
-    }
-
-    private static void removeMailbox(final KernelRigContext ctx)
-    {
-        if (!ctx.mailbox())
-        {
-            return;
-        }
-        try
-        {
-            Files.deleteIfExists(ctx.mailboxPath());
-        }
-        catch (final IOException ignore)
-        {
-            // Best effort: /dev/shm is tmpfs, and the name is unique to this run.
-        }
+        teardown.close();
     }
 }

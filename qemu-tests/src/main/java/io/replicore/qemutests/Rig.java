@@ -29,8 +29,7 @@ public final class Rig implements AutoCloseable
     private final Accelerator.Verdict accelerator;
     private final RigNetwork network;
     private final List<ReplicaVm> vms;
-    private final Thread cleanupOnExit = new Thread(this::release, "rig-cleanup");
-    private boolean closed;
+    private final RigTeardown teardown;
 
     private Rig(final RigContext ctx, final long mailboxBackingLength, final Accelerator.Verdict accelerator,
         final RigNetwork network, final Path initramfs)
@@ -46,6 +45,7 @@ public final class Rig implements AutoCloseable
             list.add(new ReplicaVm(ctx, id, accelerator.accelerator(), initramfs, mailboxBackingLength, network));
         }
         this.vms = Collections.unmodifiableList(list);
+        this.teardown = new RigTeardown("rig-cleanup", vms, network, mailboxPath);
     }
 
     /**
@@ -66,7 +66,6 @@ public final class Rig implements AutoCloseable
             final Accelerator.Verdict accelerator = Accelerator.choose(ctx, initramfs);
             network = ctx.network() ? RigNetwork.create(ctx) : null;
             final Rig rig = new Rig(ctx, backing, accelerator, network, initramfs);
-            Runtime.getRuntime().addShutdownHook(rig.cleanupOnExit);
             System.err.println("rig: " + ctx.replicaCount() + " replica kernels, work directory " + ctx.workDir() +
                 ", mailbox " + mailbox + (network == null ? "" : ", namespaces " + network.netNamespace() + " and " +
                 network.clientNamespace()));
@@ -74,12 +73,12 @@ public final class Rig implements AutoCloseable
         }
         catch (final IOException ex)
         {
-            cleanUp(network, mailbox);
+            RigTeardown.removeNow(network, mailbox);
             throw new UncheckedIOException("cannot create the work directory " + ctx.workDir(), ex);
         }
         catch (final RuntimeException ex)
         {
-            cleanUp(network, mailbox);
+            RigTeardown.removeNow(network, mailbox);
             throw ex;
         }
     }
@@ -158,47 +157,6 @@ public final class Rig implements AutoCloseable
     @Override
     public void close()
     {
-        release();
-        try
-        {
-            Runtime.getRuntime().removeShutdownHook(cleanupOnExit);
-        }
-        catch (final IllegalStateException shuttingDown)
-        {
-            // The hook is running or has run.
-        }
-    }
-
-    private synchronized void release()
-    {
-        if (closed)
-        {
-            return;
-        }
-        closed = true;
-        for (final ReplicaVm vm : vms)
-        {
-            vm.close();
-        }
-        cleanUp(network, mailboxPath);
-    }
-
-    private static void cleanUp(final RigNetwork network, final Path mailbox)
-    {
-        if (network != null)
-        {
-            network.close();
-        }
-        if (mailbox != null)
-        {
-            try
-            {
-                Files.deleteIfExists(mailbox);
-            }
-            catch (final IOException ignore)
-            {
-                // Best effort: /dev/shm is tmpfs, and the name is unique to this run.
-            }
-        }
+        teardown.close();
     }
 }
