@@ -26,11 +26,15 @@ public final class Initramfs
 {
     /**
      * What the init script loads, in order (the list goes in the archive as {@code /modules}): the PCI transport,
-     * the network card, 9p over virtio, the overlay, and the tc hooks and BPF classifier of the coordinators'
-     * acknowledgement gate (loaded here: the kernel's own module requests look in this archive, not the 9p root).
+     * the network card, 9p over virtio and the overlay.
      */
-    public static final List<String> MODULES =
-        List.of("virtio_pci", "virtio_net", "9pnet_virtio", "9p", "overlay", "sch_ingress", "cls_bpf");
+    public static final List<String> MODULES = List.of("virtio_pci", "virtio_net", "9pnet_virtio", "9p", "overlay");
+    /**
+     * Then, when the machines have a network, the tc hooks and BPF classifier of the coordinators' acknowledgement
+     * gate (loaded here: the kernel's own module requests look in this archive, not the 9p root). A rig without a
+     * network serves no client, so it runs no gate and its kernel need not have them.
+     */
+    public static final List<String> GATE_MODULES = List.of("sch_ingress", "cls_bpf");
 
     private static final String INIT_RESOURCE = "init";
 
@@ -64,7 +68,8 @@ public final class Initramfs
                 Files.copy(init, root.resolve("init"), StandardCopyOption.REPLACE_EXISTING);
             }
             Files.setPosixFilePermissions(root.resolve("init"), PosixFilePermissions.fromString("rwxr-xr-x"));
-            Files.writeString(root.resolve("modules"), String.join("\n", MODULES) + "\n");
+            final List<String> names = modules(ctx);
+            Files.writeString(root.resolve("modules"), String.join("\n", names) + "\n");
 
             final Path modules = ctx.modulesDir();
             final Path guestModules = root.resolve("lib/modules").resolve(modules.getFileName());
@@ -77,7 +82,7 @@ public final class Initramfs
                     Files.copy(file, guestModules.resolve(file.getFileName()), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
-            for (final String relative : moduleFiles(modules, MODULES))
+            for (final String relative : moduleFiles(modules, names))
             {
                 final Path target = guestModules.resolve(relative);
                 Files.createDirectories(target.getParent());
@@ -92,6 +97,12 @@ public final class Initramfs
         Exec.run(60_000, "sh", "-c", "cd \"$1\" && find . | cpio -o -H newc --quiet > \"$2\"", "sh",
             root.toString(), archive.toString()).orThrow();
         return archive;
+    }
+
+    /** The modules a guest of {@code ctx} loads: {@link #MODULES}, and {@link #GATE_MODULES} with a network. */
+    public static List<String> modules(final RigContext ctx)
+    {
+        return ctx.network() ? Stream.concat(MODULES.stream(), GATE_MODULES.stream()).toList() : MODULES;
     }
 
     /**

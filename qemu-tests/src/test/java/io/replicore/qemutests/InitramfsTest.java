@@ -13,9 +13,10 @@ class InitramfsTest
     void theGuestsModulesComeWithTheirDependencies() throws Exception
     {
         final RigContext ctx = new RigContext().conclude();
-        final Set<String> files = Initramfs.moduleFiles(ctx.modulesDir(), Initramfs.MODULES);
+        final Set<String> files = Initramfs.moduleFiles(ctx.modulesDir(), Initramfs.modules(ctx));
         for (final String module : new String[] {"virtio_pci.ko", "virtio_net.ko", "net_failover.ko",
-            "9pnet_virtio.ko", "9pnet.ko", "9p.ko", "netfs.ko", "overlay.ko", "virtio_ring.ko"})
+            "9pnet_virtio.ko", "9pnet.ko", "9p.ko", "netfs.ko", "overlay.ko", "virtio_ring.ko", "sch_ingress.ko",
+            "cls_bpf.ko"})
         {
             assertTrue(files.stream().anyMatch(f -> f.endsWith("/" + module)), module + " missing from " + files);
         }
