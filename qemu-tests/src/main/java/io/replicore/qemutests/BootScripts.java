@@ -1,0 +1,58 @@
+package io.replicore.qemutests;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The shell lines a guest's job uses to run {@code boot-scripts/} (replicore-plan, replicore-replica) from the clone,
+ * which a guest sees at the host's path through the 9p root, as a real server's operator would run them.
+ */
+public final class BootScripts
+{
+    /** Where the guest's job keeps the plan file. */
+    public static final String PLAN = "/tmp/replicore-plan";
+
+    private BootScripts()
+    {
+    }
+
+    /** The clone's boot-scripts/ (system property {@code replicore.rig.bootScripts}, set by the module's pom). */
+    public static Path directory()
+    {
+        final String configured = System.getProperty("replicore.rig.bootScripts");
+        final Path dir = configured == null ? Path.of("..", "boot-scripts") : Path.of(configured);
+        if (!Files.isExecutable(dir.resolve("replicore-plan")))
+        {
+            throw new IllegalStateException("no replicore-plan in " + dir.toAbsolutePath() +
+                ": set replicore.rig.bootScripts to the clone's boot-scripts/");
+        }
+        return dir.toAbsolutePath().normalize();
+    }
+
+    /** {@code replicore-plan ARGS}. */
+    public static String plan(final String... args)
+    {
+        return line("replicore-plan", args);
+    }
+
+    /** {@code replicore-replica COMMAND --plan PLAN ARGS}. */
+    public static String replica(final String command, final String... args)
+    {
+        final String[] all = new String[args.length + 3];
+        all[0] = command;
+        all[1] = "--plan";
+        all[2] = PLAN;
+        System.arraycopy(args, 0, all, 3, args.length);
+        return line("replicore-replica", all);
+    }
+
+    private static String line(final String script, final String... args)
+    {
+        final StringBuilder line = new StringBuilder(GuestJava.quote(directory().resolve(script).toString()));
+        for (final String arg : args)
+        {
+            line.append(' ').append(GuestJava.quote(arg));
+        }
+        return line.toString();
+    }
+}
