@@ -4,8 +4,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The shell lines a guest's job uses to run {@code boot-scripts/} (replicore-plan, replicore-replica) from the clone,
- * which a guest sees at the host's path through the 9p root, as a real server's operator would run them.
+ * The shell lines a guest's job uses to run {@code boot-scripts/} (replicore-plan, replicore-replica) and the CLI
+ * beside them ({@code bin/replicore}) from the clone, which a guest sees at the host's path through the 9p root, as a
+ * real server's operator would run them.
  */
 public final class BootScripts
 {
@@ -46,9 +47,20 @@ public final class BootScripts
         return line("replicore-replica", all);
     }
 
+    /** {@code bin/replicore ARGS}: the coordinator's CLI, built by the default suite's {@code mvn install}. */
+    public static String cli(final String... args)
+    {
+        return line(directory().resolveSibling("bin").resolve("replicore"), args);
+    }
+
     private static String line(final String script, final String... args)
     {
-        final StringBuilder line = new StringBuilder(GuestJava.quote(directory().resolve(script).toString()));
+        return line(directory().resolve(script), args);
+    }
+
+    private static String line(final Path program, final String... args)
+    {
+        final StringBuilder line = new StringBuilder(GuestJava.quote(program.toString()));
         for (final String arg : args)
         {
             line.append(' ').append(GuestJava.quote(arg));

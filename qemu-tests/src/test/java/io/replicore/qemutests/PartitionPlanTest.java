@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * boot-scripts/ drive a machine of 2 NUMA nodes x 2 CPUs the way an operator drives a server, with no mailbox DIMM:
  * the plain kernel runs replicore-plan, which gives node 1's first CPU and most of its memory to a replica kernel and
  * carves the mailbox from the top of node 1's RAM; the machine boots again with the plan's command line, where the
- * same script prints the same plan; the first kernel formats the mailbox with the Java mailbox code; replicore-replica
+ * same script prints the same plan; replicore init-mailbox formats the mailbox through the device; replicore-replica
  * launches the replica, refuses to take its CPU back while it runs, waits for its panic and takes the CPU back.
  */
 @Tag("kernel")
@@ -56,7 +56,8 @@ class PartitionPlanTest
             machine.start("cat > " + BootScripts.PLAN + " <<'PLAN'\n" + plan + "PLAN\n" +
                 BootScripts.plan() + " | cmp -s - " + BootScripts.PLAN + " && echo 'plan: the same' || " +
                 "{ echo 'plan: DIFFERENT'; " + BootScripts.plan() + "; }\n" +
-                GuestJava.command(GuestDeviceMailbox.class.getName(), "1") + " || exit 1\n" +
+                BootScripts.cli("init-mailbox", "--mailbox", GuestDeviceMailbox.DEVICE, "--replicas", "2") +
+                " || exit 1\n" +
                 BootScripts.replica("launch", "--kernel", ctx.rigContext().kernelImage().toString(),
                     "--initrd", replicaInitrd.toString(), "--append", "replica.panic_after=" + PANIC_AFTER_S) +
                 " || exit 1\n" +
@@ -74,9 +75,9 @@ class PartitionPlanTest
             System.err.println("kernel test: step 2 ok: booted with the plan, the kernel reserved node 1's memory " +
                 "and replicore-plan prints the same plan");
 
-            machine.awaitOutput("readback: ok", STEP_TIMEOUT_MS);
-            System.err.println("kernel test: step 3 ok: the Java mailbox code formatted the mailbox in node 1's " +
-                "reserved RAM (/dev/replicore-mailbox) and read back a record");
+            machine.awaitOutput("mailbox " + GuestDeviceMailbox.DEVICE + ": 2 replicas", STEP_TIMEOUT_MS);
+            System.err.println("kernel test: step 3 ok: replicore init-mailbox formatted the mailbox in node 1's " +
+                "reserved RAM through /dev/replicore-mailbox");
 
             machine.awaitOutput("replicore-replica: partition 1 up", STEP_TIMEOUT_MS);
             machine.awaitSecondConsole("replicore-replica: up: 1 CPU (APIC id 2)", STEP_TIMEOUT_MS);
