@@ -16,7 +16,8 @@ import java.nio.file.Path;
  * device reports in sysfs; then writes {@code COUNT} records in the channel from replica 0 to replica 1 and reads
  * them back from that channel (reading consumes them), and writes them again in the channel from replica 1 to
  * replica 0, for the host to read through the DIMM's backing file. Prints one fact a line; exits 0 when every record
- * came back in order.
+ * came back in order. With COUNT 0 it only formats, leaving every channel empty for kernels that exchange records
+ * themselves.
  * <pre>
  *   GuestDeviceMailbox COUNT
  * </pre>

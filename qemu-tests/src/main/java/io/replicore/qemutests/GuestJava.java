@@ -36,34 +36,45 @@ public final class GuestJava
     /** This JVM's class path, existing entries only (the guest's view of the host's files is the same). */
     public static String classPath()
     {
+        return String.join(":", classPathEntries());
+    }
+
+    /** The entries of {@link #classPath()}: directories, jars, and {@code DIR/*} for every jar of DIR. */
+    public static List<String> classPathEntries()
+    {
         return Arrays.stream(System.getProperty("java.class.path").split(":"))
             .filter(entry -> !entry.isEmpty() && (entry.endsWith("*") || Files.exists(Path.of(entry))))
-            .collect(Collectors.joining(":"));
+            .collect(Collectors.toList());
     }
 
     /** A shell command line running {@code mainClass} with {@code args} on this JVM's class path. */
     public static String command(final String mainClass, final String... args)
     {
-        return commandWithClassPath(classPath(), mainClass, args);
-    }
-
-    public static String commandWithClassPath(final String classPath, final String mainClass, final String... args)
-    {
-        final StringBuilder line = new StringBuilder(quote(javaBinary()));
-        for (final String flag : OPENS)
-        {
-            line.append(' ').append(flag);
-        }
-        for (final String flag : GUEST_FLAGS)
-        {
-            line.append(' ').append(flag);
-        }
-        line.append(" -cp ").append(quote(classPath)).append(' ').append(mainClass);
+        final StringBuilder line = new StringBuilder(launcher(javaBinary(), GUEST_FLAGS, classPath()))
+            .append(' ').append(mainClass);
         for (final String arg : args)
         {
             line.append(' ').append(quote(arg));
         }
         return line.toString();
+    }
+
+    /**
+     * The start of a shell command line running {@code java} with Agrona's opens, {@code flags} and
+     * {@code classPath}; the main class and its arguments follow it.
+     */
+    public static String launcher(final String java, final List<String> flags, final String classPath)
+    {
+        final StringBuilder line = new StringBuilder(quote(java));
+        for (final String flag : OPENS)
+        {
+            line.append(' ').append(flag);
+        }
+        for (final String flag : flags)
+        {
+            line.append(' ').append(flag);
+        }
+        return line.append(" -cp ").append(quote(classPath)).toString();
     }
 
     /**

@@ -28,6 +28,8 @@ public final class KernelRigContext
     public static final int DEFAULT_CPUS_PER_NODE = 2;
     public static final int DEFAULT_MEMORY_PER_NODE_MIB = 512;
     public static final long DEFAULT_BOOT_TIMEOUT_MS = TimeUnit.SECONDS.toMillis(180);
+    /** Sub-1 MiB window of a replica kernel's real-mode trampoline; the first kernel's lies near 640 KiB. */
+    public static final String REPLICA_TRAMPOLINE = "0x10000";
 
     private static final AtomicInteger RUNS = new AtomicInteger();
 
@@ -42,6 +44,7 @@ public final class KernelRigContext
     private long mailboxAddress = DEFAULT_MAILBOX_ADDRESS;
     private int channelCapacity = RigContext.DEFAULT_CHANNEL_CAPACITY;
     private Path workDir;
+    private Path cacheDir;
     private String runId;
     private Accelerator.Choice accelerator = Accelerator.Choice.AUTO;
     private long bootTimeoutMs = DEFAULT_BOOT_TIMEOUT_MS;
@@ -101,11 +104,17 @@ public final class KernelRigContext
         {
             runId = "rk-" + ProcessHandle.current().pid() + "-" + RUNS.incrementAndGet();
         }
+        final Path workRoot = Path.of(System.getProperty("replicore.rig.workRoot", "/var/tmp/replicore-rig"));
         if (workDir == null)
         {
-            workDir = Path.of(System.getProperty("replicore.rig.workRoot", "/var/tmp/replicore-rig"), runId);
+            workDir = workRoot.resolve(runId);
         }
         workDir = workDir.toAbsolutePath().normalize();
+        if (cacheDir == null)
+        {
+            cacheDir = workRoot.resolve("cache");
+        }
+        cacheDir = cacheDir.toAbsolutePath().normalize();
         if (bootTimeoutMs <= 0)
         {
             throw new IllegalArgumentException("boot timeout must be positive: " + bootTimeoutMs);
@@ -181,6 +190,43 @@ public final class KernelRigContext
         final String address = "0x" + Long.toHexString(mailboxAddress);
         return "memmap=" + range + "$" + address + " replicore.mailbox=" + range + "@" + address +
             " replicore.partition=" + partition;
+    }
+
+    /**
+     * The command line of a replica kernel started on an offlined CPU as {@code partition} (kernel-patches 0003): its
+     * console on the second serial port, one CPU, none of the devices the first kernel drives (I/O APIC, PCI, HPET,
+     * keyboard controller), the mailbox, and its trampoline at {@link #REPLICA_TRAMPOLINE}. Its root is its
+     * initramfs, unpacked into ramfs: the default tmpfs takes at most half of the RAM the kernel has free then (55 MB
+     * of a 256 MB reservation, the archive still in memory), and an archive with Java is nearly that.
+     */
+    public String replicaCommandLine(final int partition)
+    {
+        return "console=ttyS1,115200 nr_cpus=1 noapic pci=off hpet=disable initcall_blacklist=i8042_init panic=-1 " +
+            mailboxCommandLine(partition) + " nokaslr replicore.replica=1 replicore.trampoline=" + REPLICA_TRAMPOLINE +
+            " rootfstype=ramfs";
+    }
+
+    /**
+     * A job's shell line loading the replica kernel (this rig's kernel image) into the crash reservation with
+     * {@code kexec -p}, which ends the job if it fails; {@link #replicaLaunchCommand} starts it.
+     */
+    public String replicaLoadCommand(final Path initrd, final String commandLine)
+    {
+        return "kexec -p " + GuestJava.quote(rigContext.kernelImage().toString()) + " --initrd=" +
+            GuestJava.quote(initrd.toString()) + " --append=" + GuestJava.quote(commandLine) +
+            " || { echo 'kexec -p failed'; exit 1; }\n";
+    }
+
+    /**
+     * A job's shell line starting the loaded replica on {@code cpu} as {@code partition}, which ends the job if the
+     * kernel refuses. This series' 0003 takes the CPU alone; its successor, being written, takes "CPU PARTITION", and
+     * the rig's kernel is whichever was built last: the line tries the new form first.
+     */
+    public String replicaLaunchCommand(final int cpu, final int partition)
+    {
+        final String launch = "/sys/kernel/replicore/launch";
+        return "{ echo '" + cpu + " " + partition + "' > " + launch + " || echo " + cpu + " > " + launch + "; } " +
+            "|| { echo 'launch failed'; exit 1; }\n";
     }
 
     public KernelRigContext machineCount(final int machineCount)
@@ -305,6 +351,18 @@ public final class KernelRigContext
     public Path workDir()
     {
         return workDir;
+    }
+
+    /** @param cacheDir what runs share and make once, e.g. a replica's Java runtime (default WORK_ROOT/cache). */
+    public KernelRigContext cacheDir(final Path cacheDir)
+    {
+        this.cacheDir = cacheDir;
+        return this;
+    }
+
+    public Path cacheDir()
+    {
+        return cacheDir;
     }
 
     public KernelRigContext runId(final String runId)

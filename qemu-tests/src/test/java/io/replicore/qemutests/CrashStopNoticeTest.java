@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * <ol>
  * <li>both kernels are up and each sees the other's kernel heartbeat;</li>
  * <li>a record written through /dev/replicore-mailbox in one kernel is read in the other, both ways, by the
- * project's Java mailbox code;</li>
+ * project's Java mailbox code, and the round trip between the kernels is measured (GuestMailboxCheck's);</li>
  * <li>a hung kernel (QEMU's vCPUs stopped) is reported silent by the other kernel's watcher, to its console and to
  * user space waiting in read() on the device, and reported up again when it resumes;</li>
  * <li>a panic (sysrq) of partition 0's kernel marks its replica slot DEAD with the panic's reason, and the other
@@ -31,6 +31,7 @@ class CrashStopNoticeTest
     private static final String WAITER_LINE = "replicore-waiter: event";
     private static final String WOKE_LINE = "replicore-waiter: read returned";
     private static final long HEARTBEAT_TIMEOUT_MS = 1000;
+    private static final int ROUND_TRIPS = 1000;
 
     /**
      * User space in the surviving kernel: one open file of the device, a blocking read of its event count at a
@@ -61,7 +62,7 @@ class CrashStopNoticeTest
             for (final KernelMachine machine : rig.machines())
             {
                 machine.start(GuestJava.command(GuestMailboxCheck.class.getName(), String.valueOf(machine.id()), "3",
-                    GuestDeviceMailbox.DEVICE) + "\n" +
+                    GuestDeviceMailbox.DEVICE, String.valueOf(ROUND_TRIPS)) + "\n" +
                     (machine == second ? WAITER : "sleep 3600\n"));
             }
             for (final KernelMachine machine : rig.machines())
@@ -82,7 +83,14 @@ class CrashStopNoticeTest
                 assertTrue(machine.jobOutput().contains("received: " +
                     GuestMailboxCheck.record(1 - machine.id(), machine.id(), 3)), machine.diagnostics());
             }
-            System.err.println("kernel test: step 2 ok: records written in each kernel were read in the other");
+            first.awaitOutput("round trips: ", STEP_TIMEOUT_MS);
+            second.awaitOutput("answered: ", STEP_TIMEOUT_MS);
+            final String roundTrips = first.jobOutput().lines().filter(l -> l.startsWith("round trips: ")).findFirst()
+                .orElseThrow();
+            assertFalse(roundTrips.contains("FAILED"), first.diagnostics());
+            System.err.println("kernel test: step 2 ok: records written in each kernel were read in the other; " +
+                "mailbox " + roundTrips + " (two machines, each on a host core of its own, " +
+                rig.accelerator().accelerator() + ")");
 
             // 3. A hung kernel: silent, then up again.
             second.awaitOutput("waiter: ready", STEP_TIMEOUT_MS);

@@ -51,7 +51,7 @@ class PartitionPlanTest
         final KernelRigContext ctx = new KernelRigContext().mailbox(false).extraCommandLine(kernelLine);
         try (KernelRig rig = KernelRig.open(ctx))
         {
-            final Path replicaInitrd = ReplicaInitramfs.build(ctx.workDir(), ctx.rigContext().busybox());
+            final Path replicaInitrd = ReplicaInitramfs.build(ctx);
             final KernelMachine machine = rig.machine(0);
             machine.start("cat > " + BootScripts.PLAN + " <<'PLAN'\n" + plan + "PLAN\n" +
                 BootScripts.plan() + " | cmp -s - " + BootScripts.PLAN + " && echo 'plan: the same' || " +

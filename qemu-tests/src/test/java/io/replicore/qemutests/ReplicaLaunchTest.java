@@ -21,8 +21,6 @@ import static org.junit.jupiter.api.Assertions.*;
 class ReplicaLaunchTest
 {
     private static final long STEP_TIMEOUT_MS = TimeUnit.SECONDS.toMillis(120);
-    /** Sub-1 MiB window of the replica's real-mode trampoline; the first kernel's lies near 640 KiB. */
-    private static final String TRAMPOLINE = "0x10000";
     private static final int PANIC_AFTER_S = 20;
 
     @Test
@@ -31,15 +29,11 @@ class ReplicaLaunchTest
         final KernelRigContext ctx = new KernelRigContext().extraCommandLine("crashkernel=256M");
         try (KernelRig rig = KernelRig.open(ctx))
         {
-            final Path replicaInitrd = ReplicaInitramfs.build(ctx.workDir(), ctx.rigContext().busybox());
-            final String replicaCommandLine = "console=ttyS1,115200 nr_cpus=1 noapic pci=off " +
-                "hpet=disable initcall_blacklist=i8042_init panic=-1 " + ctx.mailboxCommandLine(1) +
-                " nokaslr replicore.replica=1 replicore.trampoline=" + TRAMPOLINE + " replica.panic_after=" + PANIC_AFTER_S;
+            final Path replicaInitrd = ReplicaInitramfs.build(ctx);
             final KernelMachine machine = rig.machine(0);
             machine.start("grep -i 'crash kernel' /proc/iomem | sed 's/^/iomem: /'\n" +
-                "kexec -p " + GuestJava.quote(ctx.rigContext().kernelImage().toString()) + " --initrd=" +
-                GuestJava.quote(replicaInitrd.toString()) + " --append=" + GuestJava.quote(replicaCommandLine) +
-                " || { echo 'kexec -p failed'; exit 1; }\n" +
+                ctx.replicaLoadCommand(replicaInitrd, ctx.replicaCommandLine(1) + " replica.panic_after=" +
+                PANIC_AFTER_S) +
                 "echo \"loaded: $(cat /sys/kernel/kexec_crash_loaded)\"\n" +
                 "exec 3< /dev/replicore-mailbox\n" +
                 "dd bs=8 count=1 <&3 >/dev/null 2>&1\n" +
