@@ -257,9 +257,10 @@ class Plan:
         return Plan(values)
 
 
-def make_plan(machine, replica_node=None, replica_memory=None, mailbox=None, mailbox_size=DEFAULT_MAILBOX_SIZE,
-              replica_console=DEFAULT_REPLICA_CONSOLE, replica_append=""):
-    """Plan one replica kernel on `replica_node` (the highest node by default) of `machine`."""
+def make_plan(machine, replica_node=None, replica_cpu=None, replica_memory=None, mailbox=None,
+              mailbox_size=DEFAULT_MAILBOX_SIZE, replica_console=DEFAULT_REPLICA_CONSOLE, replica_append=""):
+    """Plan one replica kernel on `replica_node` (the highest node by default), on `replica_cpu` (the node's
+    lowest by default), of `machine`."""
     nodes = [node for node in machine.nodes() if node.cpus and node.ram]
     if len(nodes) < 2:
         raise BootError("%d NUMA node(s) with CPUs and memory: a replica kernel needs a node of its own, so there is "
@@ -279,7 +280,13 @@ def make_plan(machine, replica_node=None, replica_memory=None, mailbox=None, mai
     mailbox_address, mailbox_size = place_mailbox(machine, replica, mailbox, mailbox_size)
     memory_address, memory_size = place_replica_memory(machine, replica, (mailbox_address, mailbox_size),
                                                        replica_memory)
-    cpu = min(replica.cpus)
+    if replica_cpu is None:
+        cpu = min(replica.cpus)
+    elif replica_cpu in replica.cpus:
+        cpu = replica_cpu
+    else:
+        raise BootError("CPU %d is not node %d's: its CPUs are %s" % (replica_cpu, replica.number,
+                                                                     format_cpulist(replica.cpus)))
     mailbox_words = "memmap=%s$0x%x replicore.mailbox=%s" % (
         format_size(mailbox_size), mailbox_address, format_range(mailbox_address, mailbox_size))
     kernel = "%s replicore.partition=0 crashkernel=%s" % (mailbox_words, format_range(memory_address, memory_size))

@@ -82,6 +82,21 @@ class PartitionPlanScriptTest
     }
 
     @Test
+    void aReservationTheKernelPlacedInTheReplicasNodeIsTheReplicasMemory() throws Exception
+    {
+        // crashkernel=256M with no address: the kernel put it at 752 MiB, in node 1 (the kernel suite's machines).
+        final Path machine = machine("placed", QEMU_ZONES, QEMU_IOMEM.replace("  08a00000-09601e31 : Kernel code\n",
+            "  08a00000-09601e31 : Kernel code\n  2f000000-3effffff : Crash kernel\n"), "0-1", "2-3");
+        final Result result = plan(machine, "--replica-cpu", "3", "--mailbox", "4M@0x100000000");
+        assertEquals(0, result.status, result.text);
+        assertTrue(result.text.contains("REPLICORE_REPLICA_MEMORY=256M@0x2f000000\n"), result.text);
+        assertTrue(result.text.contains("REPLICORE_REPLICA_CPU=3\n"), result.text);
+        assertTrue(result.text.contains("REPLICORE_FIRST_CPUS=0-2\n"), result.text);
+        assertTrue(result.text.contains("crashkernel=256M@0x2f000000'"), result.text);
+        assertRefused(plan(machine, "--replica-cpu", "1"), 1, "CPU 1 is not node 1's: its CPUs are 2-3");
+    }
+
+    @Test
     void aFourNodeServerAboveFourGibGivesTheHighestNodeOrTheOneAskedFor() throws Exception
     {
         // 16 GiB a node; node 0's are 2 GiB below the PCI hole and 14 above 4 GiB, node N's from 2 + 16 N GiB.
