@@ -218,15 +218,12 @@ public final class KernelRigContext
     }
 
     /**
-     * A job's shell line starting the loaded replica on {@code cpu} as {@code partition}, which ends the job if the
-     * kernel refuses. This series' 0003 takes the CPU alone; its successor, being written, takes "CPU PARTITION", and
-     * the rig's kernel is whichever was built last: the line tries the new form first.
+     * A job's shell line starting the loaded replica on {@code cpu} as {@code partition} ("CPU PARTITION", 0003), which
+     * ends the job if the kernel refuses.
      */
     public String replicaLaunchCommand(final int cpu, final int partition)
     {
-        final String launch = "/sys/kernel/replicore/launch";
-        return "{ echo '" + cpu + " " + partition + "' > " + launch + " || echo " + cpu + " > " + launch + "; } " +
-            "|| { echo 'launch failed'; exit 1; }\n";
+        return "echo '" + cpu + " " + partition + "' > /sys/kernel/replicore/launch || { echo 'launch failed'; exit 1; }\n";
     }
 
     public KernelRigContext machineCount(final int machineCount)
