@@ -30,6 +30,9 @@ TRAMPOLINE = 0x10000
 DEFAULT_REPLICA_CONSOLE = "ttyS1,115200"
 # What the replica must not touch of the shared platform (kernel-patches/README.md, 0003's table).
 REPLICA_FENCES = "nr_cpus=1 noapic pci=off hpet=disable initcall_blacklist=i8042_init nokaslr panic=-1"
+# The replica's root is its initramfs: in ramfs, since the default tmpfs root takes at most half the memory free while
+# the archive is unpacked, which an initramfs with a Java runtime exceeds in a small reservation.
+REPLICA_ROOT = "rootfstype=ramfs"
 
 PLAN_KEYS = ("REPLICORE_NODES", "REPLICORE_FIRST_CPUS", "REPLICORE_REPLICA_PARTITION", "REPLICORE_REPLICA_NODE",
              "REPLICORE_REPLICA_CPU", "REPLICORE_REPLICA_MEMORY", "REPLICORE_MAILBOX", "REPLICORE_KERNEL_CMDLINE",
@@ -290,8 +293,8 @@ def make_plan(machine, replica_node=None, replica_cpu=None, replica_memory=None,
     mailbox_words = "memmap=%s$0x%x replicore.mailbox=%s" % (
         format_size(mailbox_size), mailbox_address, format_range(mailbox_address, mailbox_size))
     kernel = "%s replicore.partition=0 crashkernel=%s" % (mailbox_words, format_range(memory_address, memory_size))
-    replica_line = "console=%s %s %s replicore.partition=%d replicore.replica=1 replicore.trampoline=0x%x" % (
-        replica_console, REPLICA_FENCES, mailbox_words, replica.number, TRAMPOLINE)
+    replica_line = "console=%s %s %s %s replicore.partition=%d replicore.replica=1 replicore.trampoline=0x%x" % (
+        replica_console, REPLICA_FENCES, REPLICA_ROOT, mailbox_words, replica.number, TRAMPOLINE)
     if replica_append.strip():
         replica_line += " " + replica_append.strip()
     return Plan({

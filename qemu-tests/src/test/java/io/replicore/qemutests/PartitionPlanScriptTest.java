@@ -60,7 +60,7 @@ class PartitionPlanScriptTest
             "REPLICORE_KERNEL_CMDLINE='memmap=4M$0x3fa00000 replicore.mailbox=4M@0x3fa00000 replicore.partition=0 " +
                 "crashkernel=432M@0x20000000'",
             "REPLICORE_REPLICA_CMDLINE='console=ttyS1,115200 nr_cpus=1 noapic pci=off hpet=disable " +
-                "initcall_blacklist=i8042_init nokaslr panic=-1 memmap=4M$0x3fa00000 " +
+                "initcall_blacklist=i8042_init nokaslr panic=-1 rootfstype=ramfs memmap=4M$0x3fa00000 " +
                 "replicore.mailbox=4M@0x3fa00000 replicore.partition=1 replicore.replica=1 " +
                 "replicore.trampoline=0x10000'", ""), result.text);
 
