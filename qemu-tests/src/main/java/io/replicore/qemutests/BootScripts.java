@@ -36,6 +36,17 @@ public final class BootScripts
         return line("replicore-plan", args);
     }
 
+    /**
+     * The plan of a machine that already has its mailbox and a crash reservation in the replica's node (the kernel
+     * rig's tests with {@code crashkernel=SIZE}), for a replica on {@code cpu}, into the job's shell variables
+     * ({@code REPLICORE_REPLICA_CMDLINE} ...); the job ends if the script refuses.
+     */
+    public static String planInto(final int cpu)
+    {
+        return "eval \"$(" + plan("--replica-cpu", String.valueOf(cpu)) + ")\" && [ -n \"$REPLICORE_REPLICA_CMDLINE\" ] " +
+            "|| { echo 'replicore-plan failed'; exit 1; }\n";
+    }
+
     /** {@code replicore-replica COMMAND --plan PLAN ARGS}. */
     public static String replica(final String command, final String... args)
     {

@@ -28,8 +28,6 @@ public final class KernelRigContext
     public static final int DEFAULT_CPUS_PER_NODE = 2;
     public static final int DEFAULT_MEMORY_PER_NODE_MIB = 512;
     public static final long DEFAULT_BOOT_TIMEOUT_MS = TimeUnit.SECONDS.toMillis(180);
-    /** Sub-1 MiB window of a replica kernel's real-mode trampoline; the first kernel's lies near 640 KiB. */
-    public static final String REPLICA_TRAMPOLINE = "0x10000";
 
     private static final AtomicInteger RUNS = new AtomicInteger();
 
@@ -193,27 +191,16 @@ public final class KernelRigContext
     }
 
     /**
-     * The command line of a replica kernel started on an offlined CPU as {@code partition} (kernel-patches 0003): its
-     * console on the second serial port, one CPU, none of the devices the first kernel drives (I/O APIC, PCI, HPET,
-     * keyboard controller), the mailbox, and its trampoline at {@link #REPLICA_TRAMPOLINE}. Its root is its
-     * initramfs, unpacked into ramfs: the default tmpfs takes at most half of the RAM the kernel has free then (55 MB
-     * of a 256 MB reservation, the archive still in memory), and an archive with Java is nearly that.
+     * A job's shell lines loading the replica kernel (this rig's kernel image) into the crash reservation with
+     * {@code kexec -p}, on the command line the machine's partition plan gives a replica on {@code cpu}
+     * ({@link BootScripts#planInto}) and {@code extra}; either ends the job if it fails. {@link #replicaLaunchCommand}
+     * starts it.
      */
-    public String replicaCommandLine(final int partition)
+    public String replicaLoadCommand(final Path initrd, final int cpu, final String extra)
     {
-        return "console=ttyS1,115200 nr_cpus=1 noapic pci=off hpet=disable initcall_blacklist=i8042_init panic=-1 " +
-            mailboxCommandLine(partition) + " nokaslr replicore.replica=1 replicore.trampoline=" + REPLICA_TRAMPOLINE +
-            " rootfstype=ramfs";
-    }
-
-    /**
-     * A job's shell line loading the replica kernel (this rig's kernel image) into the crash reservation with
-     * {@code kexec -p}, which ends the job if it fails; {@link #replicaLaunchCommand} starts it.
-     */
-    public String replicaLoadCommand(final Path initrd, final String commandLine)
-    {
-        return "kexec -p " + GuestJava.quote(rigContext.kernelImage().toString()) + " --initrd=" +
-            GuestJava.quote(initrd.toString()) + " --append=" + GuestJava.quote(commandLine) +
+        return BootScripts.planInto(cpu) +
+            "kexec -p " + GuestJava.quote(rigContext.kernelImage().toString()) + " --initrd=" +
+            GuestJava.quote(initrd.toString()) + " --append=\"$REPLICORE_REPLICA_CMDLINE\"" + GuestJava.quote(" " + extra) +
             " || { echo 'kexec -p failed'; exit 1; }\n";
     }
 

@@ -19,8 +19,8 @@ import java.util.stream.Stream;
  * With Java: the runtime is {@code /jre}; every class path entry ({@link GuestJava#classPathEntries()}) is at its
  * host path, so the class path is the host's; {@code /bin/java-main MAIN ARGS...} runs a main with it and
  * {@link #JVM_FLAGS}, which replica-init calls for {@code replica.java=MAIN,ARG,...} on the replica's command line.
- * About 46 MB, unpacked into the replica's RAM (the crash reservation: see
- * {@link KernelRigContext#replicaCommandLine(int)}).
+ * About 46 MB, unpacked into the replica's RAM (the crash reservation), in ramfs: the partition plan's replica
+ * command line (boot-scripts/replicore-plan) says {@code rootfstype=ramfs}.
  */
 public final class ReplicaInitramfs
 {

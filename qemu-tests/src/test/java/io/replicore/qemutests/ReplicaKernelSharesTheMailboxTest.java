@@ -59,8 +59,7 @@ class ReplicaKernelSharesTheMailboxTest
             final KernelMachine machine = rig.machine(0);
             machine.start(GuestJava.command(GuestDeviceMailbox.class.getName(), "0") + " || exit 1\n" +
                 // The replica reboots when its Java has ended: that stops its CPU only, and marks its partition.
-                ctx.replicaLoadCommand(replicaInitrd, ctx.replicaCommandLine(1) + " replica.java=" + check +
-                    " replica.reboot_after=0") +
+                ctx.replicaLoadCommand(replicaInitrd, 3, "replica.java=" + check + " replica.reboot_after=0") +
                 ctx.replicaLaunchCommand(3, 1) +
                 "echo \"launched: online $(cat /sys/devices/system/cpu/online)\"\n" +
                 GuestJava.command(GuestMailboxCheck.class.getName(), "0", String.valueOf(RECORDS), mailbox,

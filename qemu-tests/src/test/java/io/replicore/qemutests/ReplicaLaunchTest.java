@@ -78,10 +78,8 @@ class ReplicaLaunchTest
         try (KernelRig rig = KernelRig.open(ctx))
         {
             final Path replicaInitrd = ReplicaInitramfs.build(ctx);
-            final String replicaCommandLine = ctx.replicaCommandLine(PARTITION) + " replicore.heartbeat_timeout_ms=" +
-                HEARTBEAT_TIMEOUT_MS;
             final KernelMachine machine = rig.machine(0);
-            machine.start(job(ctx, replicaInitrd, replicaCommandLine));
+            machine.start(job(ctx, replicaInitrd));
             System.err.println("kernel test: booted in " + machine.awaitBoot() + " ms (" +
                 rig.accelerator().accelerator() + ")");
 
@@ -217,9 +215,10 @@ class ReplicaLaunchTest
     }
 
     /** The first kernel's job: each replica in turn, and what it finds on the way. */
-    private static String job(final KernelRigContext ctx, final Path replicaInitrd, final String replicaCommandLine)
+    private static String job(final KernelRigContext ctx, final Path replicaInitrd)
     {
-        return "cmdline=" + GuestJava.quote(replicaCommandLine) + "\n" +
+        return BootScripts.planInto(3) +
+            "cmdline=\"$REPLICORE_REPLICA_CMDLINE replicore.heartbeat_timeout_ms=" + HEARTBEAT_TIMEOUT_MS + "\"\n" +
             "image=" + GuestJava.quote(ctx.rigContext().kernelImage().toString()) + "\n" +
             "initrd=" + GuestJava.quote(replicaInitrd.toString()) + "\n" +
             "partitions() { tr '\\n' ',' < /sys/class/misc/replicore-mailbox/partitions; }\n" +
