@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.TimeUnit;
 
+import static io.replicore.qemutests.KernelTestText.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -100,12 +101,16 @@ class CrashStopNoticeTest
             final int toldBefore = count(second.jobOutput(), "partitions 0 silent");
             final long stopped = System.nanoTime();
             first.monitor().command("stop");
-            final long silent = awaitCount(second, silentLine, silentBefore + 1);
-            final long wokeOnSilence = awaitCount(second, WOKE_LINE, wokeBeforeSilence + 1);
-            final long toldSilent = awaitCountInOutput(second, "partitions 0 silent", toldBefore + 1);
+            final long silent = awaitCount(second, second::console, "console",
+                silentLine, silentBefore + 1, STEP_TIMEOUT_MS);
+            final long wokeOnSilence = awaitCount(second, second::console, "console",
+                WOKE_LINE, wokeBeforeSilence + 1, STEP_TIMEOUT_MS);
+            final long toldSilent = awaitCount(second, second::jobOutput, "job's output",
+                "partitions 0 silent", toldBefore + 1, STEP_TIMEOUT_MS);
             final int upBefore = count(second.console(), "replicore: partition 0 kernel up");
             first.monitor().command("cont");
-            awaitCount(second, "replicore: partition 0 kernel up", upBefore + 1);
+            awaitCount(second, second::console, "console",
+                "replicore: partition 0 kernel up", upBefore + 1, STEP_TIMEOUT_MS);
             System.err.println("kernel test: step 3 ok: partition 0 stopped -> partition 1's kernel reported it " +
                 "silent after " + ms(stopped, silent) + " ms, its user space's read returned after " +
                 ms(stopped, wokeOnSilence) + " ms and it had read the partitions after " + ms(stopped, toldSilent) +
@@ -121,7 +126,8 @@ class CrashStopNoticeTest
             final long panicked = second.awaitConsole("replicore: partition 0 kernel panicked", STEP_TIMEOUT_MS);
             final long slotDead = second.awaitConsole(
                 "replicore: replica slot 0 dead: partition 0 kernel panic: sysrq triggered crash", STEP_TIMEOUT_MS);
-            final long woke = awaitCount(second, WOKE_LINE, wokeBeforePanic + 1);
+            final long woke = awaitCount(second, second::console, "console",
+                WOKE_LINE, wokeBeforePanic + 1, STEP_TIMEOUT_MS);
             final long told = second.awaitOutput("partitions 0 panicked", STEP_TIMEOUT_MS);
             first.awaitExit(STEP_TIMEOUT_MS);
             try (Mailbox box = rig.openMailbox())
@@ -138,55 +144,5 @@ class CrashStopNoticeTest
                 "slot after " + ms(injected, slotDead) + " ms; its user space's read returned after " + ms(injected, woke) +
                 " ms and it had read the partitions after " + ms(injected, told) + " ms");
         }
-    }
-
-    private static long ms(final long fromNs, final long toNs)
-    {
-        return TimeUnit.NANOSECONDS.toMillis(toNs - fromNs);
-    }
-
-    private static int count(final String text, final String line)
-    {
-        int n = 0;
-        for (int at = text.indexOf(line); at >= 0; at = text.indexOf(line, at + 1))
-        {
-            n++;
-        }
-        return n;
-    }
-
-    /** Wait until the console holds {@code line} {@code n} times; @return {@link System#nanoTime()} then. */
-    private static long awaitCount(final KernelMachine machine, final String line, final int n)
-    {
-        return awaitCount(machine, line, n, false);
-    }
-
-    private static long awaitCountInOutput(final KernelMachine machine, final String line, final int n)
-    {
-        return awaitCount(machine, line, n, true);
-    }
-
-    private static long awaitCount(final KernelMachine machine, final String line, final int n,
-        final boolean output)
-    {
-        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(STEP_TIMEOUT_MS);
-        while (count(output ? machine.jobOutput() : machine.console(), line) < n)
-        {
-            if (System.nanoTime() > deadline)
-            {
-                fail(machine.hostname() + ": '" + line + "' not seen " + n + " times in its " +
-                    (output ? "job's output" : "console") + machine.diagnostics());
-            }
-            try
-            {
-                Thread.sleep(20);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(ex);
-            }
-        }
-        return System.nanoTime();
     }
 }

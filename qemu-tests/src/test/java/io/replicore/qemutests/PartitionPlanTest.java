@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
+import static io.replicore.qemutests.KernelTestText.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -82,7 +83,7 @@ class PartitionPlanTest
             machine.awaitOutput("replicore-replica: partition 1 up", STEP_TIMEOUT_MS);
             machine.awaitSecondConsole("replicore-replica: up: 1 CPU (APIC id 2)", STEP_TIMEOUT_MS);
             System.err.println("kernel test: step 4 ok: replicore-replica launched the replica on CPU 2, on its own " +
-                "serial port: " + line(machine.jobOutput(), "partition 1 up"));
+                "serial port: " + lineOf(machine.jobOutput(), "partition 1 up"));
 
             machine.awaitOutput("reclaim while up: exit ", STEP_TIMEOUT_MS);
             assertTrue(machine.jobOutput().contains("reclaim while up: exit 1"), machine.diagnostics());
@@ -94,10 +95,5 @@ class PartitionPlanTest
             System.err.println("kernel test: step 6 ok: after the replica's panic, CPU 2 is back and runs a task:\n" +
                 machine.jobOutput());
         }
-    }
-
-    private static String line(final String text, final String containing)
-    {
-        return text.lines().filter(l -> l.contains(containing)).findFirst().orElse("");
     }
 }

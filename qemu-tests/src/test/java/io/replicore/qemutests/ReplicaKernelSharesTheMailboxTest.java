@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static io.replicore.qemutests.KernelTestText.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -124,10 +125,5 @@ class ReplicaKernelSharesTheMailboxTest
     private static String replicaLines(final KernelMachine machine, final String text)
     {
         return String.join("\n", machine.secondConsole().lines().filter(line -> line.contains(text)).toList());
-    }
-
-    private static long ms(final long fromNs, final long toNs)
-    {
-        return TimeUnit.NANOSECONDS.toMillis(toNs - fromNs);
     }
 }

@@ -15,10 +15,10 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static io.replicore.qemutests.KernelTestText.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -133,7 +133,8 @@ class ReplicaLaunchTest
             final int wokeBefore = count(machine.console(), WOKE_LINE);
             final long hung = machine.awaitSecondConsole("replicore: replica kernel hang (test fault", STEP_TIMEOUT_MS);
             final long silent = machine.awaitConsole("replicore: partition 1 kernel silent", STEP_TIMEOUT_MS);
-            final long woke = awaitCount(machine::console, machine, WOKE_LINE, wokeBefore + 1);
+            final long woke = awaitCount(machine, machine::console, "console",
+                WOKE_LINE, wokeBefore + 1, STEP_TIMEOUT_MS);
             final long told = machine.awaitOutput("partition 1 silent:", STEP_TIMEOUT_MS);
             final int stateAfterHang = kernelWord(ctx, 4);
             assertEquals(1, stateAfterHang, "a hung replica's Kernel State stays running (1)");
@@ -166,9 +167,11 @@ class ReplicaLaunchTest
             final int upBefore = count(machine.console(), UP_LINE);
             final int replicaUpBefore = count(machine.secondConsole(), REPLICA_UP_LINE);
             machine.awaitOutput("loaded panic: 1", STEP_TIMEOUT_MS);
-            final long relaunched = awaitCount(machine::console, machine, LAUNCH_LINE, 2);
-            final long rebooted = awaitCount(machine::secondConsole, machine, REPLICA_UP_LINE, replicaUpBefore + 1);
-            final long upAgain = awaitCount(machine::console, machine, UP_LINE, upBefore + 1);
+            final long relaunched = awaitCount(machine, machine::console, "console", LAUNCH_LINE, 2, STEP_TIMEOUT_MS);
+            final long rebooted = awaitCount(machine, machine::secondConsole, "second console (ttyS1)",
+                REPLICA_UP_LINE, replicaUpBefore + 1, STEP_TIMEOUT_MS);
+            final long upAgain = awaitCount(machine, machine::console, "console",
+                UP_LINE, upBefore + 1, STEP_TIMEOUT_MS);
             final String load = lineOf(machine.jobOutput(), "loaded panic");
             System.err.println("kernel test: step 6a ok: a new replica, " + load + ", launched " +
                 ms(back, relaunched) + " ms after CPU 3 came back (the test's checks and the load in between), " +
@@ -202,8 +205,9 @@ class ReplicaLaunchTest
             // 8. A replica on the partition a predecessor left panicked beats all the same.
             final int upBeforeLast = count(machine.console(), UP_LINE);
             machine.awaitOutput("loaded none: 1", STEP_TIMEOUT_MS);
-            final long last = awaitCount(machine::console, machine, LAUNCH_LINE, 4);
-            final long lastUp = awaitCount(machine::console, machine, UP_LINE, upBeforeLast + 1);
+            final long last = awaitCount(machine, machine::console, "console", LAUNCH_LINE, 4, STEP_TIMEOUT_MS);
+            final long lastUp = awaitCount(machine, machine::console, "console",
+                UP_LINE, upBeforeLast + 1, STEP_TIMEOUT_MS);
             machine.awaitOutput("partition 1 up after panic:", STEP_TIMEOUT_MS);
             assertEquals(0, machine.awaitJob(STEP_TIMEOUT_MS), machine.diagnostics());
             assertFalse(machine.console().contains("WARNING:"), "no kernel warning" + machine.diagnostics());
@@ -380,51 +384,5 @@ class ReplicaLaunchTest
         {
             throw new UncheckedIOException("cannot read " + ctx.mailboxPath(), ex);
         }
-    }
-
-    private static String lineOf(final String text, final String part)
-    {
-        return text.lines().filter(l -> l.contains(part)).findFirst().orElse("(no line with '" + part + "')");
-    }
-
-    private static long ms(final long fromNs, final long toNs)
-    {
-        return TimeUnit.NANOSECONDS.toMillis(toNs - fromNs);
-    }
-
-    private static int count(final String text, final String line)
-    {
-        int n = 0;
-        for (int at = text.indexOf(line); at >= 0; at = text.indexOf(line, at + 1))
-        {
-            n++;
-        }
-        return n;
-    }
-
-    /** Wait until {@code text} holds {@code line} {@code n} times; @return {@link System#nanoTime()} then. */
-    private static long awaitCount(final Supplier<String> text, final KernelMachine machine, final String line,
-        final int n)
-    {
-        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(STEP_TIMEOUT_MS);
-        while (count(text.get(), line) < n)
-        {
-            if (System.nanoTime() > deadline || !machine.isAlive())
-            {
-                fail(machine.hostname() + ": '" + line + "' not seen " + n + " times" + machine.diagnostics() +
-                    "\n--- ttyS1 tail:\n" + String.join("\n", machine.secondConsole().lines()
-                    .skip(Math.max(0, machine.secondConsole().lines().count() - 30)).toList()));
-            }
-            try
-            {
-                Thread.sleep(20);
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(ex);
-            }
-        }
-        return System.nanoTime();
     }
 }
