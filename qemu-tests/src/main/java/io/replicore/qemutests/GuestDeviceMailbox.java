@@ -43,16 +43,7 @@ public final class GuestDeviceMailbox
         {
             System.out.println("created: run " + Long.toHexString(box.runId()) + " total " + box.totalLength());
             final UnsafeBuffer bytes = new UnsafeBuffer(new byte[256]);
-            final ChannelWriter writer = box.newWriter(0, 1);
-            for (int n = 1; n <= count; n++)
-            {
-                final int length = bytes.putStringWithoutLengthAscii(0, GuestMailboxCheck.record(0, 1, n));
-                if (writer.tryWrite(GuestMailboxCheck.RECORD_TYPE, bytes, 0, length) == ChannelWriter.BACK_PRESSURED)
-                {
-                    System.out.println("readback: FAILED, the channel is full after " + (n - 1) + " records");
-                    System.exit(1);
-                }
-            }
+            writeRecords(box, bytes, 0, 1, count, "readback");
             System.out.println("sent: " + count + " records to replica-1");
 
             final ChannelReader reader = box.newReader(0, 1);
@@ -74,18 +65,25 @@ public final class GuestDeviceMailbox
             final boolean all = ok[0] && received[0] == count;
             System.out.println(all ? "readback: ok" : "readback: FAILED (" + received[0] + " of " + count + ")");
 
-            final ChannelWriter forHost = box.newWriter(1, 0);
-            for (int n = 1; n <= count; n++)
-            {
-                final int length = bytes.putStringWithoutLengthAscii(0, GuestMailboxCheck.record(1, 0, n));
-                if (forHost.tryWrite(GuestMailboxCheck.RECORD_TYPE, bytes, 0, length) == ChannelWriter.BACK_PRESSURED)
-                {
-                    System.out.println("left: FAILED, the channel is full after " + (n - 1) + " records");
-                    System.exit(1);
-                }
-            }
+            writeRecords(box, bytes, 1, 0, count, "left");
             System.out.println("left: " + count + " records from replica-1 to replica-0 for the host");
             System.exit(all ? 0 : 1);
+        }
+    }
+
+    /** Write {@code count} records from replica {@code from} to {@code to}; a full channel ends the program. */
+    private static void writeRecords(final Mailbox box, final UnsafeBuffer bytes, final int from, final int to,
+        final int count, final String step)
+    {
+        final ChannelWriter writer = box.newWriter(from, to);
+        for (int n = 1; n <= count; n++)
+        {
+            final int length = bytes.putStringWithoutLengthAscii(0, GuestMailboxCheck.record(from, to, n));
+            if (writer.tryWrite(GuestMailboxCheck.RECORD_TYPE, bytes, 0, length) == ChannelWriter.BACK_PRESSURED)
+            {
+                System.out.println(step + ": FAILED, the channel is full after " + (n - 1) + " records");
+                System.exit(1);
+            }
         }
     }
 }
