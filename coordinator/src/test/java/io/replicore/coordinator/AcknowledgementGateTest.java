@@ -80,6 +80,8 @@ class AcknowledgementGateTest
             final String events = partitions.eventsOf(1);
             final Matcher opened = Pattern.compile("(\\d+) opened but not accepted rebuilt").matcher(events);
             assertTrue(opened.find() && Integer.parseInt(opened.group(1)) >= 5, events);
+            assertTrue(events.contains("knocks on the listening sockets") &&
+                events.contains("opened but not accepted, given to an accept"), events);
         }
     }
 

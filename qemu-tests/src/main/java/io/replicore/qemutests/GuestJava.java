@@ -113,10 +113,12 @@ public final class GuestJava
 
     /**
      * A background loop of a guest job: when the host puts {@link ReplicaVm#DUMP_REQUEST} in the share, the kernel's
-     * TCP connections (ss) and the tc filters' counters go to {@link ReplicaVm#DUMP} there, for a failure's report.
+     * TCP connections (ss), its TCP counters that tell why segments were dropped (/proc/net/snmp and netstat) and the tc filters go to
+     * {@link ReplicaVm#DUMP} there, for a failure's report.
      */
     private static final String NETWORK_DUMPER = "( while :; do if [ -e /rig/" + ReplicaVm.DUMP_REQUEST + " ]; then " +
-        "rm -f /rig/" + ReplicaVm.DUMP_REQUEST + "; { ss -tnie; tc -s filter show dev eth0 egress; } > /rig/" +
+        "rm -f /rig/" + ReplicaVm.DUMP_REQUEST + "; { ss -tnie; grep -E '^Tcp' /proc/net/snmp /proc/net/netstat; " +
+        "tc -s filter show dev eth0 egress; tc -s filter show dev eth0 ingress; } > /rig/" +
         ReplicaVm.DUMP + ".tmp 2>&1; mv /rig/" + ReplicaVm.DUMP + ".tmp /rig/" + ReplicaVm.DUMP + "; fi; sleep 0.5; " +
         "done ) &\n";
 

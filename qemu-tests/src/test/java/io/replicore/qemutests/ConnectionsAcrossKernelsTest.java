@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -45,7 +46,17 @@ class ConnectionsAcrossKernelsTest
     private static final int ECHO_PORT = 7070;
     private static final int ECHO_CLIENTS = 12;
     private static final int ECHO_SECONDS = 30;
+    /**
+     * How long an echo client waits for a silent connection. A line the dying kernel never acknowledged comes to the
+     * new primary only when the client's retransmission timer fires; under TCG that timer starts at several seconds
+     * (round trips of a second or more under load) and doubles through the takeover (about 9 s), so the line can
+     * arrive 25 s and more after it was first sent, which TCP itself allows for minutes. The test is about bytes
+     * lost or reordered, which no patience hides; the longest round trip is printed.
+     */
+    private static final int ECHO_PATIENCE_SECONDS = 90;
     private static final int AB_REQUESTS = 1500;
+    /** Segments of a stalled echo connection a failure shows, from the capture in the client namespace. */
+    private static final int STALL_SEGMENTS = 40;
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"kill", "panic", "mce"})
@@ -87,16 +98,24 @@ class ConnectionsAcrossKernelsTest
                 ECHO_PORT + " EpollSelector 0 " + RigNetwork.VIRTUAL_IP);
             awaitClientSucceeds(rig, "python3", "-c", "import socket; socket.create_connection(('" +
                 RigNetwork.VIRTUAL_IP + "', " + ECHO_PORT + "), 5).close()");
-            final Process clients = new ProcessBuilder(rig.network().inClient("python3",
-                COORDINATOR_TEST_RESOURCES.resolve("echo_clients.py").toString(), RigNetwork.VIRTUAL_IP,
-                String.valueOf(ECHO_PORT), String.valueOf(ECHO_CLIENTS), String.valueOf(ECHO_SECONDS)))
-                .redirectErrorStream(true).start();
-            Thread.sleep(6000);
-            inject(rig, fault);
-            final String report = new String(clients.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(clients.waitFor(120, TimeUnit.SECONDS), "the clients did not finish");
-            assertEquals(0, clients.exitValue(), report + rig.vm(1).diagnostics() +
-                "\n--- the client's connections:\n" + rig.network().runInClient(10_000, "ss", "-tnie").stdout());
+            final String report;
+            try (ClientCapture capture = ClientCapture.start(rig.network(), rig.context().workDir()
+                .resolve("client-" + ECHO_PORT + ".pcap"), ECHO_PORT))
+            {
+                final Process clients = new ProcessBuilder(rig.network().inClient("python3",
+                    COORDINATOR_TEST_RESOURCES.resolve("echo_clients.py").toString(), RigNetwork.VIRTUAL_IP,
+                    String.valueOf(ECHO_PORT), String.valueOf(ECHO_CLIENTS), String.valueOf(ECHO_SECONDS),
+                    String.valueOf(ECHO_PATIENCE_SECONDS)))
+                    .redirectErrorStream(true).start();
+                Thread.sleep(6000);
+                inject(rig, fault);
+                report = new String(clients.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(clients.waitFor(ECHO_SECONDS + 2L * ECHO_PATIENCE_SECONDS, TimeUnit.SECONDS),
+                    "the clients did not finish");
+                assertEquals(0, clients.exitValue(), report + rig.vm(1).diagnostics() +
+                    "\n--- the client's connections:\n" + rig.network().runInClient(10_000, "ss", "-tnie").stdout() +
+                    capture.lastSegments(failedPorts(report), STALL_SEGMENTS));
+            }
             assertTrue(report.contains("clients=" + ECHO_CLIENTS + " errors=0"), report);
             final String events = assertTookOver(rig, ECHO_CLIENTS);
             System.err.printf("rig: %s (%s): echo connections: %s; %s%n", fault, rig.accelerator().accelerator(),
@@ -124,6 +143,15 @@ class ConnectionsAcrossKernelsTest
             System.err.printf("rig: %s (%s): %d requests under ab -c 8, none failed; %s%n", fault,
                 rig.accelerator().accelerator(), AB_REQUESTS, takeoverLines(events));
         }
+    }
+
+    /**
+     * @return the client ports echo_clients.py names in its errors.
+     */
+    private static List<Integer> failedPorts(final String report)
+    {
+        return Pattern.compile("\\(port (\\d+)\\)").matcher(report).results()
+            .map(port -> Integer.parseInt(port.group(1))).toList();
     }
 
     private static void startLighttpd(final Rig rig, final RigSite site) throws Exception
@@ -157,7 +185,8 @@ class ConnectionsAcrossKernelsTest
     }
 
     /**
-     * Replica 1 leads epoch 2 and rebuilt at least {@code connections} connections in its kernel.
+     * Replica 1 leads epoch 2 and rebuilt at least {@code connections} connections in its kernel: the application's,
+     * and those the dead kernel had opened and the application not accepted yet (a slow machine has some).
      *
      * @return its event log.
      */
@@ -170,8 +199,10 @@ class ConnectionsAcrossKernelsTest
             assertEquals(1, box.control().primaryId(), survivor.diagnostics());
         }
         final String events = Files.readString(survivor.share().resolve("events.log"));
-        final Matcher rebuilt = Pattern.compile("(\\d+) connections rebuilt with TCP_REPAIR").matcher(events);
-        assertTrue(rebuilt.find() && Integer.parseInt(rebuilt.group(1)) >= connections, events);
+        final Matcher rebuilt = Pattern.compile("(\\d+) connections rebuilt with TCP_REPAIR .*?, (\\d+) opened but " +
+            "not accepted rebuilt").matcher(events);
+        assertTrue(rebuilt.find() &&
+            Integer.parseInt(rebuilt.group(1)) + Integer.parseInt(rebuilt.group(2)) >= connections, events);
         return events;
     }
 

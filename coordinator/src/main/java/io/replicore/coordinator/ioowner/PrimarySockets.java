@@ -28,6 +28,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -84,6 +85,8 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
     private final Long2LongHashMap knocks = new Long2LongHashMap(-1);
     private final ListeningKnock knocker = new ListeningKnock();
     private volatile boolean knocking;
+    /** When the knocks were made: each accept that takes a rebuilt connection in a twin's place says how long after. */
+    private long knockedAtNs;
     private final TcpConnectionState stateView = new TcpConnectionState();
     /** Announcing input: the own epoll set's events, a peek of a connection's queue, the INPUT record. */
     private final Native.Scratch readable = Native.allocate(GateCalls.EPOLL_EVENT_LENGTH * ANNOUNCED_AT_ONCE);
@@ -195,6 +198,12 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
             knocks.put(knocker.localEndpoint(knock), knock);
         }
         knocking = !knocks.isEmpty();
+        knockedAtNs = System.nanoTime();
+        if (knocking)
+        {
+            events.accept(knocks.size() + " knocks on the listening sockets for the connections opened but not " +
+                "accepted");
+        }
     }
 
     @Override
@@ -313,8 +322,11 @@ public final class PrimarySockets implements SocketOwner, AutoCloseable
         knocking = !knocks.isEmpty();
         HOST.close(connection);
         HOST.close((int)knock);
-        final int opened = openedUnaccepted.poll().socket;
+        final BackupSockets.HeldSocket held = openedUnaccepted.poll();
+        final int opened = held.socket;
         HOST.fcntl(opened, F_SETFL, (flags & SOCK_NONBLOCK) != 0 ? O_NONBLOCK : 0);
+        events.accept(String.format(Locale.ROOT, "connection %s, opened but not accepted, given to an accept %.3f ms " +
+            "after its knock", stateView.wrap(held.state, 0).describe(), (System.nanoTime() - knockedAtNs) / 1e6));
         if (address != null)
         {
             HOST.getpeername(opened, address, lengthAddress);
