@@ -73,8 +73,10 @@ class ThreadsAndProcessesReplicationTest
         final ReplicatedRun run = ReplicatedRun.run(2, testProgram("nd_race").toString());
         assertEquals(0, run.exitCode, run.stderr);
         assertTrue(run.stdout.startsWith("counter="), run.stdout);
-        assertFalse(run.backupReplayedToTheEnd(1));
-        assertTrue(run.events(1).contains("differ from the primary's output"), run.events(1));
+        final String said = "stdout: " + run.stdout + "\nstderr: " + run.stderr + "\nbackup's events:\n" +
+            run.events(1);
+        assertFalse(run.backupReplayedToTheEnd(1), said);
+        assertTrue(run.events(1).contains("differ from the primary's"), said); // its output's bytes, or its length
         assertTrue(run.stderr.contains("replica 1 diverged"), run.stderr);
     }
 
