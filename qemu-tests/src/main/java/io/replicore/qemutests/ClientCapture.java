@@ -46,11 +46,9 @@ public final class ClientCapture implements AutoCloseable
         {
             final Exec.Result read = Exec.run(READ_TIMEOUT_MS, "tcpdump", "-r", file.toString(), "-nn",
                 "tcp port " + port);
-            final List<String> lines = read.stdout().lines().toList();
             report.append("--- client port ").append(port).append(", its last ").append(count)
-                .append(" segments of ").append(lines.size()).append(" (").append(file).append("):\n");
-            lines.subList(Math.max(0, lines.size() - count), lines.size())
-                .forEach(line -> report.append(line).append('\n'));
+                .append(" segments of ").append(read.stdout().lines().count()).append(" (").append(file)
+                .append("):\n").append(QemuGuest.tail(read.stdout(), count)).append('\n');
             if (!read.ok())
             {
                 report.append(read.stderr());

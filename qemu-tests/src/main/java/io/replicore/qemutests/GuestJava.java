@@ -113,8 +113,8 @@ public final class GuestJava
 
     /**
      * A background loop of a guest job: when the host puts {@link ReplicaVm#DUMP_REQUEST} in the share, the kernel's
-     * TCP connections (ss), its TCP counters that tell why segments were dropped (/proc/net/snmp and netstat) and the tc filters go to
-     * {@link ReplicaVm#DUMP} there, for a failure's report.
+     * TCP connections (ss), its TCP counters that tell why segments were dropped (/proc/net/snmp and netstat) and
+     * the tc filters go to {@link ReplicaVm#DUMP} there, for a failure's report.
      */
     private static final String NETWORK_DUMPER = "( while :; do if [ -e /rig/" + ReplicaVm.DUMP_REQUEST + " ]; then " +
         "rm -f /rig/" + ReplicaVm.DUMP_REQUEST + "; { ss -tnie; grep -E '^Tcp' /proc/net/snmp /proc/net/netstat; " +

@@ -129,12 +129,12 @@ public final class ReplicaVm extends QemuGuest
         final String events = tail(read(share().resolve("events.log")), 20);
         final String network = networkDump();
         return (events.isEmpty() ? "" : "\n--- /rig/events.log (a coordinator's event log):\n" + events) +
-            (network.isEmpty() ? "" : "\n--- the guest's TCP connections and tc filters:\n" + network);
+            (network.isEmpty() ? "" : "\n--- the guest's TCP connections, TCP counters and tc filters:\n" + network);
     }
 
     /**
-     * @return what a coordinator job's dumper wrote when asked (its TCP connections and tc filters), or nothing if
-     * the guest is gone or runs no such job.
+     * @return what a coordinator job's dumper wrote when asked (its TCP connections, TCP counters and tc filters), or
+     * nothing if the guest is gone or runs no such job.
      */
     private String networkDump()
     {

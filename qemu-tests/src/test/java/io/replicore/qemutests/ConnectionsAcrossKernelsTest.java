@@ -74,10 +74,10 @@ class ConnectionsAcrossKernelsTest
             final String report = new String(download.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(download.waitFor(180, TimeUnit.SECONDS), "the download did not end");
             final ReplicaVm survivor = rig.vm(1);
-            assertEquals(0, download.exitValue(), report + survivor.diagnostics());
+            assertEquals(0, download.exitValue(), () -> report + survivor.diagnostics());
             final Matcher result = RESULT.matcher(report);
             assertTrue(result.find(), report);
-            assertEquals(FILE_LENGTH, Long.parseLong(result.group(1)), "bytes received" + survivor.diagnostics());
+            assertEquals(FILE_LENGTH, Long.parseLong(result.group(1)), () -> "bytes received" + survivor.diagnostics());
             assertEquals(sha256(site.dir().resolve("big.bin")), result.group(2), "what the client received");
             final String events = assertTookOver(rig, 1);
             final double after = requestsPerSecond(rig);
@@ -112,7 +112,7 @@ class ConnectionsAcrossKernelsTest
                 report = new String(clients.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                 assertTrue(clients.waitFor(ECHO_SECONDS + 2L * ECHO_PATIENCE_SECONDS, TimeUnit.SECONDS),
                     "the clients did not finish");
-                assertEquals(0, clients.exitValue(), report + rig.vm(1).diagnostics() +
+                assertEquals(0, clients.exitValue(), () -> report + rig.vm(1).diagnostics() +
                     "\n--- the client's connections:\n" + rig.network().runInClient(10_000, "ss", "-tnie").stdout() +
                     capture.lastSegments(failedPorts(report), STALL_SEGMENTS));
             }
@@ -136,7 +136,7 @@ class ConnectionsAcrossKernelsTest
             inject(rig, fault);
             final String report = new String(ab.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(ab.waitFor(300, TimeUnit.SECONDS), "ab did not end");
-            assertEquals(0, ab.exitValue(), report + rig.vm(1).diagnostics());
+            assertEquals(0, ab.exitValue(), () -> report + rig.vm(1).diagnostics());
             assertTrue(report.contains("Complete requests:      " + AB_REQUESTS), report);
             assertTrue(report.contains("Failed requests:        0"), report);
             final String events = assertTookOver(rig, 0);
@@ -195,8 +195,8 @@ class ConnectionsAcrossKernelsTest
         final ReplicaVm survivor = rig.vm(1);
         try (Mailbox box = rig.openMailbox())
         {
-            assertEquals(2, box.control().epoch(), survivor.diagnostics());
-            assertEquals(1, box.control().primaryId(), survivor.diagnostics());
+            assertEquals(2, box.control().epoch(), survivor::diagnostics);
+            assertEquals(1, box.control().primaryId(), survivor::diagnostics);
         }
         final String events = Files.readString(survivor.share().resolve("events.log"));
         final Matcher rebuilt = Pattern.compile("(\\d+) connections rebuilt with TCP_REPAIR .*?, (\\d+) opened but " +
@@ -226,7 +226,7 @@ class ConnectionsAcrossKernelsTest
         final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
         while (!rig.network().runInClient(10_000, command).ok())
         {
-            assertTrue(System.nanoTime() < deadline, "the service did not come up on the virtual IP" +
+            assertTrue(System.nanoTime() < deadline, () -> "the service did not come up on the virtual IP" +
                 rig.vm(0).diagnostics() + rig.vm(1).diagnostics());
             Thread.sleep(500);
         }

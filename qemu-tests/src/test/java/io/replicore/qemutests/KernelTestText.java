@@ -51,8 +51,7 @@ final class KernelTestText
             if (System.nanoTime() > deadline || !machine.isAlive())
             {
                 fail(machine.hostname() + ": '" + line + "' not seen " + n + " times in its " + where +
-                    machine.diagnostics() + "\n--- ttyS1 tail:\n" + String.join("\n", machine.secondConsole().lines()
-                    .skip(Math.max(0, machine.secondConsole().lines().count() - 30)).toList()));
+                    machine.diagnostics() + "\n--- ttyS1 tail:\n" + QemuGuest.tail(machine.secondConsole(), 30));
             }
             try
             {

@@ -67,15 +67,15 @@ class ReplicatedProgramAcrossKernelsTest
                 System.err.println("rig: epoch " + epoch + " primary " + primaryId + " " +
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - kill.injectedNs()) + " ms after the kill");
             }
-            assertEquals(2, epoch, "epoch after the kill" + backup.diagnostics());
-            assertEquals(1, primaryId, "primary after the kill" + backup.diagnostics());
+            assertEquals(2, epoch, () -> "epoch after the kill" + backup.diagnostics());
+            assertEquals(1, primaryId, () -> "primary after the kill" + backup.diagnostics());
 
             backup.awaitOutput("tick " + (last + 3) + "\n", 120_000);
             final List<String> lines = backup.jobOutput().lines().filter(l -> l.startsWith("tick ")).toList();
             // A write to a pipe or terminal is performed before its record is appended (architecture 6a, "What a
             // crash can repeat"): a primary killed between the two has its last line written again, once.
             final int first = Integer.parseInt(lines.get(0).substring("tick ".length()));
-            assertTrue(first == last + 1 || first == last, "the new primary's first line, after tick " + last +
+            assertTrue(first == last + 1 || first == last, () -> "the new primary's first line, after tick " + last +
                 ": " + lines.get(0) + backup.diagnostics());
             for (int i = 1; i < lines.size(); i++)
             {
@@ -108,7 +108,7 @@ class ReplicatedProgramAcrossKernelsTest
             try (Mailbox box = rig.openMailbox())
             {
                 assertNotEquals(box.slot(0).pid(), box.slot(1).pid(), "the coordinators' pids should differ");
-                assertEquals(1, box.control().epoch(), "a backup took over from a live primary" +
+                assertEquals(1, box.control().epoch(), () -> "a backup took over from a live primary" +
                     rig.vm(1).diagnostics());
                 assertEquals(0, box.control().primaryId());
             }
