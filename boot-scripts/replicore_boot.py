@@ -28,8 +28,11 @@ MIN_REPLICA_MEMORY = 128 * MIB
 # The replica's real-mode trampoline; the first kernel's is allocated top-down, near 640 KiB (0003).
 TRAMPOLINE = 0x10000
 DEFAULT_REPLICA_CONSOLE = "ttyS1,115200"
-# What the replica must not touch of the shared platform (kernel-patches/README.md, 0003's table).
-REPLICA_FENCES = "nr_cpus=1 noapic pci=off hpet=disable initcall_blacklist=i8042_init nokaslr panic=-1"
+# The I/O ports of the legacy serial ports ttyS0..ttyS3: a replica probes only its console's (patch 0006).
+LEGACY_SERIAL_PORTS = (0x3F8, 0x2F8, 0x3E8, 0x2E8)
+# What the replica must not touch of the shared platform (kernel-patches/README.md, 0003's table); acpi=tables (patch
+# 0005) reads the firmware's tables but runs none of its AML.
+REPLICA_FENCES = "nr_cpus=1 acpi=tables noapic pci=off hpet=disable initcall_blacklist=i8042_init nokaslr panic=-1"
 # The replica's root is its initramfs: in ramfs, since the default tmpfs root takes at most half the memory free while
 # the archive is unpacked, which an initramfs with a Java runtime exceeds in a small reservation.
 REPLICA_ROOT = "rootfstype=ramfs"
@@ -260,6 +263,25 @@ class Plan:
         return Plan(values)
 
 
+def serial_line(console):
+    """The legacy serial line (0..3) a console= value names, or None: ttyS1,115200 is line 1."""
+    match = re.fullmatch(r"ttyS([0-9]+)(,.*)?", console)
+    return int(match.group(1)) if match and int(match.group(1)) < len(LEGACY_SERIAL_PORTS) else None
+
+
+def replica_serial_words(machine, replica_console):
+    """The replica's console and the only legacy port it may probe; refused when the port is this kernel's
+    console, or not a legacy port (the replica has no PCI and no ACPI to find another)."""
+    line = serial_line(replica_console)
+    if line is None:
+        raise BootError("the replica's console must be a legacy serial port, ttyS0 to ttyS%d (it has no PCI or ACPI "
+                        "devices): not '%s'" % (len(LEGACY_SERIAL_PORTS) - 1, replica_console))
+    own = [word[len("console="):] for word in machine.command_line() if word.startswith("console=")]
+    if any(serial_line(console) == line for console in own):
+        raise BootError("ttyS%d is this kernel's console: give the replica another (--replica-console)" % line)
+    return "console=%s 8250.legacy_ports=0x%x" % (replica_console, LEGACY_SERIAL_PORTS[line])
+
+
 def make_plan(machine, replica_node=None, replica_cpu=None, replica_memory=None, mailbox=None,
               mailbox_size=DEFAULT_MAILBOX_SIZE, replica_console=DEFAULT_REPLICA_CONSOLE, replica_append=""):
     """Plan one replica kernel on `replica_node` (the highest node by default), on `replica_cpu` (the node's
@@ -293,8 +315,9 @@ def make_plan(machine, replica_node=None, replica_cpu=None, replica_memory=None,
     mailbox_words = "memmap=%s$0x%x replicore.mailbox=%s" % (
         format_size(mailbox_size), mailbox_address, format_range(mailbox_address, mailbox_size))
     kernel = "%s replicore.partition=0 crashkernel=%s" % (mailbox_words, format_range(memory_address, memory_size))
-    replica_line = "console=%s %s %s %s replicore.partition=%d replicore.replica=1 replicore.trampoline=0x%x" % (
-        replica_console, REPLICA_FENCES, REPLICA_ROOT, mailbox_words, replica.number, TRAMPOLINE)
+    replica_line = "%s %s %s %s replicore.partition=%d replicore.replica=1 replicore.trampoline=0x%x" % (
+        replica_serial_words(machine, replica_console), REPLICA_FENCES, REPLICA_ROOT, mailbox_words, replica.number,
+        TRAMPOLINE)
     if replica_append.strip():
         replica_line += " " + replica_append.strip()
     return Plan({

@@ -59,7 +59,8 @@ class PartitionPlanScriptTest
             "REPLICORE_MAILBOX=4M@0x3fa00000",
             "REPLICORE_KERNEL_CMDLINE='memmap=4M$0x3fa00000 replicore.mailbox=4M@0x3fa00000 replicore.partition=0 " +
                 "crashkernel=432M@0x20000000'",
-            "REPLICORE_REPLICA_CMDLINE='console=ttyS1,115200 nr_cpus=1 noapic pci=off hpet=disable " +
+            "REPLICORE_REPLICA_CMDLINE='console=ttyS1,115200 8250.legacy_ports=0x2f8 nr_cpus=1 acpi=tables noapic " +
+                "pci=off hpet=disable " +
                 "initcall_blacklist=i8042_init nokaslr panic=-1 rootfstype=ramfs memmap=4M$0x3fa00000 " +
                 "replicore.mailbox=4M@0x3fa00000 replicore.partition=1 replicore.replica=1 " +
                 "replicore.trampoline=0x10000'", ""), result.text);
@@ -141,6 +142,12 @@ class PartitionPlanScriptTest
         assertRefused(plan(qemu, "--mailbox", "4M@0x3fa00100"), 1, "must be page aligned");
         assertRefused(plan(qemu, "--mailbox-size", "lots"), 1, "not a size or address: 'lots'");
         assertRefused(plan(qemu, "--replicas", "3"), 2, "unrecognized arguments: --replicas");
+        assertRefused(plan(qemu, "--replica-console", "ttyS0,115200"), 1,
+            "ttyS0 is this kernel's console: give the replica another (--replica-console)");
+        assertRefused(plan(qemu, "--replica-console", "hvc0"), 1,
+            "the replica's console must be a legacy serial port, ttyS0 to ttyS3 (it has no PCI or ACPI devices)");
+        final Result thirdPort = plan(qemu, "--replica-console", "ttyS2");
+        assertTrue(thirdPort.text.contains("'console=ttyS2 8250.legacy_ports=0x3e8 "), thirdPort.text);
 
         final Path unprivileged = machine("user", QEMU_ZONES, QEMU_IOMEM.replaceAll("[0-9a-f]+-[0-9a-f]+ :",
             "00000000-00000000 :"), "0-1", "2-3");
@@ -188,6 +195,7 @@ class PartitionPlanScriptTest
         Files.createDirectories(root.resolve("proc"));
         Files.writeString(root.resolve("proc/zoneinfo"), zoneinfo);
         Files.writeString(root.resolve("proc/iomem"), iomem);
+        Files.writeString(root.resolve("proc/cmdline"), "BOOT_IMAGE=/vmlinuz console=tty0 console=ttyS0,115200n8\n");
         return root;
     }
 

@@ -29,7 +29,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * with its own verdict:
  * <ol>
  * <li>the first boots on its own serial port (ttyS1) with one CPU and beats in the mailbox: the first kernel
- * reports it up;</li>
+ * reports it up. It keeps off the platform the first kernel owns: its ACPI reads the tables but runs no AML
+ * (kernel-patches 0005), and the first kernel's serial port ttyS0 is never probed (0006);</li>
  * <li>onlining CPU 3 while it runs fails with EBUSY and the kernel's warning, and its heartbeat goes on (read by
  * the host in the mailbox's file);</li>
  * <li>the first kernel's direct map of the crash reservation is read-only (its own page tables, dumped through
@@ -94,6 +95,7 @@ class ReplicaLaunchTest
                 ms(launched, up) + " ms after the launch (" + kernelMs(machine.console(), LAUNCH_LINE, 1, UP_LINE, 1) +
                 " ms by its own clock):\n" + machine.secondConsole().lines()
                 .filter(l -> l.contains("replicore")).reduce((a, b) -> a + "\n" + b).orElse(""));
+            assertKeepsOffTheFirstKernelsPlatform(machine.secondConsole());
 
             // 2. Onlining its CPU is refused while it runs, and it runs on.
             final long refused = machine.awaitOutput("online refused:", STEP_TIMEOUT_MS);
@@ -216,6 +218,26 @@ class ReplicaLaunchTest
                 kernelMs(machine.console(), LAUNCH_LINE, 4, UP_LINE, upBeforeLast + 1) + " ms by the first kernel's " +
                 "clock)");
         }
+    }
+
+    /**
+     * The replica's boot log: its CPU from the MADT, the PM timer for its TSC, and then no AML (no interpreter, no ELCR,
+     * no GPE, no PnP devices); of the legacy serial ports only its own ttyS1.
+     */
+    private static void assertKeepsOffTheFirstKernelsPlatform(final String replicaLog)
+    {
+        assertTrue(replicaLog.contains("ACPI: Using ACPI for processor (LAPIC) configuration information"), replicaLog);
+        assertTrue(replicaLog.contains("ACPI: PM-Timer IO Port: 0x608"), replicaLog);
+        assertTrue(replicaLog.contains("ACPI: tables only (acpi=tables): the interpreter stays off"), replicaLog);
+        for (final String touched : List.of("ACPI: Interpreter enabled", "setting ELCR", "GPEs", "PnP ACPI: found",
+            "ttyS0 at I/O 0x3f8 (irq"))
+        {
+            assertFalse(replicaLog.contains(touched), "'" + touched + "' in the replica's log:\n" + replicaLog);
+        }
+        assertTrue(replicaLog.contains("ttyS0 at I/O 0x3f8 left alone (not in 8250.legacy_ports)"), replicaLog);
+        assertTrue(replicaLog.contains("ttyS1 at I/O 0x2f8"), replicaLog);
+        System.err.println("kernel test: step 1 ok: the replica's ACPI ran no AML (" +
+            lineOf(replicaLog, "tables only") + "), ttyS0 left alone (" + lineOf(replicaLog, "ttyS0 at") + ")");
     }
 
     /** The first kernel's job: each replica in turn, and what it finds on the way. */
