@@ -21,6 +21,18 @@ public final class GuestJava
         "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/java.util.zip=ALL-UNNAMED");
     public static final List<String> GUEST_FLAGS =
         List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx192m", "-Xss512k");
+    /** A rig guest's coordinator: serial GC and C1 only, as {@link #GUEST_FLAGS}, with room for a service's log. */
+    public static final List<String> COORDINATOR_FLAGS = List.of("-Xmx256m", "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1");
+    /**
+     * The environment, and nothing else, that a job gives a JVM whose coordinator runs a replica of a program in a
+     * kernel partition (the replica kernel's java-main does too): a program's initial stack holds its environment, so
+     * replicas whose environments differ pass their calls different stack addresses (a divergence at the program's
+     * first newfstatat).
+     */
+    public static final String FIXED_ENVIRONMENT = "env -i HOME=/ PATH=/usr/bin:/bin";
+    /** The coordinator's command line entry point ({@code replicore}). */
+    public static final String COORDINATOR_MAIN = "io.replicore.coordinator.cli.ReplicoreCli";
 
     private GuestJava()
     {
@@ -81,34 +93,51 @@ public final class GuestJava
      * A guest job that runs one replica's coordinator on the ivshmem mailbox: it enables the device and starts
      * {@code ReplicoreCli replica} from the coordinator's build ({@code coordinatorTarget}: its jar, lib/ and
      * native launcher, seen at the host's paths through the 9p root). The host formatted the mailbox as
-     * {@code replicore run} does, so replica 0 starts as primary. The event log goes to /rig/events.log.
+     * {@code replicore run} does, so replica 0 starts as primary. The event log goes to /rig/events.log; the peers
+     * are in other kernels ({@link #replicaArgs}).
      */
     public static String coordinatorJob(final Path coordinatorTarget, final int id, final long heartbeatTimeoutMs,
         final String extraArgs, final String program)
     {
+        return "dev=$(grep -l 0x1110 /sys/bus/pci/devices/*/device); dev=${dev%/device}\n" +
+            "echo 1 > $dev/enable\n" + NETWORK_DUMPER +
+            "exec " + launcher(javaBinary(), COORDINATOR_FLAGS, String.join(":",
+            coordinatorClassPath(coordinatorTarget))) + " " + COORDINATOR_MAIN + " " +
+            String.join(" ", replicaArgs(id, "$dev/resource2", "/rig/events.log", heartbeatTimeoutMs)) +
+            (extraArgs.isBlank() ? "" : " " + extraArgs) + " -- " + program + "\n";
+    }
+
+    /**
+     * {@code replicore replica}'s arguments up to the program: replica {@code id} on {@code mailbox}, its event log
+     * in {@code log}, its peers in other kernels, watched by heartbeat only.
+     */
+    public static List<String> replicaArgs(final int id, final String mailbox, final String log,
+        final long heartbeatTimeoutMs)
+    {
+        return List.of("replica", "--id", String.valueOf(id), "--mailbox", mailbox, "--log", log,
+            "--heartbeat-timeout", String.valueOf(heartbeatTimeoutMs), "--partition", "kernel");
+    }
+
+    /**
+     * The coordinator's class path from its build ({@code coordinatorTarget}): its jar, beside which its native
+     * launcher is found (native/replicore-launch), and its libraries.
+     */
+    public static List<String> coordinatorClassPath(final Path coordinatorTarget)
+    {
         final Path target = coordinatorTarget.toAbsolutePath().normalize();
-        final String jar;
         try (Stream<Path> files = Files.list(target))
         {
-            jar = files.map(Path::toString)
+            final String jar = files.map(Path::toString)
                 .filter(f -> f.matches(".*/replicore-coordinator-[^/]*\\.jar") && !f.endsWith("-tests.jar"))
                 .findFirst().orElseThrow(() -> new IllegalStateException("no coordinator jar in " + target +
                     ": build it (bin/setup)"));
+            return List.of(jar, target.resolve("lib") + "/*");
         }
         catch (final IOException ex)
         {
             throw new IllegalStateException("no coordinator build in " + target + " (" + ex.getMessage() +
                 "): build it (bin/setup)", ex);
         }
-        return "dev=$(grep -l 0x1110 /sys/bus/pci/devices/*/device); dev=${dev%/device}\n" +
-            "echo 1 > $dev/enable\n" + NETWORK_DUMPER +
-            "exec " + quote(javaBinary()) + " " + String.join(" ", OPENS) +
-            " -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1" +
-            " -Dreplicore.launcher=" + target.resolve("native/replicore-launch") +
-            " -cp " + quote(jar + ":" + target.resolve("lib/*")) + " io.replicore.coordinator.cli.ReplicoreCli" +
-            " replica --id " + id + " --mailbox $dev/resource2 --log /rig/events.log" +
-            " --heartbeat-timeout " + heartbeatTimeoutMs + (extraArgs.isBlank() ? "" : " " + extraArgs) +
-            " -- " + program + "\n";
     }
 
     /**

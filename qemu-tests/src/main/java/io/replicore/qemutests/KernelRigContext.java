@@ -32,6 +32,8 @@ public final class KernelRigContext
     private static final AtomicInteger RUNS = new AtomicInteger();
 
     private int machineCount = 1;
+    /** Replicas of the mailbox the host formats; 0: one per machine, two at least. */
+    private int replicaCount;
     private int nodes = DEFAULT_NODES;
     private int cpusPerNode = DEFAULT_CPUS_PER_NODE;
     private int memoryPerNodeMiB = DEFAULT_MEMORY_PER_NODE_MIB;
@@ -62,6 +64,11 @@ public final class KernelRigContext
         {
             throw new IllegalArgumentException("machine count must be 1.." + MailboxLayout.MAX_REPLICAS + " (one " +
                 "partition of the mailbox each): " + machineCount);
+        }
+        if (replicaCount != 0 && (replicaCount < Math.max(2, machineCount) || replicaCount > MailboxLayout.MAX_REPLICAS))
+        {
+            throw new IllegalArgumentException("replica count must be " + Math.max(2, machineCount) + ".." +
+                MailboxLayout.MAX_REPLICAS + " (two at least, one per machine at least): " + replicaCount);
         }
         if (nodes < 1 || cpusPerNode < 1 || nodes * cpusPerNode > 64)
         {
@@ -169,10 +176,17 @@ public final class KernelRigContext
         return rigContext;
     }
 
-    /** Replicas of the mailbox the host formats: one per machine, two at least. */
+    /** Replicas of the mailbox the host formats: as set, else one per machine, two at least. */
     public int replicaCount()
     {
-        return Math.max(2, machineCount);
+        return replicaCount != 0 ? replicaCount : Math.max(2, machineCount);
+    }
+
+    /** @param replicaCount replicas of the mailbox the host formats, for kernels that run more than one. */
+    public KernelRigContext replicaCount(final int replicaCount)
+    {
+        this.replicaCount = replicaCount;
+        return this;
     }
 
     /** The host's file behind every machine's mailbox DIMM. */

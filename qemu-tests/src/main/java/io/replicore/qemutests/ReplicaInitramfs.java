@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -17,10 +18,15 @@ import java.util.stream.Stream;
  * serial port (ttyS1) and the mailbox, and everything it runs is in this archive.
  * <p>
  * With Java: the runtime is {@code /jre}; every class path entry ({@link GuestJava#classPathEntries()}) is at its
- * host path, so the class path is the host's; {@code /bin/java-main MAIN ARGS...} runs a main with it and
- * {@link #JVM_FLAGS}, which replica-init calls for {@code replica.java=MAIN,ARG,...} on the replica's command line.
+ * host path, so the class path is the host's; {@code /bin/java-main MAIN ARGS...} runs a main with it,
+ * {@link #JVM_FLAGS} and {@link GuestJava#FIXED_ENVIRONMENT}, which replica-init calls for
+ * {@code replica.java=MAIN,ARG,...} on the replica's command line.
  * About 46 MB, unpacked into the replica's RAM (the crash reservation), in ramfs: the partition plan's replica
  * command line (boot-scripts/replicore-plan) says {@code rootfstype=ramfs}.
+ * <p>
+ * With a coordinator ({@link #buildWithCoordinator}): the coordinator's build too, its jar and libraries on
+ * java-main's class path and its native launcher beside the jar, and the programs it is to replicate, all at their
+ * host paths, so that the replica kernel runs a replica of a service as any kernel of the machine does.
  */
 public final class ReplicaInitramfs
 {
@@ -37,6 +43,7 @@ public final class ReplicaInitramfs
 
     private static final String INIT_RESOURCE = "replica-init";
     private static final String JRE = "/jre";
+    private static final Path LOADER_CACHE = Path.of("/etc/ld.so.cache");
 
     private ReplicaInitramfs()
     {
@@ -45,7 +52,7 @@ public final class ReplicaInitramfs
     /** Build {@code WORK/replica-initramfs.cpio}, busybox and replica-init only; @return the archive. */
     public static Path build(final KernelRigContext ctx)
     {
-        return build(ctx, false);
+        return build(ctx, null, List.of());
     }
 
     /**
@@ -55,10 +62,30 @@ public final class ReplicaInitramfs
      */
     public static Path buildWithJava(final KernelRigContext ctx)
     {
-        return build(ctx, true);
+        return build(ctx, GuestJava.classPathEntries(), List.of());
     }
 
-    private static Path build(final KernelRigContext ctx, final boolean java)
+    /**
+     * Build {@code WORK/replica-initramfs.cpio} with the Java runtime, this JVM's class path and the coordinator's
+     * build ({@code coordinatorTarget}), and {@code programs}, which must need no library but the runtime's (libc).
+     *
+     * @return the archive.
+     */
+    public static Path buildWithCoordinator(final KernelRigContext ctx, final Path coordinatorTarget,
+        final List<Path> programs)
+    {
+        final List<String> classPath = new ArrayList<>(GuestJava.classPathEntries());
+        classPath.addAll(GuestJava.coordinatorClassPath(coordinatorTarget));
+        final List<Path> files = new ArrayList<>(programs);
+        files.add(coordinatorTarget.toAbsolutePath().normalize().resolve("native/replicore-launch"));
+        // A replica's program must find the files the primary's found: without the loader's cache, the replica's
+        // dynamic loader searched its directories where the primary's read the cache (a divergence at record 2).
+        files.add(LOADER_CACHE);
+        return build(ctx, classPath, files);
+    }
+
+    /** @param classPath java-main's class path, or null for an archive without Java. */
+    private static Path build(final KernelRigContext ctx, final List<String> classPath, final List<Path> files)
     {
         final Path root = ctx.workDir().resolve("replica-initramfs-root");
         final Path archive = ctx.workDir().resolve("replica-initramfs.cpio");
@@ -79,9 +106,13 @@ public final class ReplicaInitramfs
                 Files.copy(init, root.resolve("init"), StandardCopyOption.REPLACE_EXISTING);
             }
             Files.setPosixFilePermissions(root.resolve("init"), PosixFilePermissions.fromString("rwxr-xr-x"));
-            if (java)
+            if (classPath != null)
             {
-                addJava(root, ReplicaJre.cached(ctx.cacheDir()));
+                addJava(root, ReplicaJre.cached(ctx.cacheDir()), classPath);
+            }
+            for (final Path file : files)
+            {
+                copyTree(file, inRoot(root, file.toAbsolutePath().normalize()));
             }
         }
         catch (final IOException ex)
@@ -93,14 +124,14 @@ public final class ReplicaInitramfs
         return archive;
     }
 
-    private static void addJava(final Path root, final Path jre) throws IOException
+    private static void addJava(final Path root, final Path jre, final List<String> classPath) throws IOException
     {
         copyTree(jre, inRoot(root, Path.of(JRE)));
         for (final Path library : ReplicaJre.sharedLibraries(jre))
         {
             copyTree(library, inRoot(root, library));
         }
-        for (final String entry : GuestJava.classPathEntries())
+        for (final String entry : classPath)
         {
             if (entry.endsWith("*"))
             {
@@ -121,7 +152,8 @@ public final class ReplicaInitramfs
         final Path launcher = inRoot(root, Path.of(JAVA_MAIN));
         Files.writeString(launcher, "#!/bin/busybox sh\n" +
             "# Made by ReplicaInitramfs: MAIN ARGS... on the replica's Java runtime and the host's class path.\n" +
-            "exec " + GuestJava.launcher(JRE + "/bin/java", JVM_FLAGS, GuestJava.classPath()) + " \"$@\"\n");
+            "exec " + GuestJava.FIXED_ENVIRONMENT + " " + GuestJava.launcher(JRE + "/bin/java", JVM_FLAGS,
+            String.join(":", classPath)) + " \"$@\"\n");
         Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
     }
 

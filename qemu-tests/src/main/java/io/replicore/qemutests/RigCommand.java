@@ -208,7 +208,7 @@ public final class RigCommand implements Callable<Integer>
         if (replicate != null)
         {
             return GuestJava.coordinatorJob(Path.of(System.getProperty("replicore.rig.coordinatorTarget",
-                "coordinator/target")), vm.id(), heartbeatTimeoutMs, "--partition kernel", replicate);
+                "coordinator/target")), vm.id(), heartbeatTimeoutMs, "", replicate);
         }
         return GuestJava.command(GuestMailboxCheck.class.getName(), String.valueOf(vm.id()), "3") + "\n";
     }

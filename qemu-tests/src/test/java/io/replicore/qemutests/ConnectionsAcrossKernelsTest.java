@@ -165,7 +165,7 @@ class ConnectionsAcrossKernelsTest
         for (final ReplicaVm vm : rig.vms())
         {
             vm.start(GuestJava.coordinatorJob(COORDINATOR, vm.id(), HEARTBEAT_TIMEOUT_MS,
-                "--partition kernel --service-address " + RigNetwork.VIRTUAL_IP + "/" + RigNetwork.PREFIX_LENGTH +
+                "--service-address " + RigNetwork.VIRTUAL_IP + "/" + RigNetwork.PREFIX_LENGTH +
                 " --service-device eth0", program));
         }
         for (final ReplicaVm vm : rig.vms())

@@ -29,8 +29,6 @@ class ReplicatedProgramAcrossKernelsTest
      * whose primary has not beaten yet within it takes over before the primary has started (seen with 3 s).
      */
     private static final long HEARTBEAT_TIMEOUT_MS = 10_000;
-    /** Each coordinator is told its peers are in other kernels: watched by heartbeat only. */
-    private static final String KERNEL_PARTITION = "--partition kernel";
 
     @Test
     void aTickerReplicatedOverTwoKernelsGoesOnInTheBackupsKernelWhenThePrimarysQemuIsKilled() throws Exception
@@ -97,9 +95,9 @@ class ReplicatedProgramAcrossKernelsTest
     {
         try (Rig rig = Rig.open(new RigContext().network(false)))
         {
-            rig.vm(0).start(job(0, KERNEL_PARTITION));
+            rig.vm(0).start(job(0));
             rig.vm(1).start("for i in $(seq 40); do /bin/true; done\n" +
-                job(1, KERNEL_PARTITION).replace("\nexec ", "\n"));
+                job(1).replace("\nexec ", "\n"));
             for (final ReplicaVm vm : rig.vms())
             {
                 vm.awaitBoot();
@@ -118,12 +116,7 @@ class ReplicatedProgramAcrossKernelsTest
 
     private static String job(final int id)
     {
-        return job(id, KERNEL_PARTITION);
-    }
-
-    private static String job(final int id, final String replicaArgs)
-    {
-        return GuestJava.coordinatorJob(COORDINATOR, id, HEARTBEAT_TIMEOUT_MS, replicaArgs,
+        return GuestJava.coordinatorJob(COORDINATOR, id, HEARTBEAT_TIMEOUT_MS, "",
             COORDINATOR.resolve("test-native/ft_ticker") + " " + TICKS + " 500");
     }
 
