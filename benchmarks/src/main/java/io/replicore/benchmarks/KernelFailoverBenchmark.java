@@ -131,7 +131,7 @@ public final class KernelFailoverBenchmark
             for (final ReplicaVm vm : rig.vms())
             {
                 vm.start(GuestJava.coordinatorJob(coordinatorTarget, vm.id(), HEARTBEAT_TIMEOUT_MS,
-                    "--partition kernel --service-address " + RigNetwork.VIRTUAL_IP + "/" + RigNetwork.PREFIX_LENGTH +
+                    "--service-address " + RigNetwork.VIRTUAL_IP + "/" + RigNetwork.PREFIX_LENGTH +
                     " --service-device eth0" + (gate ? "" : " --no-ack-gate"),
                     site.lighttpd()));
             }
