@@ -65,9 +65,10 @@ public final class KernelRigContext
             throw new IllegalArgumentException("machine count must be 1.." + MailboxLayout.MAX_REPLICAS + " (one " +
                 "partition of the mailbox each): " + machineCount);
         }
-        if (replicaCount != 0 && (replicaCount < Math.max(2, machineCount) || replicaCount > MailboxLayout.MAX_REPLICAS))
+        final int fewestReplicas = Math.max(2, machineCount);
+        if (replicaCount != 0 && (replicaCount < fewestReplicas || replicaCount > MailboxLayout.MAX_REPLICAS))
         {
-            throw new IllegalArgumentException("replica count must be " + Math.max(2, machineCount) + ".." +
+            throw new IllegalArgumentException("replica count must be " + fewestReplicas + ".." +
                 MailboxLayout.MAX_REPLICAS + " (two at least, one per machine at least): " + replicaCount);
         }
         if (nodes < 1 || cpusPerNode < 1 || nodes * cpusPerNode > 64)

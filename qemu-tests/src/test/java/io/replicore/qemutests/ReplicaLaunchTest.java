@@ -221,8 +221,8 @@ class ReplicaLaunchTest
     }
 
     /**
-     * The replica's boot log: its CPU from the MADT, the PM timer for its TSC, and then no AML (no interpreter, no ELCR,
-     * no GPE, no PnP devices); of the legacy serial ports only its own ttyS1.
+     * The replica's boot log: its CPU from the MADT, the PM timer for its TSC, and then no AML (no interpreter, no
+     * ELCR, no GPE, no PnP devices); of the legacy serial ports only its own ttyS1.
      */
     private static void assertKeepsOffTheFirstKernelsPlatform(final String replicaLog)
     {
