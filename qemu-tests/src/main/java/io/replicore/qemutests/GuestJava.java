@@ -101,10 +101,19 @@ public final class GuestJava
     {
         return "dev=$(grep -l 0x1110 /sys/bus/pci/devices/*/device); dev=${dev%/device}\n" +
             "echo 1 > $dev/enable\n" + NETWORK_DUMPER +
-            "exec " + launcher(javaBinary(), COORDINATOR_FLAGS, String.join(":",
-            coordinatorClassPath(coordinatorTarget))) + " " + COORDINATOR_MAIN + " " +
+            "exec " + coordinatorCommand(coordinatorTarget) + " " +
             String.join(" ", replicaArgs(id, "$dev/resource2", "/rig/events.log", heartbeatTimeoutMs)) +
             (extraArgs.isBlank() ? "" : " " + extraArgs) + " -- " + program + "\n";
+    }
+
+    /**
+     * The shell line that runs the coordinator's command line ({@code replicore}) from its build with this JVM's
+     * java; its subcommand and arguments follow it.
+     */
+    public static String coordinatorCommand(final Path coordinatorTarget)
+    {
+        return launcher(javaBinary(), COORDINATOR_FLAGS, String.join(":", coordinatorClassPath(coordinatorTarget))) +
+            " " + COORDINATOR_MAIN;
     }
 
     /**

@@ -5,7 +5,6 @@ import io.replicore.mailbox.ReplicaState;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -134,9 +133,7 @@ class ReplicatedProgramOnReplicaKernelsTest
         final List<String> replica1 = new ArrayList<>(List.of(GuestJava.COORDINATOR_MAIN));
         replica1.addAll(GuestJava.replicaArgs(1, DEVICE, "/dev/console", HEARTBEAT_TIMEOUT_MS));
         replica1.addAll(List.of("--", TICKER.toString(), String.valueOf(TICKS), String.valueOf(TICK_MS)));
-        final String java = GuestJava.FIXED_ENVIRONMENT + " " + GuestJava.launcher(GuestJava.javaBinary(),
-            GuestJava.COORDINATOR_FLAGS,
-            String.join(":", GuestJava.coordinatorClassPath(COORDINATOR))) + " " + GuestJava.COORDINATOR_MAIN + " ";
+        final String java = GuestJava.FIXED_ENVIRONMENT + " " + GuestJava.coordinatorCommand(COORDINATOR) + " ";
         final StringBuilder job = new StringBuilder()
             .append(ctx.replicaLoadCommand(initrd, 3, "replica.java=" + String.join(",", replica1) +
                 " replica.panic_on=tick replica.panic_after=" + PANIC_AFTER_S))
@@ -155,7 +152,7 @@ class ReplicatedProgramOnReplicaKernelsTest
 
     private static List<Integer> ticks(final KernelMachine machine, final int replica)
     {
-        return ticksIn(read(machine.share().resolve("ticks-" + replica + ".out")));
+        return ticksIn(QemuGuest.read(machine.share().resolve("ticks-" + replica + ".out")));
     }
 
     /** Replica 1's ticks, on the replica kernel's console (ttyS1). */
@@ -193,19 +190,7 @@ class ReplicatedProgramOnReplicaKernelsTest
 
     private static String events(final KernelMachine machine, final int replica)
     {
-        return read(machine.share().resolve("events-" + replica + ".log"));
-    }
-
-    private static String read(final Path file)
-    {
-        try
-        {
-            return Files.exists(file) ? Files.readString(file) : "";
-        }
-        catch (final IOException ex)
-        {
-            return "(cannot read " + file + ": " + ex.getMessage() + ")";
-        }
+        return QemuGuest.read(machine.share().resolve("events-" + replica + ".log"));
     }
 
     private static void await(final BooleanSupplier condition, final String what, final KernelMachine machine)
