@@ -17,6 +17,7 @@ import io.replicore.coordinator.replay.BackupReplay;
 import io.replicore.coordinator.replay.InterceptedCall;
 import io.replicore.coordinator.replay.LogRecord;
 import io.replicore.coordinator.replay.PrimaryCalls;
+import io.replicore.coordinator.replay.ChildEnds;
 import io.replicore.coordinator.replay.SignalDelivery;
 import io.replicore.coordinator.replay.ReplicaStop;
 import io.replicore.detscheduler.SerialToken;
@@ -297,7 +298,8 @@ public final class ReplicaCoordinator
         final ApplicationProcesses processes = new ApplicationProcesses(appPid, pidfd, ctx.schedulingMode());
         this.processes = processes;
         final Application app = new Application(application, listener,
-            new InterceptedCall(listener, processes.threads(), maxRecord), pidfd, appPid, processes, maxRecord);
+            new InterceptedCall(listener, processes.threads(), maxRecord), pidfd, appPid, processes,
+            new ChildEnds(listener, processes), maxRecord);
         try
         {
             if (primary)
@@ -323,7 +325,7 @@ public final class ReplicaCoordinator
      */
     private record Application(
         Process process, SeccompListener listener, InterceptedCall call, int pidfd, int pid,
-        ApplicationProcesses processes, int maxRecord)
+        ApplicationProcesses processes, ChildEnds ends, int maxRecord)
     {
     }
 
@@ -407,7 +409,7 @@ public final class ReplicaCoordinator
     private PrimaryLanes lanes(final Application app, final PrimaryLog log, final PrimarySockets sockets)
     {
         final AtomicLong accepts = new AtomicLong();
-        signals = new SignalDelivery(sequence -> mailbox.control().commandResult(sequence, COMMAND_DONE));
+        signals = new SignalDelivery(sequence -> mailbox.control().commandResult(sequence, COMMAND_DONE), app.ends());
         firstProcess = app.processes().threads().of(app.pid()).logicalPid();
         final SignalDelivery signals = this.signals;
         return new PrimaryLanes(app.listener(), app.processes().threads(), app.maxRecord(), (call, lanes) ->
@@ -438,6 +440,9 @@ public final class ReplicaCoordinator
     {
         log.checkStillPrimary();
         signals.deliverToSleepers(log);
+        signals.releaseOverdue(log, thread -> events.info("thread " + thread + "'s process ended at no point of its " +
+            "parent, which made no call for " + TimeUnit.NANOSECONDS.toMillis(SignalDelivery.END_PATIENCE_NS) +
+            " ms: its exit signal is not ordered"));
         final ControlBlock control = mailbox.control();
         final long command = control.commandWord();
         final int sequence = ControlBlock.commandSequenceOf(command);
@@ -556,7 +561,7 @@ public final class ReplicaCoordinator
             kernelPartition());
         final Backup backup = new Backup(app, stdio, watch, new BackupReplay(app.call(),
             mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, heldSockets, ctx.corruptInputAt(),
-            app.processes()));
+            app.processes(), app.ends()));
         // The primary's accept ring first: it may be serving already, and a connection it accepts as it dies is
         // saved only if this backup holds the ring by then.
         final long ringDeadline = System.nanoTime() + RING_WAIT_NS;

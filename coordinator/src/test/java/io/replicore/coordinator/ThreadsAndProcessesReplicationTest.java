@@ -1,6 +1,5 @@
 package io.replicore.coordinator;
 
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -49,22 +48,6 @@ class ThreadsAndProcessesReplicationTest
         final ReplicatedRun run = ReplicatedRun.run(replicas, testProgram("nd_fork").toString()).assertClean();
         assertEquals("hello", run.value("child"));
         assertEquals("0", run.value("child_status"));
-    }
-
-    /**
-     * dash waits for its children with WNOHANG or without as SIGCHLD has come or not, and the kernel sends SIGCHLD
-     * at no logical point yet (architecture 9): the backup's waits may differ, which is reported as a divergence.
-     * Tagged until kernel-sent signals are delivered at logged points; {@code bin/test --open-limits} runs it.
-     */
-    @Tag("sigchld")
-    @ParameterizedTest(name = "{0} replicas")
-    @ValueSource(ints = {2, 3})
-    void aShellPipelineOfSeveralProcessesGivesTheSameResultInEveryReplica(final int replicas) throws Exception
-    {
-        // sort -R draws its random key from getrandom, which the primary replicates.
-        final ReplicatedRun run = ReplicatedRun.run(replicas, "/bin/sh", "-c",
-            "seq 1 100000 | sort -R | sha256sum").assertClean();
-        assertTrue(run.stdout.matches("[0-9a-f]{64}  -\\n"), run.stdout);
     }
 
     @Test
@@ -180,19 +163,62 @@ class ThreadsAndProcessesReplicationTest
         try
         {
             running.awaitListening(port);
-            final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-            final HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/page.bin"))
-                .timeout(Duration.ofSeconds(30)).build();
-            final byte[] page = Files.readAllBytes(site.resolve("html/page.bin"));
-            assertArrayEquals(page, http.send(request, HttpResponse.BodyHandlers.ofByteArray()).body());
+            assertServesThePage(site, port);
             assertEquals(0, ReplicatedRun.cli("signal", "USR1", "--mailbox", running.mailbox()));
-            assertArrayEquals(page, http.send(request, HttpResponse.BodyHandlers.ofByteArray()).body());
+            assertServesThePage(site, port);
             running.awaitBackupsCaughtUp();
         }
         finally
         {
             running.stop();
         }
+    }
+
+    /**
+     * nginx's HUP: the master reads its configuration again, starts two new workers and tells the old ones to quit
+     * over their channels. The old workers' ends reach the master (SIGCHLD, then its waitpid) at the same point in
+     * every replica (ChildEnds), and the backup stays in step through two reloads and takes over after them.
+     */
+    @Test
+    void nginxReloadsOnHupInEveryReplicaAndItsBackupTakesOverAfterwards() throws Exception
+    {
+        final int port = ReplicatedRun.freePort();
+        final Path site = nginxSite(port);
+        final ReplicatedRun.Running running = ReplicatedRun.start(2, List.of("--state-dir", site.toString(),
+            "--keep-mailbox"), null, "/usr/sbin/nginx", "-p", site.toString(), "-c",
+            site.resolve("nginx.conf").toString());
+        try
+        {
+            running.awaitListening(port);
+            for (int reload = 0; reload < 2; reload++)
+            {
+                assertServesThePage(site, port);
+                assertEquals(0, ReplicatedRun.cli("signal", "HUP", "--mailbox", running.mailbox()));
+                Thread.sleep(1500); // the old workers quit once their connections are done
+            }
+            assertServesThePage(site, port);
+            running.awaitBackupsCaughtUp();
+            assertEquals(0, ReplicatedRun.cli("kill-replica", "0", "--mailbox", running.mailbox()));
+            assertServesThePage(site, port);
+            final String events = running.events(1);
+            assertTrue(events.contains("took over as primary of epoch 2"), events);
+            assertFalse(events.contains("diverged"), events);
+        }
+        finally
+        {
+            running.stop();
+        }
+    }
+
+    /**
+     * nginx on {@code port} serves the site's page byte for byte, on a connection of its own.
+     */
+    private static void assertServesThePage(final Path site, final int port) throws Exception
+    {
+        final HttpResponse<byte[]> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
+            .send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/page.bin"))
+                .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertArrayEquals(Files.readAllBytes(site.resolve("html/page.bin")), response.body());
     }
 
     /**

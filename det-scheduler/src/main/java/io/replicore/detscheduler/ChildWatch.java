@@ -19,6 +19,8 @@ public final class ChildWatch
 {
     private static final long POLL_NS = TimeUnit.MICROSECONDS.toNanos(20);
     private static final String RUNNING = "running";
+    /** The kernel function a thread stopped in a seccomp notification sleeps in (its suffix varies by build). */
+    private static final String SECCOMP_WAIT = "seccomp_do_user_notification";
     /**
      * How long a clone may take before it is taken to have failed: a caller that failed it and runs on without a
      * call looks the same from /proc as one still in it.
@@ -90,11 +92,28 @@ public final class ChildWatch
     }
 
     /**
-     * @return true if {@code tid} sleeps inside system call {@code nr}.
+     * @return true if {@code tid} sleeps inside system call {@code nr}, in the kernel: not stopped in the call's
+     * seccomp notification, which /proc shows as the same call (a thread that makes the call again at once).
      */
     public static boolean sleepsIn(final int tid, final int nr)
     {
-        return Integer.toString(nr).equals(currentCall(tid));
+        return Integer.toString(nr).equals(currentCall(tid)) && !waitsForNotificationAnswer(tid);
+    }
+
+    /**
+     * @return true if the kernel function {@code tid} sleeps in (/proc/TID/wchan) is seccomp's wait for the answer
+     * to a notification.
+     */
+    private static boolean waitsForNotificationAnswer(final int tid)
+    {
+        try
+        {
+            return Files.readString(Path.of("/proc", Integer.toString(tid), "wchan")).startsWith(SECCOMP_WAIT);
+        }
+        catch (final IOException ex)
+        {
+            return false; // gone: /proc/TID/syscall said the same a moment ago
+        }
     }
 
     /**

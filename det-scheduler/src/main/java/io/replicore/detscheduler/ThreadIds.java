@@ -97,7 +97,7 @@ public final class ThreadIds
      * @return the last number on the line that starts with {@code key} (NSpid lists the id in each namespace from
      * the outermost in; the last is the innermost, the application's own), or -1.
      */
-    static int lastNumberOf(final String status, final String key)
+    public static int lastNumberOf(final String status, final String key)
     {
         final int start = status.indexOf(key);
         if (start < 0)

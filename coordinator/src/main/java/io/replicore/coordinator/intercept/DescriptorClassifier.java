@@ -25,7 +25,6 @@ public final class DescriptorClassifier
     private static final int UNNAMED_ADDRESS_LENGTH = 2;
     private static final int SOCKADDR_MAX = 128;
     private static final int O_ACCMODE = 3;
-    private static final int F_GETFL = 3;
     /** struct stat on x86_64. */
     private static final int STAT_DEV_OFFSET = 0;
     private static final int STAT_INO_OFFSET = 8;
@@ -103,7 +102,7 @@ public final class DescriptorClassifier
         {
             return DescriptorKind.PRIVATE_FILE;
         }
-        final int flags = HOST.fcntl(dup, F_GETFL, 0);
+        final int flags = HOST.fcntl(dup, DescriptorFlags.F_GETFL, 0);
         return flags < 0 || (flags & O_ACCMODE) != 0 ? DescriptorKind.EXTERNAL : DescriptorKind.SHARED_READ_ONLY_FILE;
     }
 

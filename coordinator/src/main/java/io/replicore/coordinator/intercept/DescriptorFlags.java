@@ -10,6 +10,8 @@ import java.nio.file.Path;
 public final class DescriptorFlags
 {
     public static final int O_NONBLOCK = 04000;
+    /** fcntl's command for the file status flags. */
+    public static final int F_GETFL = 3;
     public static final int O_CLOEXEC = 02000000;
 
     private DescriptorFlags()

@@ -14,15 +14,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntSupplier;
 
+import static io.replicore.coordinator.intercept.Syscalls.CLONE;
+import static io.replicore.coordinator.intercept.Syscalls.CLONE3;
 import static io.replicore.coordinator.intercept.Syscalls.EXIT;
 import static io.replicore.coordinator.intercept.Syscalls.EXIT_GROUP;
 import static io.replicore.coordinator.intercept.Syscalls.PAUSE;
 import static io.replicore.coordinator.intercept.Syscalls.RT_SIGSUSPEND;
+import static io.replicore.coordinator.intercept.Syscalls.VFORK;
 import static io.replicore.coordinator.intercept.Syscalls.WAIT4;
 import static io.replicore.coordinator.intercept.Syscalls.WAITID;
 
@@ -36,6 +40,7 @@ public final class ApplicationProcesses implements AutoCloseable
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     /** Past this many open pidfds, those of processes that have ended are closed. */
     private static final int PIDFD_SWEEP_THRESHOLD = 64;
+    private static final long CLONE_VFORK = 0x4000;
     private static final long EXIT_POLL_NS = TimeUnit.MICROSECONDS.toNanos(20);
     private static final long EXIT_LIMIT_NS = TimeUnit.SECONDS.toNanos(5);
 
@@ -46,6 +51,8 @@ public final class ApplicationProcesses implements AutoCloseable
     private final SerialBirths births;
     private final Map<Integer, Integer> pidfds = new ConcurrentHashMap<>();
     private final Object cloneLock = new Object();
+    /** Threads in a vfork, or a clone with CLONE_VFORK, by host id: they sleep until the child execs or ends. */
+    private final Set<Integer> vforking = ConcurrentHashMap.newKeySet();
     private final int mainProcess;
 
     /**
@@ -112,7 +119,8 @@ public final class ApplicationProcesses implements AutoCloseable
         {
             return;
         }
-        if (gone || call.nr == WAIT4 || call.nr == WAITID || call.nr == RT_SIGSUSPEND || call.nr == PAUSE ||
+        final boolean vfork = !vforking.isEmpty() && vforking.remove(call.tid);
+        if (gone || vfork || call.nr == WAIT4 || call.nr == WAITID || call.nr == RT_SIGSUSPEND || call.nr == PAUSE ||
             call.nr == EXIT || call.nr == EXIT_GROUP)
         {
             token.relinquish(call.tid, call.arrival);
@@ -222,6 +230,10 @@ public final class ApplicationProcesses implements AutoCloseable
      */
     public int createChild(final InterceptedCall call, final IntSupplier letRun)
     {
+        if (sleepsUntilChildLeaves(call))
+        {
+            vforking.add(call.tid);
+        }
         synchronized (cloneLock)
         {
             final int before = ChildWatch.count(call.process, call.tid);
@@ -239,6 +251,24 @@ public final class ApplicationProcesses implements AutoCloseable
             }
             return rc;
         }
+    }
+
+    /**
+     * @return true for vfork and a clone with CLONE_VFORK (posix_spawn's): the caller sleeps in the call until its
+     * child has exec'd or ended, so serial mode must not count it as running meanwhile, or the child would wait for
+     * it.
+     */
+    private static boolean sleepsUntilChildLeaves(final InterceptedCall call)
+    {
+        return switch (call.nr)
+        {
+            case VFORK -> true;
+            case CLONE -> (call.args[0] & CLONE_VFORK) != 0;
+            // clone3's flags are the first field of its struct clone_args
+            case CLONE3 -> call.memory.read(call.tid, call.args[0], call.work.address(), 8) == 8 &&
+                (call.work.buffer().getLong(0) & CLONE_VFORK) != 0;
+            default -> false;
+        };
     }
 
     /**

@@ -86,6 +86,7 @@ public final class BackupReplay
     {
     }
     private final InternalReceive ownReceive = new InternalReceive();
+    private final ChildEnds ends;
     /** Kernel partitions: the address a bind, or the value a setsockopt, was given, read before the answer. */
     private byte[] recipeArgument;
     /** Where the last SOCKET record holds the connection's TCP state (kernel partitions), or -1. */
@@ -96,12 +97,15 @@ public final class BackupReplay
      * @param sockets the primary's sockets as handed over, and each connection's position in the log.
      * @param corruptInputAt fault injection: flip one byte of the N-th input record applied (0: never).
      * @param processes the application's processes, to read their own copy of a file the primary's sent.
+     * @param ends the application's held ends (END_HELD), let run where the log says.
      */
     public BackupReplay(
         final InterceptedCall call, final ChannelReader reader, final PrimaryWatch watch, final ReplicaSlot ownSlot,
-        final BackupSockets sockets, final long corruptInputAt, final ApplicationProcesses processes)
+        final BackupSockets sockets, final long corruptInputAt, final ApplicationProcesses processes,
+        final ChildEnds ends)
     {
         this.call = call;
+        this.ends = ends;
         this.processes = processes;
         this.sockets = sockets;
         this.listener = call.listener;
@@ -283,6 +287,15 @@ public final class BackupReplay
         {
             return !signal((int)result, action == ACTION_SIGNAL);
         }
+        if (action == ACTION_CHILD_END || action == ACTION_CHILD_END_PENDING)
+        {
+            return !childEnd((int)result, action == ACTION_CHILD_END);
+        }
+        if (action == ACTION_END_HELD)
+        {
+            holdEnd();
+            return true;
+        }
         if (sockets.isLogical() && (nr == BIND || nr == SETSOCKOPT))
         {
             recipeArgument = readRecipeArgument(nr); // before the answer: the application may reuse the memory
@@ -458,6 +471,16 @@ public final class BackupReplay
             throw diverged("signal " + signo + " interrupted the primary's " + call.name() + " but not this one " +
                 "(the thread blocks or ignores it here)");
         }
+        return callGoesOn(interrupts);
+    }
+
+    /**
+     * A signal or a child's end has been taken in the call in hand.
+     *
+     * @return true if the call goes on: it is still to be answered from a later record.
+     */
+    private boolean callGoesOn(final boolean interrupts)
+    {
         ownSlot.logSequence(recordSequence);
         if (interrupts)
         {
@@ -467,8 +490,62 @@ public final class BackupReplay
     }
 
     /**
-     * If the next record is a signal for a thread asleep in a call that waits for one (SIGNAL_ASLEEP), deliver it:
-     * once the thread sleeps there, as the primary's did. Looks at the log once, without waiting for a record.
+     * END_HELD: this process's exit_group waits, unanswered, for the record that releases it ({@link ChildEnds}).
+     */
+    private void holdEnd() throws ReplicaStop
+    {
+        final int parent = ends.parentOf(call.process);
+        if (parent < 0)
+        {
+            throw diverged("the primary held the end of a process whose parent is outside the replica");
+        }
+        ends.hold(call, parent);
+        followSockets(EXIT_GROUP, 0);
+        ownSlot.logSequence(recordSequence);
+        processes.answered(call, gone);
+        gone = false;
+    }
+
+    /**
+     * CHILD_END, CHILD_END_PENDING: let the held end of thread {@code thread} run while this thread, its parent, is
+     * stopped in the same call as the primary's; if the exit signal withdrew the primary's call, wait until it has
+     * withdrawn this one too.
+     *
+     * @return true if the call goes on (CHILD_END_PENDING): it is still to be answered from a later record.
+     */
+    private boolean childEnd(final int thread, final boolean interrupts) throws ReplicaStop
+    {
+        release(thread);
+        if (interrupts && !SignalDelivery.awaitWithdrawn(listener::isCurrent))
+        {
+            throw diverged("the end of thread " + thread + "'s process interrupted the primary's " + call.name() +
+                " but not this one (the thread blocks or ignores its exit signal here)");
+        }
+        return callGoesOn(interrupts);
+    }
+
+    /**
+     * Let the held end of {@code thread} run and wait until its process has ended.
+     */
+    private void release(final int thread) throws ReplicaStop
+    {
+        final ChildEnds.HeldEnd end = ends.take(thread);
+        if (end == null)
+        {
+            throw diverged("the primary let the held end of thread " + thread + " run, which this replica does not " +
+                "hold");
+        }
+        if (!ends.release(end))
+        {
+            throw diverged("thread " + thread + "'s process did not end within " + ChildEnds.END_LIMIT_MS +
+                " ms of its exit_group being let run");
+        }
+    }
+
+    /**
+     * If the next record is for a thread asleep in a call (SIGNAL_ASLEEP, CHILD_END_ASLEEP), deliver it once the
+     * thread sleeps there, as the primary's did; if it lets a held end run at no point (END_RELEASED), do so now.
+     * Looks at the log once, without waiting for a record.
      *
      * @return true if one was delivered.
      */
@@ -483,7 +560,15 @@ public final class BackupReplay
             pending = true;
             pendingSinceNs = System.nanoTime();
         }
-        if (recordType != TYPE_CALL || record.getInt(ACTION_OFFSET) != ACTION_SIGNAL_ASLEEP)
+        final int action = recordType == TYPE_CALL ? record.getInt(ACTION_OFFSET) : 0;
+        if (action == ACTION_END_RELEASED)
+        {
+            release((int)record.getLong(RESULT_OFFSET));
+            pending = false;
+            ownSlot.logSequence(recordSequence);
+            return true;
+        }
+        if (action != ACTION_SIGNAL_ASLEEP && action != ACTION_CHILD_END_ASLEEP)
         {
             return false;
         }
@@ -500,7 +585,15 @@ public final class BackupReplay
             }
             idle.idle();
         }
-        SignalDelivery.send(processes.threads().of(hostTid).process(), hostTid, (int)record.getLong(RESULT_OFFSET));
+        if (action == ACTION_CHILD_END_ASLEEP)
+        {
+            release((int)record.getLong(RESULT_OFFSET));
+        }
+        else
+        {
+            SignalDelivery.send(processes.threads().of(hostTid).process(), hostTid,
+                (int)record.getLong(RESULT_OFFSET));
+        }
         pending = false;
         ownSlot.logSequence(recordSequence);
         return true;

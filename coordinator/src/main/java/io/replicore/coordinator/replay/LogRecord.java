@@ -41,6 +41,17 @@ import org.agrona.MutableDirectBuffer;
  *            follows.
  *   Action 9 SIGNAL_ASLEEP: sent while the thread slept in this call (rt_sigsuspend, pause), which runs in the
  *            kernel in every replica: a backup sends it once its thread sleeps there.
+ *   Action 10 END_HELD: the thread's exit_group (a process other than the first ends): every replica holds the
+ *            call unanswered until a later record releases it (ChildEnds).
+ *   Action 11 CHILD_END: the thread, stopped in this call, is the parent of the held end of thread Result, which
+ *            was let run here; its exit signal withdrew the call (as SIGNAL). A backup lets its own held end run
+ *            and waits until the call is withdrawn.
+ *   Action 12 CHILD_END_PENDING: as CHILD_END, but the call goes on (the parent blocks, ignores or does not
+ *            catch the signal): its own record follows.
+ *   Action 13 CHILD_END_ASLEEP: as CHILD_END, while the thread slept in this call (wait4, waitid, rt_sigsuspend,
+ *            pause, vfork); signature 0. A backup releases once its thread sleeps there.
+ *   Action 14 END_RELEASED: the held end of thread Result was let run at no point of its parent (the parent made
+ *            no call for a second); the record is the ended thread's, with number exit_group and signature 0.
  *
  * EXIT (type 2): the application ended.        STOP (type 3): the primary stopped on a call it cannot replay.
  *   |  Wait Status (4) | reserved (4) |         |  Call Number (4) | Message Length (4) | Message, UTF-8 ... |
@@ -76,6 +87,11 @@ public final class LogRecord
     public static final int ACTION_SIGNAL = 7;
     public static final int ACTION_SIGNAL_PENDING = 8;
     public static final int ACTION_SIGNAL_ASLEEP = 9;
+    public static final int ACTION_END_HELD = 10;
+    public static final int ACTION_CHILD_END = 11;
+    public static final int ACTION_CHILD_END_PENDING = 12;
+    public static final int ACTION_CHILD_END_ASLEEP = 13;
+    public static final int ACTION_END_RELEASED = 14;
 
     public static final int CALL_NUMBER_OFFSET = 0;
     public static final int ACTION_OFFSET = 4;

@@ -1,6 +1,7 @@
 package io.replicore.coordinator.replay;
 
 import io.replicore.coordinator.intercept.DescriptorClassifier;
+import io.replicore.coordinator.intercept.DescriptorFlags;
 import io.replicore.coordinator.intercept.DescriptorKind;
 import io.replicore.coordinator.intercept.SeccompListener;
 import io.replicore.coordinator.natives.HostCalls;
@@ -49,6 +50,8 @@ public final class PrimaryCalls
     private static final int EPOLL_EVENT_LENGTH = 12;
     /** The longest a primary waits for readiness without looking whether it has been replaced. */
     private static final int WAIT_SLICE_MS = 20;
+    /** The most one write puts in a pipe that polls writable without blocking: a page, one free pipe buffer. */
+    private static final int PIPE_PAGE = 4096;
     /** A wait without a deadline. */
     private static final long FOREVER = Long.MAX_VALUE;
     /** Longer timeouts (146 years) are cut to this, so that a deadline on the monotonic clock cannot wrap. */
@@ -302,7 +305,7 @@ public final class PrimaryCalls
             case PSELECT6 -> pselect6((int)a[0], a[1], a[2], a[3], a[4], a[5]);
             case CLONE, CLONE3, FORK, VFORK -> createChild();
             // Ids inside the replica's pid namespace are the same in every replica: each replica runs these itself.
-            case WAIT4, WAITID -> proceed();
+            case WAIT4, WAITID -> waitForChild();
             case KILL -> sendSignal((int)a[0], SignalDelivery.ANY_THREAD, (int)a[1]);
             case TKILL -> sendSignal(processOfThread((int)a[0]), (int)a[0], (int)a[1]);
             case TGKILL -> sendSignal((int)a[0], (int)a[1], (int)a[2]);
@@ -345,6 +348,18 @@ public final class PrimaryCalls
     {
         appendCall(ACTION_CONTINUE, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
         respond(processes.createChild(call, listener::continueCall));
+        // A vfork (or clone with CLONE_VFORK) sleeps until its child has left it: a child's end is taken there.
+        signals.asleep(call);
+    }
+
+    /**
+     * wait4 and waitid run in every replica; a child's end is taken while the caller sleeps in one (ChildEnds), so
+     * that the zombies it finds are the same everywhere.
+     */
+    private void waitForChild() throws ReplicaStop
+    {
+        proceed();
+        signals.asleep(call);
     }
 
     private void futex(final long[] a) throws ReplicaStop
@@ -416,7 +431,7 @@ public final class PrimaryCalls
 
     /**
      * A signal the operator asked for, waiting for the calling thread's process, goes to the thread now, while it
-     * is stopped in this call: logged, then sent ({@link SignalDelivery}).
+     * is stopped in this call: logged, then sent ({@link SignalDelivery}); or a child's held end is let run here.
      *
      * @return true if it interrupted the call, which is then not to be answered.
      */
@@ -427,30 +442,50 @@ public final class PrimaryCalls
         {
             return false;
         }
-        final boolean interrupts = SignalDelivery.interrupts(call.process, call.tid, signal[0]);
-        appendCall(interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING, call.signatureOfArguments(), signal[0],
+        final boolean end = signal[2] != 0;
+        final int signo = end ? signals.ends().exitSignalOf(signal[2]) : signal[0];
+        final boolean interrupts = signo > 0 && SignalDelivery.interrupts(call.process, call.tid, signo);
+        appendCall(end ? (interrupts ? ACTION_CHILD_END : ACTION_CHILD_END_PENDING) :
+            (interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING), call.signatureOfArguments(), end ? signal[2] : signo,
             CALL_HEADER_LENGTH);
         if (interrupts)
         {
             signals.interrupted(call); // before the thread can make the call again, in another lane
         }
-        SignalDelivery.send(call.process, call.tid, signal[0]);
-        signals.delivered(signal[1]);
+        if (end)
+        {
+            signals.release(signal[2], log);
+        }
+        else
+        {
+            SignalDelivery.send(call.process, call.tid, signo);
+            signals.delivered(signal[1]);
+        }
         if (interrupts && !SignalDelivery.awaitWithdrawn(listener::isCurrent))
         {
-            stop("signal " + signal[0] + " did not interrupt " + call.name() + " of thread " + call.logicalTid +
+            stop("signal " + signo + " did not interrupt " + call.name() + " of thread " + call.logicalTid +
                 " within " + TimeUnit.NANOSECONDS.toSeconds(SignalDelivery.WITHDRAW_LIMIT_NS) + " s");
         }
         return interrupts;
     }
 
     /**
-     * A process ends, and its descriptors with it: the backups let go of their duplicates of its sockets.
+     * A process ends, and its descriptors with it: the backups let go of their duplicates of its sockets. A process
+     * other than the first is held in the call until a point of its parent (ChildEnds).
      */
     private void exitGroup() throws ReplicaStop
     {
         sockets.ended(call.logicalPid);
-        proceed();
+        final int parent = signals.ends().parentOf(call.process);
+        if (parent < 0)
+        {
+            proceed(); // the first process: its parent is outside the replica
+            return;
+        }
+        // Held until a point of the parent (ChildEnds): logged first, so that every backup holds its own too.
+        appendCall(ACTION_END_HELD, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
+        signals.postEnd(signals.ends().hold(call, parent), parent);
+        signals.deliverToSleepers(log); // a parent asleep in wait4 takes it now, not at the next check
     }
 
     /**
@@ -543,6 +578,10 @@ public final class PrimaryCalls
             socketInput(fd, dup, buffer, length, 0);
             return;
         }
+        if (offset < 0 && awaitReadable(dup) == INTERRUPTED)
+        {
+            return;
+        }
         final long n = offset < 0 ? HOST.read(dup, call.record.at(dataOffset()), length) :
             HOST.pread(dup, call.record.at(dataOffset()), length, offset);
         if (n < 0)
@@ -551,6 +590,27 @@ public final class PrimaryCalls
             return;
         }
         resultWithData(n, buffer, (int)n);
+    }
+
+    /**
+     * A read of an empty pipe or terminal that would block waits in slices, as a readiness wait does, so that a
+     * signal or a child's end is taken while it waits (a shell reads a command substitution's pipe until the child
+     * ends, and the child's end waits for a point of the shell).
+     *
+     * @return {@link #INTERRUPTED} if a signal interrupted the call, which is then not to be answered; else ready
+     * or non-blocking: read now.
+     */
+    private int awaitReadable(final int dup) throws ReplicaStop
+    {
+        final UnsafeBuffer own = pollfds.buffer();
+        own.putInt(0, dup);
+        own.putShort(4, (short)POLLIN);
+        own.putShort(6, (short)0);
+        if (HOST.poll(pollfds.pointer(), 1, 0) != 0 || (HOST.fcntl(dup, DescriptorFlags.F_GETFL, 0) & DescriptorFlags.O_NONBLOCK) != 0)
+        {
+            return 1;
+        }
+        return waitInSlices(OWN_POLLFDS, 1, FOREVER, System.nanoTime());
     }
 
     /**
@@ -582,6 +642,10 @@ public final class PrimaryCalls
             return;
         }
         final boolean socket = sockets.isSocket(call.logicalPid, fd);
+        if (!socket && awaitReadable(dup) == INTERRUPTED)
+        {
+            return;
+        }
         final long capacity = scatterCapacity(count, 0);
         final long n = socket ? peek(call.work.pointer(), dup, capacity, 0) :
             HOST.read(dup, call.work.pointer(), capacity);
@@ -760,22 +824,32 @@ public final class PrimaryCalls
             emitError = EFAULT;
             return 0;
         }
-        return skip + emit(dup, address + skip, length - skip, offset < 0 ? offset : offset + skip);
+        // Serial mode: a pipe's reader runs only while this thread waits, so the grant is not held through a wait
+        // for room (a socket's reader is outside the application).
+        final boolean waitsForRoom = serial != null && offset < 0 && !sockets.isSocket(call.logicalPid, fd);
+        return skip + emit(dup, address + skip, length - skip, offset < 0 ? offset : offset + skip, waitsForRoom);
     }
 
     /**
      * Copy {@code length} bytes at {@code address} in the application to {@code dup} (at {@code offset}, or at the
      * descriptor's position if negative), through the work buffer, adding what was written to the signature.
      *
+     * @param waitsForRoom write a page at a time, each once there is room for it, giving serial mode's grant back
+     * while there is none ({@link #awaitRoom}).
      * @return bytes written; fewer than {@code length} when the descriptor took less or failed ({@link #emitError}).
      */
-    private long emit(final int dup, final long address, final long length, final long offset)
+    private long emit(final int dup, final long address, final long length, final long offset,
+        final boolean waitsForRoom) throws ReplicaStop
     {
         final InterceptedCall c = call;
         long written = 0;
         while (written < length)
         {
-            final int chunk = (int)Math.min(c.work.capacity(), length - written);
+            if (waitsForRoom)
+            {
+                awaitRoom(dup);
+            }
+            final int chunk = (int)Math.min(waitsForRoom ? PIPE_PAGE : c.work.capacity(), length - written);
             final long read = c.memory.read(c.tid, address + written, c.work.address(), chunk);
             if (read <= 0)
             {
@@ -797,6 +871,29 @@ public final class PrimaryCalls
             }
         }
         return written;
+    }
+
+    /**
+     * Serial mode, before a write of at most a page: if the descriptor has no room (a full pipe), give the grant
+     * back, wait until it has (its reader runs meanwhile), and take the grant again. A page fits a pipe that polls
+     * writable (one free buffer), so the write itself does not block with the grant held.
+     */
+    private void awaitRoom(final int dup) throws ReplicaStop
+    {
+        final UnsafeBuffer own = pollfds.buffer();
+        own.putInt(0, dup);
+        own.putShort(4, (short)POLLOUT);
+        own.putShort(6, (short)0);
+        if (HOST.poll(pollfds.pointer(), 1, 0) != 0)
+        {
+            return;
+        }
+        serial.release();
+        while (HOST.poll(pollfds.pointer(), 1, WAIT_SLICE_MS) == 0)
+        {
+            whileWaiting.check();
+        }
+        serial.acquire();
     }
 
     private void appendOutput(final long result, final long signature) throws ReplicaStop

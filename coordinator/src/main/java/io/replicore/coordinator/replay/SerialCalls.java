@@ -204,6 +204,14 @@ final class SerialCalls
     }
 
     /**
+     * Give the grant back while the call in hand waits, without the thread running; {@link #acquire} takes it again.
+     */
+    void release()
+    {
+        token.relinquish(call.tid, call.arrival);
+    }
+
+    /**
      * @return the System.nanoTime at which {@code clock} reads {@code absoluteNs}.
      */
     private long deadlineOf(final int clock, final long absoluteNs)

@@ -31,6 +31,12 @@ import static io.replicore.coordinator.replay.LogRecord.*;
  * the process, withdraws the call's notification, and the kernel makes the call again or fails it with EINTR after
  * the handler; for a wait the kernel never restarts (epoll_wait, poll, select, sleeps), a restart is failed with
  * EINTR. Shared by the primary's lanes.
+ * <p>
+ * A child's end is delivered the same way ({@link ChildEnds}): its held exit_group waits here for a point of its
+ * parent, where the primary logs it and lets it run instead of sending a signal; and besides the calls that wait
+ * for a signal, a parent asleep in wait4, waitid or vfork takes it. One its parent meets no point for within
+ * {@link #END_PATIENCE_NS} is let run at no point of the parent (END_RELEASED), so that a parent that computes
+ * for long, or blocks where no point is looked for, does not keep the child's descriptors open meanwhile.
  */
 public final class SignalDelivery
 {
@@ -42,8 +48,17 @@ public final class SignalDelivery
     /** A signal the application sent itself: no operator's command to answer. */
     static final int NO_COMMAND = -1;
     static final int ANY_THREAD = 0;
+    /** How long a child's held end waits for a point of its parent before it is let run at none. */
+    public static final long END_PATIENCE_NS = TimeUnit.SECONDS.toNanos(1);
+    /** A pending entry: {process, thread, signal, command sequence, held end's thread (0: a signal), posted at}. */
+    private static final int OWNER = 0;
+    private static final int THREAD = 1;
+    private static final int SIGNO = 2;
+    private static final int SEQUENCE = 3;
+    private static final int ENDED = 4;
+    private static final int POSTED_AT = 5;
 
-    private final ArrayDeque<int[]> pending = new ArrayDeque<>();
+    private final ArrayDeque<long[]> pending = new ArrayDeque<>();
     private volatile boolean any;
     /** Threads asleep in a call that waits for a signal, by host id: {logical tid, process, logical pid, nr}. */
     private final Map<Integer, int[]> asleep = new ConcurrentHashMap<>();
@@ -57,13 +72,37 @@ public final class SignalDelivery
      */
     private final Map<Integer, long[]> interruptedWaits = new ConcurrentHashMap<>();
     private final UnsafeBuffer asleepRecord = new UnsafeBuffer(new byte[CALL_HEADER_LENGTH]);
+    private final ChildEnds ends;
 
     /**
      * @param delivered told the command sequence of each signal once it has been delivered.
+     * @param ends the held ends of the application's processes; those held already (by a backup that takes over)
+     * are posted to their parents.
      */
-    public SignalDelivery(final IntConsumer delivered)
+    public SignalDelivery(final IntConsumer delivered, final ChildEnds ends)
     {
         this.delivered = delivered;
+        this.ends = ends;
+        // A backup's held ends, now this primary's to deliver: to the parent each has now (its own may have ended).
+        for (final ChildEnds.HeldEnd end : ends.held())
+        {
+            final int parent = ends.parentOf(end.process());
+            postEnd(end, parent < 0 ? end.parent() : parent);
+        }
+    }
+
+    public ChildEnds ends()
+    {
+        return ends;
+    }
+
+    /**
+     * Deliver a held end to process {@code parent} (its id inside the replica) at its next chance.
+     */
+    public synchronized void postEnd(final ChildEnds.HeldEnd end, final int parent)
+    {
+        pending.add(new long[]{parent, ANY_THREAD, 0, NO_COMMAND, end.thread(), System.nanoTime()});
+        any = true;
     }
 
     /**
@@ -82,27 +121,35 @@ public final class SignalDelivery
      */
     synchronized void post(final int owner, final int thread, final int signo, final int sequence)
     {
-        pending.add(new int[]{owner, thread, signo, sequence});
+        pending.add(new long[]{owner, thread, signo, sequence, 0, System.nanoTime()});
         any = true;
     }
 
     /**
-     * @return a signal waiting for thread {@code thread} of process {@code owner}, taken off the queue, as {signal,
-     * command sequence}; null if there is none.
+     * @return a signal or held end waiting for thread {@code thread} of process {@code owner}, taken off the
+     * queue, as {signal, command sequence, held end's thread (0: a signal)}; null if there is none.
      */
-    synchronized int[] take(final int owner, final int thread)
+    int[] take(final int owner, final int thread)
+    {
+        return take(owner, thread, false);
+    }
+
+    /**
+     * @param endsOnly take only a held end (for a thread asleep in a call only an end is delivered in).
+     */
+    private synchronized int[] take(final int owner, final int thread, final boolean endsOnly)
     {
         if (!any)
         {
             return null;
         }
-        for (final int[] signal : pending)
+        for (final long[] signal : pending)
         {
-            if (isFor(signal, owner, thread))
+            if (isFor(signal, owner, thread) && (!endsOnly || signal[ENDED] != 0))
             {
                 pending.remove(signal);
                 any = !pending.isEmpty();
-                return new int[]{signal[2], signal[3]};
+                return new int[]{(int)signal[SIGNO], (int)signal[SEQUENCE], (int)signal[ENDED]};
             }
         }
         return null;
@@ -120,9 +167,9 @@ public final class SignalDelivery
         }
     }
 
-    private static boolean isFor(final int[] signal, final int owner, final int thread)
+    private static boolean isFor(final long[] signal, final int owner, final int thread)
     {
-        return signal[0] == owner && (signal[1] == ANY_THREAD || signal[1] == thread);
+        return signal[OWNER] == owner && (signal[THREAD] == ANY_THREAD || signal[THREAD] == thread);
     }
 
     void delivered(final int sequence)
@@ -134,7 +181,8 @@ public final class SignalDelivery
     }
 
     /**
-     * The thread of {@code call} goes to sleep in it (rt_sigsuspend or pause, let run in the kernel).
+     * The thread of {@code call} goes to sleep in it (rt_sigsuspend, pause, wait4, waitid, vfork: let run in the
+     * kernel).
      */
     void asleep(final InterceptedCall call)
     {
@@ -190,8 +238,9 @@ public final class SignalDelivery
     }
 
     /**
-     * Deliver waiting signals to processes that have a thread asleep in a call that waits for one: logged as
-     * SIGNAL_ASLEEP, then sent. Called by the primary between calls.
+     * Deliver waiting signals to processes that have a thread asleep in a call that waits for one, and held ends to
+     * parents asleep in any of the calls above: logged as SIGNAL_ASLEEP or CHILD_END_ASLEEP, then sent or let run.
+     * Called by the primary between calls.
      */
     public synchronized void deliverToSleepers(final LogSink log) throws ReplicaStop
     {
@@ -212,18 +261,84 @@ public final class SignalDelivery
             {
                 continue; // not there yet, or woken: it will make a call
             }
-            final int[] signal = take(thread[2], thread[0]);
+            final int[] signal = take(thread[2], thread[0], thread[3] != RT_SIGSUSPEND && thread[3] != PAUSE);
             if (signal == null)
             {
                 continue;
             }
             asleep.remove(tid);
-            LogRecord.putCall(asleepRecord, 0, thread[3], ACTION_SIGNAL_ASLEEP, 0, signal[0]);
+            final boolean end = signal[2] != 0;
+            LogRecord.putCall(asleepRecord, 0, thread[3], end ? ACTION_CHILD_END_ASLEEP : ACTION_SIGNAL_ASLEEP, 0,
+                end ? signal[2] : signal[0]);
             asleepRecord.putInt(THREAD_INDEX_OFFSET, thread[0]);
             log.append(TYPE_CALL, asleepRecord, 0, CALL_HEADER_LENGTH);
-            send(thread[1], tid, signal[0]);
-            delivered(signal[1]);
+            if (end)
+            {
+                release(signal[2], log);
+            }
+            else
+            {
+                send(thread[1], tid, signal[0]);
+                delivered(signal[1]);
+            }
         }
+    }
+
+    /**
+     * Let run the held ends that have waited {@link #END_PATIENCE_NS} for a point of their parent: logged as
+     * END_RELEASED (the ended thread's record). Called by the primary between calls.
+     *
+     * @param released told each thread (its id inside the replica) whose end was let run.
+     */
+    public synchronized void releaseOverdue(final LogSink log, final IntConsumer released) throws ReplicaStop
+    {
+        if (!any)
+        {
+            return;
+        }
+        final long now = System.nanoTime();
+        for (final long[] signal : pending.toArray(new long[0][]))
+        {
+            // pending.remove: an end let run meanwhile, as an orphan of one of these, is gone from it
+            if (signal[ENDED] != 0 && now - signal[POSTED_AT] > END_PATIENCE_NS && pending.remove(signal))
+            {
+                releaseAtNoPoint((int)signal[ENDED], log);
+                released.accept((int)signal[ENDED]);
+            }
+        }
+        any = !pending.isEmpty();
+    }
+
+    /**
+     * Let the held end of {@code thread} run, once its record is in the log; then the ends held for its process,
+     * whose children go to the replica's init, at no point (END_RELEASED).
+     */
+    void release(final int thread, final LogSink log) throws ReplicaStop
+    {
+        final ChildEnds.HeldEnd end = ends.take(thread);
+        if (end == null)
+        {
+            return;
+        }
+        if (!ends.release(end))
+        {
+            throw new ReplicaStop(EXIT_GROUP, "process of thread " + thread + " did not end within " +
+                ChildEnds.END_LIMIT_MS + " ms of its exit_group being let run");
+        }
+        for (int[] orphaned = take(end.owner(), ANY_THREAD, true); orphaned != null;
+            orphaned = take(end.owner(), ANY_THREAD, true))
+        {
+            releaseAtNoPoint(orphaned[2], log);
+        }
+    }
+
+    private void releaseAtNoPoint(final int thread, final LogSink log) throws ReplicaStop
+    {
+        final UnsafeBuffer released = new UnsafeBuffer(new byte[CALL_HEADER_LENGTH]);
+        LogRecord.putCall(released, 0, EXIT_GROUP, ACTION_END_RELEASED, 0, thread);
+        released.putInt(THREAD_INDEX_OFFSET, thread);
+        log.append(TYPE_CALL, released, 0, CALL_HEADER_LENGTH);
+        release(thread, log);
     }
 
     /**

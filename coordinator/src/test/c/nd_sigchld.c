@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Children that end while their parent runs: when each end reaches the parent (SIGCHLD, a zombie for wait) is
+ * decided by the kernel's timing, and the parent prints what it saw when.
+ *
+ *   nd_sigchld poll     a SIGCHLD handler (SA_RESTART) counts; the parent loops on time() and
+ *                       waitpid(WNOHANG), printing at which turn each signal and each end came
+ *   nd_sigchld suspend  as a shell waits: SIGCHLD blocked, waitpid(WNOHANG), sigsuspend when none ended
+ *   nd_sigchld pipe     a command substitution: the child writes to a pipe and ends; the parent reads to the
+ *                       end of the pipe under a handler without SA_RESTART, so a read may fail with EINTR
+ *   nd_sigchld orphan   a child forks a grandchild and ends at once; the grandchild goes to init, and the
+ *                       parent reaps its child only
+ *   nd_sigchld busy     the child ends while the parent computes without a call for a while
+ *   nd_sigchld spawn    posix_spawn (a clone that sleeps until the child has exec'd) of a program that runs, and
+ *                       of one that does not exist, whose child ends while the parent still sleeps in the clone
+ */
+#include <spawn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHILDREN 6
+
+static volatile sig_atomic_t signals;
+
+static void on_sigchld(int signo)
+{
+	(void)signo;
+	signals++;
+}
+
+static int catch_sigchld(int flags)
+{
+	struct sigaction action;
+
+	memset(&action, 0, sizeof(action));
+	action.sa_handler = on_sigchld;
+	action.sa_flags = flags;
+	sigemptyset(&action.sa_mask);
+	if (sigaction(SIGCHLD, &action, NULL)) {
+		perror("sigaction");
+		return -1;
+	}
+	return 0;
+}
+
+/* fork, with nothing buffered to duplicate into the child. */
+static pid_t fork_flushed(void)
+{
+	pid_t child;
+
+	if (fflush(stdout))
+		return -1;
+	child = fork();
+	if (child < 0)
+		perror("fork");
+	return child;
+}
+
+/* Child i makes a few calls, more for later children, then ends with status i. */
+static pid_t spawn(int i)
+{
+	pid_t child = fork_flushed();
+	int call;
+
+	if (child == 0) {
+		for (call = 0; call < 20 * (i + 1); call++)
+			(void)time(NULL);
+		_exit(i);
+	}
+	return child;
+}
+
+/* waitpid(-1, WNOHANG): a child that ended is counted and printed at this turn. Its pid, 0 or -1. */
+static pid_t reap(int turn, int *reaped)
+{
+	int status;
+	pid_t pid = waitpid(-1, &status, WNOHANG);
+
+	if (pid < 0)
+		perror("waitpid");
+	if (pid <= 0)
+		return pid;
+	(*reaped)++;
+	return printf("turn %d: reaped child %d status %d, %d signals so far\n", turn, (int)pid,
+		      WIFEXITED(status) ? WEXITSTATUS(status) : -1, (int)signals) < 0 ? -1 : pid;
+}
+
+static int poll_children(void)
+{
+	int reaped = 0, seen = 0, turn, i;
+
+	if (catch_sigchld(SA_RESTART))
+		return 1;
+	for (i = 0; i < CHILDREN; i++)
+		if (spawn(i) < 0)
+			return 1;
+	for (turn = 0; reaped < CHILDREN; turn++) {
+		(void)time(NULL);
+		if (signals != seen) {
+			seen = signals;
+			printf("turn %d: %d signals\n", turn, seen);
+		}
+		if (reap(turn, &reaped) < 0)
+			return 1;
+	}
+	printf("reaped=%d\n", reaped);
+	return 0;
+}
+
+static int suspend_for_children(void)
+{
+	sigset_t blocked, old;
+	int reaped = 0, sleeps = 0, i;
+	pid_t pid;
+
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGCHLD);
+	if (catch_sigchld(0) || sigprocmask(SIG_BLOCK, &blocked, &old))
+		return 1;
+	for (i = 0; i < CHILDREN; i++)
+		if (spawn(i) < 0)
+			return 1;
+	while (reaped < CHILDREN) {
+		pid = reap(sleeps, &reaped);
+		if (pid < 0)
+			return 1;
+		if (pid == 0) {
+			sleeps++;
+			sigsuspend(&old);
+		}
+	}
+	printf("reaped=%d\n", reaped);
+	return 0;
+}
+
+static int read_substitution(void)
+{
+	char buffer[64];
+	int pipefd[2], status, interrupted = 0;
+	size_t length = 0;
+	ssize_t n;
+	pid_t child;
+
+	if (catch_sigchld(0) || pipe(pipefd))
+		return 1;
+	child = fork_flushed();
+	if (child < 0)
+		return 1;
+	if (child == 0) {
+		close(pipefd[0]);
+		_exit(write(pipefd[1], "substituted", 11) == 11 ? 0 : 1);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		n = read(pipefd[0], buffer + length, sizeof(buffer) - 1 - length);
+		if (n < 0 && errno == EINTR) {
+			interrupted++;
+			continue;
+		}
+		if (n <= 0)
+			break;
+		length += (size_t)n;
+	}
+	buffer[length] = '\0';
+	if (n < 0 || waitpid(child, &status, 0) != child) {
+		perror("read or waitpid");
+		return 1;
+	}
+	printf("substitution=%s\nread_eintr=%d\nsignals=%d\nchild_status=%d\n", buffer, interrupted,
+	       (int)signals, WEXITSTATUS(status));
+	return 0;
+}
+
+static int reap_orphans(void)
+{
+	int reaped = 0, status, pipefd[2];
+	pid_t child, pid;
+	char byte;
+
+	/* The grandchild holds the pipe's write end: its end is the pipe's. */
+	if (catch_sigchld(SA_RESTART) || pipe(pipefd))
+		return 1;
+	child = fork_flushed();
+	if (child < 0)
+		return 1;
+	if (child == 0) {
+		close(pipefd[0]);
+		_exit(spawn(3) < 0 ? 1 : 0);
+	}
+	close(pipefd[1]);
+	while ((pid = waitpid(-1, &status, 0)) > 0) {
+		reaped++;
+		printf("reaped %s, status %d\n", pid == child ? "child" : "grandchild", WEXITSTATUS(status));
+	}
+	if (read(pipefd[0], &byte, 1) != 0) {
+		perror("read");
+		return 1;
+	}
+	printf("reaped=%d\ngrandchild ended\n", reaped);
+	return 0;
+}
+
+static int compute_while_it_ends(void)
+{
+	volatile unsigned long sum = 0;
+	unsigned long i;
+	int status;
+	pid_t child;
+
+	if (catch_sigchld(SA_RESTART))
+		return 1;
+	child = spawn(0);
+	if (child < 0)
+		return 1;
+	/* No call for well over a second, even on a fast machine. */
+	for (i = 0; i < 8000000000UL; i++)
+		sum += i;
+	if (waitpid(child, &status, 0) != child) {
+		perror("waitpid");
+		return 1;
+	}
+	printf("signals=%d\nchild_status=%d\n", (int)signals, WEXITSTATUS(status));
+	return 0;
+}
+
+static int spawned(const char *path)
+{
+	char *argv[] = {(char *)path, NULL};
+	int status, rc;
+	pid_t child;
+
+	if (fflush(stdout))
+		return -1;
+	rc = posix_spawn(&child, path, NULL, NULL, argv, NULL);
+	if (rc) {
+		printf("%s: %s\n", path, strerror(rc));
+		return 0;
+	}
+	if (waitpid(child, &status, 0) != child) {
+		perror("waitpid");
+		return -1;
+	}
+	printf("%s: status %d\n", path, WEXITSTATUS(status));
+	return 0;
+}
+
+static int spawn_programs(void)
+{
+	if (catch_sigchld(SA_RESTART) || spawned("/bin/true") || spawned("/nonexistent/program"))
+		return 1;
+	printf("signals=%d\n", (int)signals);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "poll";
+
+	if (!strcmp(mode, "poll"))
+		return poll_children();
+	if (!strcmp(mode, "suspend"))
+		return suspend_for_children();
+	if (!strcmp(mode, "pipe"))
+		return read_substitution();
+	if (!strcmp(mode, "orphan"))
+		return reap_orphans();
+	if (!strcmp(mode, "busy"))
+		return compute_while_it_ends();
+	if (!strcmp(mode, "spawn"))
+		return spawn_programs();
+	fprintf(stderr, "usage: nd_sigchld poll|suspend|pipe|orphan|busy|spawn\n");
+	return 2;
+}
