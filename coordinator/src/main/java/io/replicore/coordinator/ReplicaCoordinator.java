@@ -61,6 +61,7 @@ public final class ReplicaCoordinator
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     /** Longest wait for a notification before the checks between calls run again. */
     private static final int POLL_MS = 20;
+    private static final int ENDS_POLL_MS = 1;
     /** How Java reports a process ended by SIGKILL. */
     private static final int KILLED_FROM_OUTSIDE = 128 + 9;
     private static final int COMMAND_DONE = 0;
@@ -894,7 +895,8 @@ public final class ReplicaCoordinator
             {
                 return;
             }
-            final int rc = listener.awaitNotification(POLL_MS);
+            // While it holds a child's end, the record that lets it run may come with no call to wake the loop.
+            final int rc = listener.awaitNotification(app.ends().isEmpty() ? POLL_MS : ENDS_POLL_MS);
             if (rc == SeccompListener.ENDED)
             {
                 return;

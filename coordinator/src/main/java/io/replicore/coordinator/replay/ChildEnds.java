@@ -133,6 +133,22 @@ public final class ChildEnds
     }
 
     /**
+     * @return true while the end of thread {@code thread} (its id inside the replica) is held.
+     */
+    public boolean isHeld(final int thread)
+    {
+        return held.containsKey(thread);
+    }
+
+    /**
+     * @return true if no end is held.
+     */
+    public boolean isEmpty()
+    {
+        return held.isEmpty();
+    }
+
+    /**
      * @return the ends held now, for a new primary to deliver.
      */
     public List<HeldEnd> held()

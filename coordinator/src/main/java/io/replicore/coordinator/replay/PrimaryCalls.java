@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 import static io.replicore.coordinator.intercept.Syscalls.*;
 import static io.replicore.coordinator.replay.LogRecord.*;
@@ -52,6 +53,9 @@ public final class PrimaryCalls
     private static final int WAIT_SLICE_MS = 20;
     /** The most one write puts in a pipe that polls writable without blocking: a page, one free pipe buffer. */
     private static final int PIPE_PAGE = 4096;
+    /** How long a child's end waits for its parent to fall asleep in wait4, and how often it looks. */
+    private static final long SLEEPER_WAIT_NS = TimeUnit.MILLISECONDS.toNanos(2);
+    private static final long SLEEPER_POLL_NS = TimeUnit.MICROSECONDS.toNanos(20);
     /** A wait without a deadline. */
     private static final long FOREVER = Long.MAX_VALUE;
     /** Longer timeouts (146 years) are cut to this, so that a deadline on the monotonic clock cannot wrap. */
@@ -347,9 +351,10 @@ public final class PrimaryCalls
     private void createChild() throws ReplicaStop
     {
         appendCall(ACTION_CONTINUE, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
-        respond(processes.createChild(call, listener::continueCall));
         // A vfork (or clone with CLONE_VFORK) sleeps until its child has left it: a child's end is taken there.
+        // Marked before the answer, after which the thread may make its next call at once, in another lane.
         signals.asleep(call);
+        respond(processes.createChild(call, listener::continueCall));
     }
 
     /**
@@ -358,8 +363,8 @@ public final class PrimaryCalls
      */
     private void waitForChild() throws ReplicaStop
     {
+        signals.asleep(call); // before the answer, as for a clone
         proceed();
-        signals.asleep(call);
     }
 
     private void futex(final long[] a) throws ReplicaStop
@@ -423,10 +428,11 @@ public final class PrimaryCalls
      */
     private void sleepForSignal() throws ReplicaStop
     {
-        proceed();
-        // Only once answered: /proc shows the call while it is still stopped in its notification too, and a signal
-        // sent then would withdraw it, and the kernel would make it again, instead of ending it.
+        // Before the answer, as for a clone: a signal is sent only once the thread sleeps in the kernel, not while
+        // it is still stopped in the notification (ChildWatch.sleepsIn), where it would withdraw the call instead
+        // of ending the wait.
         signals.asleep(call);
+        proceed();
     }
 
     /**
@@ -485,7 +491,20 @@ public final class PrimaryCalls
         // Held until a point of the parent (ChildEnds): logged first, so that every backup holds its own too.
         appendCall(ACTION_END_HELD, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
         signals.postEnd(signals.ends().hold(call, parent), parent);
-        signals.deliverToSleepers(log); // a parent asleep in wait4 takes it now, not at the next check
+        // A parent just let into wait4 is asleep there within microseconds: it takes the end now, not at the next
+        // check between calls.
+        final long deadline = System.nanoTime() + SLEEPER_WAIT_NS;
+        do
+        {
+            signals.deliverToSleepers(log);
+        }
+        while (signals.ends().isHeld(call.logicalTid) && System.nanoTime() - deadline < 0 && parked());
+    }
+
+    private static boolean parked()
+    {
+        LockSupport.parkNanos(SLEEPER_POLL_NS);
+        return true;
     }
 
     /**
