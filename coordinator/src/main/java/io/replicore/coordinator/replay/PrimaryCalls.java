@@ -494,17 +494,12 @@ public final class PrimaryCalls
         // A parent just let into wait4 is asleep there within microseconds: it takes the end now, not at the next
         // check between calls.
         final long deadline = System.nanoTime() + SLEEPER_WAIT_NS;
-        do
+        signals.deliverToSleepers(log);
+        while (signals.ends().isHeld(call.logicalTid) && System.nanoTime() - deadline < 0)
         {
+            LockSupport.parkNanos(SLEEPER_POLL_NS);
             signals.deliverToSleepers(log);
         }
-        while (signals.ends().isHeld(call.logicalTid) && System.nanoTime() - deadline < 0 && parked());
-    }
-
-    private static boolean parked()
-    {
-        LockSupport.parkNanos(SLEEPER_POLL_NS);
-        return true;
     }
 
     /**
@@ -621,15 +616,26 @@ public final class PrimaryCalls
      */
     private int awaitReadable(final int dup) throws ReplicaStop
     {
-        final UnsafeBuffer own = pollfds.buffer();
-        own.putInt(0, dup);
-        own.putShort(4, (short)POLLIN);
-        own.putShort(6, (short)0);
-        if (HOST.poll(pollfds.pointer(), 1, 0) != 0 || (HOST.fcntl(dup, DescriptorFlags.F_GETFL, 0) & DescriptorFlags.O_NONBLOCK) != 0)
+        if (pollOwn(dup, POLLIN, 0) != 0 ||
+            (HOST.fcntl(dup, DescriptorFlags.F_GETFL, 0) & DescriptorFlags.O_NONBLOCK) != 0)
         {
             return 1;
         }
         return waitInSlices(OWN_POLLFDS, 1, FOREVER, System.nanoTime());
+    }
+
+    /**
+     * Poll {@code dup} alone for {@code events}, as the first entry of {@link #pollfds}.
+     *
+     * @return what poll returned.
+     */
+    private int pollOwn(final int dup, final int events, final int timeoutMs)
+    {
+        final UnsafeBuffer own = pollfds.buffer();
+        own.putInt(POLLFD_FD_OFFSET, dup);
+        own.putShort(POLLFD_EVENTS_OFFSET, (short)events);
+        own.putShort(POLLFD_REVENTS_OFFSET, (short)0);
+        return HOST.poll(pollfds.pointer(), 1, timeoutMs);
     }
 
     /**
@@ -899,16 +905,12 @@ public final class PrimaryCalls
      */
     private void awaitRoom(final int dup) throws ReplicaStop
     {
-        final UnsafeBuffer own = pollfds.buffer();
-        own.putInt(0, dup);
-        own.putShort(4, (short)POLLOUT);
-        own.putShort(6, (short)0);
-        if (HOST.poll(pollfds.pointer(), 1, 0) != 0)
+        if (pollOwn(dup, POLLOUT, 0) != 0)
         {
             return;
         }
         serial.release();
-        while (HOST.poll(pollfds.pointer(), 1, WAIT_SLICE_MS) == 0)
+        while (pollOwn(dup, POLLOUT, WAIT_SLICE_MS) == 0)
         {
             whileWaiting.check();
         }
