@@ -5,6 +5,8 @@
  *
  *   nd_sigchld poll     a SIGCHLD handler (SA_RESTART) counts; the parent loops on time() and
  *                       waitpid(WNOHANG), printing at which turn each signal and each end came
+ *   nd_sigchld sigpipe  as poll, but each child ends by SIGPIPE, writing to a pipe that has no reader
+ *   nd_sigchld killed   as poll, but each child calls on until the parent's SIGTERM (no handler) ends it
  *   nd_sigchld suspend  as a shell waits: SIGCHLD blocked, waitpid(WNOHANG), sigsuspend when none ended
  *   nd_sigchld pipe     a command substitution: the child writes to a pipe and ends; the parent reads to the
  *                       end of the pipe under a handler without SA_RESTART, so a read may fail with EINTR
@@ -27,6 +29,9 @@
 #define CHILDREN 6
 
 static volatile sig_atomic_t signals;
+/* How spawn's children end: 0 by _exit, SIGPIPE writing to broken_pipe, SIGTERM from their parent. */
+static int ending;
+static int broken_pipe = -1;
 
 static void on_sigchld(int signo)
 {
@@ -62,7 +67,7 @@ static pid_t fork_flushed(void)
 	return child;
 }
 
-/* Child i makes a few calls, more for later children, then ends with status i. */
+/* Child i makes a few calls, more for later children, then ends with status i, or as ending says. */
 static pid_t spawn(int i)
 {
 	pid_t child = fork_flushed();
@@ -70,6 +75,10 @@ static pid_t spawn(int i)
 
 	if (child == 0) {
 		for (call = 0; call < 20 * (i + 1); call++)
+			(void)time(NULL);
+		if (ending == SIGPIPE)
+			(void)write(broken_pipe, "x", 1);
+		while (ending == SIGTERM)
 			(void)time(NULL);
 		_exit(i);
 	}
@@ -87,21 +96,41 @@ static pid_t reap(int turn, int *reaped)
 	if (pid <= 0)
 		return pid;
 	(*reaped)++;
-	return printf("turn %d: reaped child %d status %d, %d signals so far\n", turn, (int)pid,
-		      WIFEXITED(status) ? WEXITSTATUS(status) : -1, (int)signals) < 0 ? -1 : pid;
+	return printf("turn %d: reaped child %d %s %d, %d signals so far\n", turn, (int)pid,
+		      WIFSIGNALED(status) ? "signal" : "status",
+		      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), (int)signals) < 0 ? -1 : pid;
+}
+
+/* A pipe's write end whose read end is closed: a write to it fails with EPIPE and raises SIGPIPE. */
+static int open_broken_pipe(void)
+{
+	int pipefd[2];
+
+	if (pipe(pipefd)) {
+		perror("pipe");
+		return -1;
+	}
+	close(pipefd[0]);
+	broken_pipe = pipefd[1];
+	return 0;
 }
 
 static int poll_children(void)
 {
 	int reaped = 0, seen = 0, turn, i;
+	pid_t children[CHILDREN];
 
-	if (catch_sigchld(SA_RESTART))
+	if (catch_sigchld(SA_RESTART) || (ending == SIGPIPE && open_broken_pipe()))
 		return 1;
 	for (i = 0; i < CHILDREN; i++)
-		if (spawn(i) < 0)
+		if ((children[i] = spawn(i)) < 0)
 			return 1;
 	for (turn = 0; reaped < CHILDREN; turn++) {
 		(void)time(NULL);
+		if (ending == SIGTERM && turn % 10 == 0 && turn / 10 < CHILDREN && kill(children[turn / 10], SIGTERM)) {
+			perror("kill");
+			return 1;
+		}
 		if (signals != seen) {
 			seen = signals;
 			printf("turn %d: %d signals\n", turn, seen);
@@ -264,6 +293,10 @@ int main(int argc, char **argv)
 
 	if (!strcmp(mode, "poll"))
 		return poll_children();
+	if (!strcmp(mode, "sigpipe") || !strcmp(mode, "killed")) {
+		ending = !strcmp(mode, "sigpipe") ? SIGPIPE : SIGTERM;
+		return poll_children();
+	}
 	if (!strcmp(mode, "suspend"))
 		return suspend_for_children();
 	if (!strcmp(mode, "pipe"))
@@ -274,6 +307,6 @@ int main(int argc, char **argv)
 		return compute_while_it_ends();
 	if (!strcmp(mode, "spawn"))
 		return spawn_programs();
-	fprintf(stderr, "usage: nd_sigchld poll|suspend|pipe|orphan|busy|spawn\n");
+	fprintf(stderr, "usage: nd_sigchld poll|sigpipe|killed|suspend|pipe|orphan|busy|spawn\n");
 	return 2;
 }

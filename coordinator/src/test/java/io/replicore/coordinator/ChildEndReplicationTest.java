@@ -26,6 +26,34 @@ class ChildEndReplicationTest
         assertEquals(6, run.stdout.split("reaped child", -1).length - 1, run.stdout);
     }
 
+    /**
+     * Each child writes to a pipe without a reader: SIGPIPE, which it does not handle, ends it at that write, and the
+     * end is held there like an exit_group until a point of the parent.
+     */
+    @ParameterizedTest(name = "{0} replicas, {1}")
+    @CsvSource({"2, parallel", "3, parallel", "2, serial"})
+    void aChildEndedBySigpipeReachesItsParentAtTheSameTurnInEveryReplica(final int replicas, final String mode)
+        throws Exception
+    {
+        final ReplicatedRun run = ended(replicas, mode, "sigpipe");
+        assertTrue(run.stdout.endsWith("reaped=6\n"), run.stdout);
+        assertEquals(6, run.stdout.split("signal 13,", -1).length - 1, run.stdout);
+    }
+
+    /**
+     * The parent kills each child with SIGTERM, which the child does not handle: the signal reaches the child at one
+     * of its calls, and its end is held there until a point of the parent.
+     */
+    @ParameterizedTest(name = "{0} replicas, {1}")
+    @CsvSource({"2, parallel", "3, parallel", "2, serial"})
+    void aChildKilledByItsParentReachesItsParentAtTheSameTurnInEveryReplica(final int replicas, final String mode)
+        throws Exception
+    {
+        final ReplicatedRun run = ended(replicas, mode, "killed");
+        assertTrue(run.stdout.endsWith("reaped=6\n"), run.stdout);
+        assertEquals(6, run.stdout.split("signal 15,", -1).length - 1, run.stdout);
+    }
+
     @ParameterizedTest(name = "{0} replicas, {1}")
     @CsvSource({"2, parallel", "3, parallel", "2, serial"})
     void aParentInSigsuspendWakesForTheSameEndsInEveryReplica(final int replicas, final String mode) throws Exception

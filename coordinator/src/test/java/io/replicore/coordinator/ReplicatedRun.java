@@ -302,8 +302,17 @@ final class ReplicatedRun
      */
     ReplicatedRun assertClean() throws IOException
     {
+        return assertEndedWith(0);
+    }
+
+    /**
+     * Fails with everything the run said unless it exited with {@code expectedExitCode} and every backup replayed
+     * to the end, its application ending the same way.
+     */
+    ReplicatedRun assertEndedWith(final int expectedExitCode) throws IOException
+    {
         final StringBuilder problems = new StringBuilder();
-        if (exitCode != 0)
+        if (exitCode != expectedExitCode)
         {
             problems.append("exit code ").append(exitCode).append('\n');
         }

@@ -19,8 +19,8 @@ public final class SyscallPolicy
     static final int[] ALLOWED = {
         // memory
         MMAP, MPROTECT, MUNMAP, BRK, MREMAP, MADVISE, MEMBARRIER,
-        // signal dispositions and masks (delivery itself is not replicated yet)
-        RT_SIGACTION, RT_SIGPROCMASK, RT_SIGRETURN, SIGALTSTACK,
+        // signal dispositions, masks and the pending set: signals arrive at the same points in every replica
+        RT_SIGACTION, RT_SIGPROCMASK, RT_SIGPENDING, RT_SIGRETURN, SIGALTSTACK,
         // the process's own descriptors and paths; files live in the private state copy or are read-only system files
         STAT, LSTAT, LSEEK, ACCESS, FACCESSAT, FACCESSAT2, READLINK, READLINKAT,
         DUP, DUP2, DUP3, PIPE, PIPE2, FCNTL, FLOCK, FSYNC, FDATASYNC, FADVISE64,

@@ -68,6 +68,7 @@ public final class Syscalls
     public static final int EXIT = 60;
     public static final int WAIT4 = 61;
     public static final int PAUSE = 34;
+    public static final int RT_SIGPENDING = 127;
     public static final int RT_SIGSUSPEND = 130;
     public static final int KILL = 62;
     public static final int UNAME = 63;

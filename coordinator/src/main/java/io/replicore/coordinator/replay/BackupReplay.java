@@ -293,7 +293,7 @@ public final class BackupReplay
         }
         if (action == ACTION_END_HELD)
         {
-            holdEnd();
+            holdEnd((int)result);
             return true;
         }
         if (sockets.isLogical() && (nr == BIND || nr == SETSOCKOPT))
@@ -490,19 +490,25 @@ public final class BackupReplay
     }
 
     /**
-     * END_HELD: this process's exit_group waits, unanswered, for the record that releases it ({@link ChildEnds}).
+     * END_HELD: this process's exit_group, or the call where signal {@code signo} is to end it, waits, unanswered,
+     * for the record that releases it ({@link ChildEnds}).
      */
-    private void holdEnd() throws ReplicaStop
+    private void holdEnd(final int signo) throws ReplicaStop
     {
         final int parent = ends.parentOf(call.process);
         if (parent < 0)
         {
             throw diverged("the primary held the end of a process whose parent is outside the replica");
         }
-        ends.hold(call, parent);
+        if (signo != 0 && SignalDelivery.effectOf(call.process, call.tid, signo) != SignalDelivery.ENDS)
+        {
+            throw diverged("signal " + signo + " was to end the primary's process in " + call.name() + ", but this " +
+                "one's catches, blocks or ignores it");
+        }
+        ends.hold(call, parent, signo);
         followSockets(EXIT_GROUP, 0);
         ownSlot.logSequence(recordSequence);
-        processes.answered(call, gone);
+        processes.answered(call, gone || signo != 0); // a call held for a signal does not run on
         gone = false;
     }
 

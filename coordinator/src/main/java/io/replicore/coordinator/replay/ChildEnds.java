@@ -16,12 +16,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The ends of the application's processes, held in their exit_group until a point of the parent that every
- * replica reproduces. When a child ends, the kernel makes it a zombie for wait4 and sends its parent its exit
- * signal (SIGCHLD): where that lands in the parent is non-determinism like any signal's. So every replica stops a
- * child's exit_group in its notification (END_HELD), and lets it run only where the log says, while the parent is
- * stopped in a call or asleep in one (5b), then waits until the kernel has told the parent: after that the
- * parent's wait4 finds the zombie and its handler runs, the same in every replica.
+ * The ends of the application's processes, held in their exit_group (or in the call where a signal is to end
+ * them) until a point of the parent that every replica reproduces. When a child ends, the kernel makes it a zombie
+ * for wait4 and sends its parent its exit signal (SIGCHLD): where that lands in the parent is non-determinism like
+ * any signal's. So every replica stops a child's exit_group in its notification (END_HELD), and lets it run only
+ * where the log says, while the parent is stopped in a call or asleep in one (5b), then waits until the kernel has
+ * told the parent: after that the parent's wait4 finds the zombie and its handler runs, the same in every replica.
  * <p>
  * A process whose parent is not the application's is not held: the first (its parent is the launcher) and an
  * orphan (init of the pid namespace reaps it, outside the application); when a parent ends, the ends held for it
@@ -42,11 +42,14 @@ public final class ChildEnds
      *
      * @param parent the parent's process id inside the replica, which the end is delivered to.
      * @param owner the ending process's id inside the replica.
-     * @param thread the id inside the replica of the thread stopped in exit_group.
+     * @param thread the id inside the replica of the thread stopped in the call that ends its process.
      * @param process the ending process, its host id.
-     * @param notification the exit_group notification ({@link SeccompListener#save}), answered on release.
+     * @param tid the same thread's host id.
+     * @param signal 0 if the call is exit_group, answered on release; else the signal sent on release to end the
+     * process (one whose default action ends it, which the call was to take: SIGPIPE, or one sent to it).
+     * @param notification the held call's notification ({@link SeccompListener#save}).
      */
-    public record HeldEnd(int parent, int owner, int thread, int process, byte[] notification)
+    public record HeldEnd(int parent, int owner, int thread, int process, int tid, int signal, byte[] notification)
     {
     }
 
@@ -67,15 +70,18 @@ public final class ChildEnds
     }
 
     /**
-     * Hold the exit_group loaded in {@code call}, unanswered, until {@link #release}.
+     * Hold the call loaded in {@code call}, unanswered, until {@link #release}: an exit_group, or a call where a
+     * signal is to end the process.
      *
      * @param parent the parent's process id inside the replica ({@link #parentOf}).
+     * @param signal 0 for an exit_group; else the signal that is to end the process.
      */
-    public HeldEnd hold(final InterceptedCall call, final int parent)
+    public HeldEnd hold(final InterceptedCall call, final int parent, final int signal)
     {
         final byte[] notification = new byte[SeccompListener.NOTIFICATION_LENGTH];
         call.listener.save(notification);
-        final HeldEnd end = new HeldEnd(parent, call.logicalPid, call.logicalTid, call.process, notification);
+        final HeldEnd end = new HeldEnd(parent, call.logicalPid, call.logicalTid, call.process, call.tid, signal,
+            notification);
         held.put(call.logicalTid, end);
         return end;
     }
@@ -157,16 +163,24 @@ public final class ChildEnds
     }
 
     /**
-     * Let the held exit_group run, and wait until the process has ended and its parent has been told (its pidfd is
-     * readable then: the kernel checks that under the lock it tells the parent under).
+     * Let the held exit_group run, or send the signal that ends the process, and wait until the process has ended
+     * and its parent has been told (its pidfd is readable then: the kernel checks that under the lock it tells the
+     * parent under).
      *
      * @return true once it has ended (or was gone already); false if it did not within {@link #END_LIMIT_MS}.
      */
     public synchronized boolean release(final HeldEnd end)
     {
         final int pidfd = PROCESS.pidfd_open(end.process(), 0);
-        answers.restore(end.notification());
-        answers.continueCall();
+        if (end.signal() == 0)
+        {
+            answers.restore(end.notification());
+            answers.continueCall();
+        }
+        else
+        {
+            SignalDelivery.send(end.process(), end.tid(), end.signal());
+        }
         if (pidfd < 0)
         {
             return true; // ended already (killed while held)

@@ -33,16 +33,18 @@ import org.agrona.MutableDirectBuffer;
  *              | Descriptor numbers in the application (4 each) ...                                    |
  *            A backup receives as many bytes from its own socket, compares their signature, installs the
  *            descriptors that came with them at those numbers, then copies the other segments as for RESULT.
- *   Action 7 SIGNAL: the thread, stopped in this call, was sent signal Result (replicore signal), which
- *            interrupted the call (the kernel makes it again or fails it with EINTR after the handler, or the
- *            process ends). A backup sends its thread the same signal in the same call and waits until the call
- *            is withdrawn; no answer follows.
+ *   Action 7 SIGNAL: the thread, stopped in this call, was sent signal Result (replicore signal, a kill of the
+ *            application's, or the SIGPIPE of an output that failed with EPIPE), which interrupted the call (the
+ *            kernel makes it again or fails it with EINTR after the handler, or the process ends). A backup sends
+ *            its thread the same signal in the same call and waits until the call is withdrawn; no answer follows.
  *   Action 8 SIGNAL_PENDING: as SIGNAL, but the thread blocks or ignores it: the call goes on, and its own record
  *            follows.
  *   Action 9 SIGNAL_ASLEEP: sent while the thread slept in this call (rt_sigsuspend, pause), which runs in the
  *            kernel in every replica: a backup sends it once its thread sleeps there.
- *   Action 10 END_HELD: the thread's exit_group (a process other than the first ends): every replica holds the
- *            call unanswered until a later record releases it (ChildEnds).
+ *   Action 10 END_HELD: a process other than the first ends in this call: its exit_group (Result 0), or a call
+ *            where signal Result, whose default action ends the process, is to end it (SIGPIPE for an output that
+ *            failed with EPIPE, or a signal sent to it). Every replica holds the call unanswered until a later record
+ *            releases it (ChildEnds): letting the exit_group run, or sending the signal.
  *   Action 11 CHILD_END: the thread, stopped in this call, is the parent of the held end of thread Result, which
  *            was let run here; its exit signal withdrew the call (as SIGNAL). A backup lets its own held end run
  *            and waits until the call is withdrawn.

@@ -33,15 +33,17 @@ public final class PrimaryCalls
     private static final SocketCalls SOCKETS = Native.load(SocketCalls.class);
     private static final int ENOSYS = 38;
     private static final int SIGKILL = 9;
+    private static final int SIGPIPE = 13;
     private static final int SIGCONT = 18;
     private static final int SIGSTOP = 19;
     private static final int EBADF = 9;
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
-    private static final int EINTR = 4;
+    private static final int EPIPE = 32;
     private static final int SOCK_NONBLOCK = 0x800;
     private static final int MSG_PEEK = 0x2;
     private static final int MSG_DONTWAIT = 0x40;
+    private static final int MSG_NOSIGNAL = 0x4000;
     private static final int SOCK_CLOEXEC = 0x80000;
     /** sizeof(struct sockaddr_storage). */
     private static final int SOCKADDR_MAX = 128;
@@ -159,7 +161,7 @@ public final class PrimaryCalls
     private final SignalDelivery signals;
     /** Serial mode's switch points; null in parallel mode, where they are not notified. */
     private final SerialCalls serial;
-    /** The answer to the call in hand found its thread gone. */
+    /** The thread of the call in hand does not run on: the answer found it gone, or a signal is to end it there. */
     private boolean gone;
     private final int appPidfd;
     private final UnsafeBuffer record;
@@ -231,7 +233,7 @@ public final class PrimaryCalls
     {
         log.checkStillPrimary();
         sockets.beforeCall(call.logicalPid, call.process, listener);
-        final boolean interruptedWait = signals.awake(call.tid, call);
+        final long restarted = signals.awake(call.tid, call);
         gone = false;
         if (serial != null && !SerialCalls.mayWait(call.nr))
         {
@@ -239,9 +241,9 @@ public final class PrimaryCalls
         }
         try
         {
-            if (interruptedWait)
+            if (restarted != 0)
             {
-                value(-EINTR); // the kernel would have failed it, not made it again
+                value(restarted); // the kernel would have failed it, not made it again
             }
             else if (!signals.isPendingFor(call.logicalPid, call.logicalTid) || !deliverSignal())
             {
@@ -448,31 +450,77 @@ public final class PrimaryCalls
         {
             return false;
         }
-        final boolean end = signal[2] != 0;
-        final int signo = end ? signals.ends().exitSignalOf(signal[2]) : signal[0];
+        if (signal[2] == 0)
+        {
+            final boolean interrupted = signalThisThread(signal[0],
+                SignalDelivery.effectOf(call.process, call.tid, signal[0]), 0);
+            signals.delivered(signal[1]);
+            return interrupted;
+        }
+        final int signo = signals.ends().exitSignalOf(signal[2]);
         final boolean interrupts = signo > 0 && SignalDelivery.interrupts(call.process, call.tid, signo);
-        appendCall(end ? (interrupts ? ACTION_CHILD_END : ACTION_CHILD_END_PENDING) :
-            (interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING), call.signatureOfArguments(), end ? signal[2] : signo,
+        appendCall(interrupts ? ACTION_CHILD_END : ACTION_CHILD_END_PENDING, call.signatureOfArguments(), signal[2],
             CALL_HEADER_LENGTH);
         if (interrupts)
         {
             signals.interrupted(call); // before the thread can make the call again, in another lane
         }
-        if (end)
+        signals.release(signal[2], log);
+        return interrupts && awaitWithdrawn(signo);
+    }
+
+    /**
+     * Send {@code signo} to the calling thread, stopped in this call, once its record is in the log: one that stays
+     * pending leaves the call to be answered (SIGNAL_PENDING); one that interrupts withdraws it (SIGNAL); one whose
+     * default action ends a process whose parent is the application's is that process's end, held here until a
+     * point of the parent like an exit_group (END_HELD with the signal).
+     *
+     * @param effect what the signal does to the thread ({@link SignalDelivery#effectOf}).
+     * @param answer what the call is to get if a handler's SA_RESTART makes it again; 0: as for any signal.
+     * @return true if the call is not to be answered here.
+     */
+    private boolean signalThisThread(final int signo, final int effect, final long answer) throws ReplicaStop
+    {
+        if (effect == SignalDelivery.ENDS)
         {
-            signals.release(signal[2], log);
+            final int parent = signals.ends().parentOf(call.process);
+            if (parent >= 0)
+            {
+                sockets.ended(call.logicalPid);
+                holdEnd(parent, signo);
+                gone = true; // serial mode: held until it ends, it does not run
+                return true;
+            }
         }
-        else
+        final boolean interrupts = effect >= SignalDelivery.INTERRUPTS;
+        appendCall(interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING, call.signatureOfArguments(), signo,
+            CALL_HEADER_LENGTH);
+        if (interrupts && answer != 0)
         {
-            SignalDelivery.send(call.process, call.tid, signo);
-            signals.delivered(signal[1]);
+            signals.interrupted(call, answer);
         }
-        if (interrupts && !SignalDelivery.awaitWithdrawn(listener::isCurrent))
+        else if (interrupts)
+        {
+            signals.interrupted(call); // before the thread can make the call again, in another lane
+        }
+        SignalDelivery.send(call.process, call.tid, signo);
+        return interrupts && awaitWithdrawn(signo);
+    }
+
+    /**
+     * Wait until the signal just sent has withdrawn the call in hand.
+     *
+     * @return true.
+     * @throws ReplicaStop if it did not within {@link SignalDelivery#WITHDRAW_LIMIT_NS}.
+     */
+    private boolean awaitWithdrawn(final int signo) throws ReplicaStop
+    {
+        if (!SignalDelivery.awaitWithdrawn(listener::isCurrent))
         {
             stop("signal " + signo + " did not interrupt " + call.name() + " of thread " + call.logicalTid +
                 " within " + TimeUnit.NANOSECONDS.toSeconds(SignalDelivery.WITHDRAW_LIMIT_NS) + " s");
         }
-        return interrupts;
+        return true;
     }
 
     /**
@@ -488,9 +536,19 @@ public final class PrimaryCalls
             proceed(); // the first process: its parent is outside the replica
             return;
         }
-        // Held until a point of the parent (ChildEnds): logged first, so that every backup holds its own too.
-        appendCall(ACTION_END_HELD, call.signatureOfArguments(), 0, CALL_HEADER_LENGTH);
-        signals.postEnd(signals.ends().hold(call, parent), parent);
+        holdEnd(parent, 0);
+    }
+
+    /**
+     * Hold the calling thread's process's end in this call until a point of its parent (ChildEnds): logged first, so
+     * that every backup holds its own too.
+     *
+     * @param signo 0 if the call is its exit_group; else the signal that is to end it.
+     */
+    private void holdEnd(final int parent, final int signo) throws ReplicaStop
+    {
+        appendCall(ACTION_END_HELD, call.signatureOfArguments(), signo, CALL_HEADER_LENGTH);
+        signals.postEnd(signals.ends().hold(call, parent, signo), parent);
         // A parent just let into wait4 is asleep there within microseconds: it takes the end now, not at the next
         // check between calls.
         final long deadline = System.nanoTime() + SLEEPER_WAIT_NS;
@@ -919,11 +977,34 @@ public final class PrimaryCalls
 
     private void appendOutput(final long result, final long signature) throws ReplicaStop
     {
+        if (result == -EPIPE && brokenPipe())
+        {
+            return;
+        }
         LogRecord.putCall(record, 0, call.nr, ACTION_OUTPUT, call.signatureOfArguments(), result);
         final int length = LogRecord.appendSegment(record, 0, CALL_HEADER_LENGTH, 0, 8);
         record.putLong(LogRecord.segmentData(0, CALL_HEADER_LENGTH), signature);
         appendRecord(length);
         respond(listener.answer(result));
+    }
+
+    /**
+     * An output failed with EPIPE, which in the kernel comes with a SIGPIPE to the calling thread (unless a send
+     * asked for MSG_NOSIGNAL): the coordinator's own write raised none, so the thread gets it here, at this call, in
+     * every replica ({@link #signalThisThread}); a handler's SA_RESTART makes the call again, and it fails with EPIPE.
+     *
+     * @return true if the signal withdrew the call or holds it as its process's end: it is not to be answered.
+     */
+    private boolean brokenPipe() throws ReplicaStop
+    {
+        final boolean raises = switch (call.nr)
+        {
+            case SENDTO -> (call.args[3] & MSG_NOSIGNAL) == 0;
+            case SENDMSG -> (call.args[2] & MSG_NOSIGNAL) == 0;
+            default -> true;
+        };
+        final int effect = raises ? SignalDelivery.effectOf(call.process, call.tid, SIGPIPE) : SignalDelivery.DROPPED;
+        return effect != SignalDelivery.DROPPED && signalThisThread(SIGPIPE, effect, -EPIPE);
     }
 
     /**
@@ -1394,8 +1475,8 @@ public final class PrimaryCalls
     }
 
     /**
-     * send(2) is sendto without a destination: an output like write. Its flags (MSG_NOSIGNAL, MSG_MORE...) change
-     * nothing the application sees but a SIGPIPE, which the coordinator's write never raises.
+     * send(2) is sendto without a destination: an output like write. Its flags (MSG_MORE...) change nothing the
+     * application sees but MSG_NOSIGNAL, which keeps an EPIPE from raising SIGPIPE ({@link #brokenPipe}).
      */
     private void send(final int fd, final long buffer, final long count, final long destination) throws ReplicaStop
     {
@@ -1832,7 +1913,11 @@ public final class PrimaryCalls
         final long sent = count - skip > 0 ? HOST.sendfile(out, in, ownMessage.pointer(), count - skip) : 0;
         if (sent < 0 && skip == 0)
         {
-            value(-Native.lastErrno());
+            final int errno = Native.lastErrno();
+            if (errno != EPIPE || !brokenPipe())
+            {
+                value(-errno);
+            }
             return;
         }
         final long done = skip + Math.max(sent, 0);

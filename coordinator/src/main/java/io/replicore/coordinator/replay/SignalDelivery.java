@@ -43,6 +43,17 @@ public final class SignalDelivery
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     /** Signals whose default action is to do nothing (SIGCHLD, SIGCONT, SIGURG, SIGWINCH). */
     private static final long DEFAULT_IGNORED = bit(17) | bit(18) | bit(23) | bit(28);
+    /** Signals whose default action stops the process (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU). */
+    private static final long DEFAULT_STOPS = bit(19) | bit(20) | bit(21) | bit(22);
+    private static final int EINTR = 4;
+    /** {@link #effectOf}: the kernel drops the signal (the process ignores it, or its default is to). */
+    static final int DROPPED = 0;
+    /** {@link #effectOf}: the thread blocks it; it stays pending and the call goes on. */
+    static final int PENDING = 1;
+    /** {@link #effectOf}: a handler takes it (or it stops the process): the call is withdrawn. */
+    static final int INTERRUPTS = 2;
+    /** {@link #effectOf}: its default action ends the process: the call is withdrawn with it. */
+    static final int ENDS = 3;
     /** The longest a signal that interrupts may take to withdraw the call. */
     static final long WITHDRAW_LIMIT_NS = TimeUnit.SECONDS.toNanos(5);
     /** A signal the application sent itself: no operator's command to answer. */
@@ -64,13 +75,15 @@ public final class SignalDelivery
     private final Map<Integer, int[]> asleep = new ConcurrentHashMap<>();
     private final IntConsumer delivered;
     /**
-     * Threads whose wait a signal interrupted, by host id: the call's number and signature. A wait the kernel never
-     * restarts after a handler (signal(7)) comes back restarted from a seccomp notification under a handler with
-     * SA_RESTART: the thread's next call of that number, after the handler's own calls, fails with EINTR if it is
-     * the same call, as the kernel's would have. (Under a handler without SA_RESTART the wait has failed with EINTR
-     * already; a program that makes the same wait again at once gets one more EINTR, which it is ready for.)
+     * Threads whose call a signal interrupted, by host id: the call's number, signature and the answer it is to get
+     * when the kernel makes it again. A wait the kernel never restarts after a handler (signal(7)) comes back
+     * restarted from a seccomp notification under a handler with SA_RESTART: the thread's next call of that number,
+     * after the handler's own calls, fails with EINTR if it is the same call, as the kernel's would have. (Under a
+     * handler without SA_RESTART the wait has failed with EINTR already; a program that makes the same wait again at
+     * once gets one more EINTR, which it is ready for.) An output whose SIGPIPE a handler took fails with EPIPE when
+     * it is made again, the same call only, since the handler's own writes come first.
      */
-    private final Map<Integer, long[]> interruptedWaits = new ConcurrentHashMap<>();
+    private final Map<Integer, long[]> interruptedCalls = new ConcurrentHashMap<>();
     private final UnsafeBuffer asleepRecord = new UnsafeBuffer(new byte[CALL_HEADER_LENGTH]);
     private final ChildEnds ends;
 
@@ -192,36 +205,50 @@ public final class SignalDelivery
     /**
      * The thread {@code tid} made another call: it no longer sleeps in the last one.
      *
-     * @return true if this call is the wait a signal just interrupted, made again: it is to fail with EINTR.
+     * @return the answer this call is to get if it is one a signal just interrupted, made again by the kernel
+     * ({@link #interruptedCalls}); 0 if it is to be handled as any call.
      */
-    boolean awake(final int tid, final InterceptedCall call)
+    long awake(final int tid, final InterceptedCall call)
     {
         if (!asleep.isEmpty())
         {
             asleep.remove(tid);
         }
-        if (interruptedWaits.isEmpty())
+        if (interruptedCalls.isEmpty())
         {
-            return false;
+            return 0;
         }
-        final long[] interrupted = interruptedWaits.get(tid);
+        final long[] interrupted = interruptedCalls.get(tid);
         if (interrupted == null || interrupted[0] != call.nr)
         {
-            return false; // the handler's own calls come first
+            return 0; // the handler's own calls come first
         }
-        interruptedWaits.remove(tid);
-        return interrupted[1] == call.signatureOfArguments();
+        final boolean same = interrupted[1] == call.signatureOfArguments();
+        if (same || interrupted[2] == -EINTR)
+        {
+            interruptedCalls.remove(tid);
+        }
+        return same ? interrupted[2] : 0;
     }
 
     /**
-     * A signal interrupted {@code call}, stopped in its notification.
+     * A signal interrupted {@code call}, stopped in its notification: a wait the kernel never restarts is to fail
+     * with EINTR if the kernel makes it again.
      */
     void interrupted(final InterceptedCall call)
     {
         if (isNeverRestarted(call.nr))
         {
-            interruptedWaits.put(call.tid, new long[]{call.nr, call.signatureOfArguments()});
+            interrupted(call, -EINTR);
         }
+    }
+
+    /**
+     * A signal interrupted {@code call}, which is to get {@code answer} if the kernel makes it again.
+     */
+    void interrupted(final InterceptedCall call, final long answer)
+    {
+        interruptedCalls.put(call.tid, new long[]{call.nr, call.signatureOfArguments(), answer});
     }
 
     /**
@@ -351,9 +378,18 @@ public final class SignalDelivery
 
     /**
      * @return true if {@code signo} sent to thread {@code tid} now would withdraw the call it is stopped in: the
-     * thread does not block it, and its process catches it or its default action ends the process.
+     * thread does not block it, and its process catches it or its default action ends or stops the process.
      */
     static boolean interrupts(final int process, final int tid, final int signo)
+    {
+        return effectOf(process, tid, signo) >= INTERRUPTS;
+    }
+
+    /**
+     * @return what {@code signo} sent to thread {@code tid} of host process {@code process} now would do, read from
+     * the thread's masks in /proc: {@link #DROPPED}, {@link #PENDING}, {@link #INTERRUPTS} or {@link #ENDS}.
+     */
+    static int effectOf(final int process, final int tid, final int signo)
     {
         final String status;
         try
@@ -363,14 +399,19 @@ public final class SignalDelivery
         }
         catch (final IOException ex)
         {
-            return false; // the thread is gone: nothing to interrupt
+            return DROPPED; // the thread is gone: nothing to interrupt
         }
         final long bit = bit(signo);
-        if ((mask(status, "SigBlk:") & bit) != 0 || (mask(status, "SigIgn:") & bit) != 0)
+        if ((mask(status, "SigBlk:") & bit) != 0)
         {
-            return false;
+            return PENDING; // a blocked signal is kept even if ignored: the handler may change before it is unblocked
         }
-        return (mask(status, "SigCgt:") & bit) != 0 || (DEFAULT_IGNORED & bit) == 0;
+        final boolean caught = (mask(status, "SigCgt:") & bit) != 0;
+        if ((mask(status, "SigIgn:") & bit) != 0 || (!caught && (DEFAULT_IGNORED & bit) != 0))
+        {
+            return DROPPED;
+        }
+        return caught || (DEFAULT_STOPS & bit) != 0 ? INTERRUPTS : ENDS;
     }
 
     /**
