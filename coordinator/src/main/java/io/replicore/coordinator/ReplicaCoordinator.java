@@ -19,6 +19,7 @@ import io.replicore.coordinator.replay.LogRecord;
 import io.replicore.coordinator.replay.PrimaryCalls;
 import io.replicore.coordinator.replay.ChildEnds;
 import io.replicore.coordinator.replay.SignalDelivery;
+import io.replicore.coordinator.replay.Timers;
 import io.replicore.coordinator.replay.ReplicaStop;
 import io.replicore.detscheduler.SerialToken;
 import io.replicore.mailbox.ControlBlock;
@@ -300,7 +301,7 @@ public final class ReplicaCoordinator
         this.processes = processes;
         final Application app = new Application(application, listener,
             new InterceptedCall(listener, processes.threads(), maxRecord), pidfd, appPid, processes,
-            new ChildEnds(listener, processes), maxRecord);
+            new ChildEnds(listener, processes), new Timers(), maxRecord);
         try
         {
             if (primary)
@@ -326,7 +327,7 @@ public final class ReplicaCoordinator
      */
     private record Application(
         Process process, SeccompListener listener, InterceptedCall call, int pidfd, int pid,
-        ApplicationProcesses processes, ChildEnds ends, int maxRecord)
+        ApplicationProcesses processes, ChildEnds ends, Timers timers, int maxRecord)
     {
     }
 
@@ -410,7 +411,9 @@ public final class ReplicaCoordinator
     private PrimaryLanes lanes(final Application app, final PrimaryLog log, final PrimarySockets sockets)
     {
         final AtomicLong accepts = new AtomicLong();
-        signals = new SignalDelivery(sequence -> mailbox.control().commandResult(sequence, COMMAND_DONE), app.ends());
+        signals = new SignalDelivery(sequence -> mailbox.control().commandResult(sequence, COMMAND_DONE), app.ends(),
+            app.timers());
+        signals.findSleepers(app.processes()); // a new primary's: asleep where its predecessor let them
         firstProcess = app.processes().threads().of(app.pid()).logicalPid();
         final SignalDelivery signals = this.signals;
         return new PrimaryLanes(app.listener(), app.processes().threads(), app.maxRecord(), (call, lanes) ->
@@ -440,6 +443,7 @@ public final class ReplicaCoordinator
     private synchronized void primaryChecks(final PrimaryLog log) throws ReplicaStop
     {
         log.checkStillPrimary();
+        signals.fireTimers(process -> processes.hostPidOf(process) > 0);
         signals.deliverToSleepers(log);
         signals.releaseOverdue(log, thread -> events.info("thread " + thread + "'s process ended at no point of its " +
             "parent, which made no call for " + TimeUnit.NANOSECONDS.toMillis(SignalDelivery.END_PATIENCE_NS) +
@@ -562,7 +566,7 @@ public final class ReplicaCoordinator
             kernelPartition());
         final Backup backup = new Backup(app, stdio, watch, new BackupReplay(app.call(),
             mailbox.newReader(primaryId, ctx.replicaId()), watch, slot, heldSockets, ctx.corruptInputAt(),
-            app.processes(), app.ends()));
+            app.processes(), app.ends(), app.timers()));
         // The primary's accept ring first: it may be serving already, and a connection it accepts as it dies is
         // saved only if this backup holds the ring by then.
         final long ringDeadline = System.nanoTime() + RING_WAIT_NS;

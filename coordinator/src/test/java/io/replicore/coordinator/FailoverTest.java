@@ -70,7 +70,7 @@ class FailoverTest
         assertEquals(0, cli("kill-replica", "0", "--mailbox", running.mailbox()));
 
         final ReplicatedRun run = running.finish();
-        assertEveryTickOnceInOrder(run);
+        assertEveryTickOnceInOrder(run, TICKS);
         assertTrue(run.stderr.contains("replica 1: took over as primary of epoch 2"), run.stderr);
         assertTrue(run.events(1).contains("is gone"), run.events(1));
     }
@@ -86,7 +86,7 @@ class FailoverTest
         assertEquals(0, cli("kill-replica", "1", "--mailbox", running.mailbox()));
 
         final ReplicatedRun run = running.finish();
-        assertEveryTickOnceInOrder(run);
+        assertEveryTickOnceInOrder(run, TICKS);
         assertTrue(run.stderr.contains("replica 2: took over as primary of epoch 3"), run.stderr);
         assertTrue(run.events(2).contains("following replica 1, primary of epoch 2"), run.events(2));
     }
@@ -102,7 +102,7 @@ class FailoverTest
         awaitState(running, 0, state -> state == ReplicaState.FENCED);
 
         final ReplicatedRun run = running.finish();
-        assertEveryTickOnceInOrder(run);
+        assertEveryTickOnceInOrder(run, TICKS);
         assertTrue(run.stderr.contains("missed its heartbeats"), run.stderr);
         assertTrue(run.events(0).contains("fenced: replaced by replica 1, primary of epoch 2"), run.events(0));
     }
@@ -115,8 +115,26 @@ class FailoverTest
         assertEquals(0, cli("failover", "--mailbox", running.mailbox()));
 
         final ReplicatedRun run = running.finish();
-        assertEveryTickOnceInOrder(run);
+        assertEveryTickOnceInOrder(run, TICKS);
         assertTrue(run.events(0).contains("handed over in a planned failover"), run.events(0));
+        assertTrue(run.stderr.contains("replica 1: took over as primary of epoch 2"), run.stderr);
+    }
+
+    /**
+     * An interval timer's signal is posted by the primary's coordinator, which keeps the timer; every backup keeps
+     * the same timer from the calls it replays, so the one that takes over goes on firing it.
+     */
+    @Test
+    void anIntervalTimerGoesOnFiringFromTheBackupThatTakesOver() throws Exception
+    {
+        final int ticks = 100;
+        final ReplicatedRun.Running running = ReplicatedRun.start(2, List.of(), null,
+            ReplicatedRun.testProgram("nd_timer").toString(), "ticks", String.valueOf(ticks));
+        awaitLines(running, 30);
+        assertEquals(0, cli("kill-replica", "0", "--mailbox", running.mailbox()));
+
+        final ReplicatedRun run = running.finish();
+        assertEveryTickOnceInOrder(run, ticks);
         assertTrue(run.stderr.contains("replica 1: took over as primary of epoch 2"), run.stderr);
     }
 
@@ -126,10 +144,10 @@ class FailoverTest
             ReplicatedRun.testProgram("ft_ticker").toString(), String.valueOf(TICKS), "20");
     }
 
-    private static void assertEveryTickOnceInOrder(final ReplicatedRun run)
+    private static void assertEveryTickOnceInOrder(final ReplicatedRun run, final int ticks)
     {
         final List<String> expected = new ArrayList<>();
-        for (int i = 1; i <= TICKS; i++)
+        for (int i = 1; i <= ticks; i++)
         {
             expected.add("tick " + i);
         }

@@ -37,8 +37,9 @@ public final class SyscallPolicy
         GETUID, GETGID, GETEUID, GETEGID, GETGROUPS, GETRLIMIT, PRLIMIT64, GETPGRP,
         // thread-local setup; futexes act on the replica's own memory (parallel mode: see SchedulingMode)
         ARCH_PRCTL, SET_ROBUST_LIST, FUTEX, SCHED_YIELD,
-        // sleeping returns the same in every replica; the backup's sleep only slows the backup
-        NANOSLEEP, CLOCK_NANOSLEEP, CLOCK_GETRES,
+        CLOCK_GETRES,
+        // process groups and sessions inside the replica's pid namespace, made in the same order in every replica
+        SETPGID, GETPGID, SETSID, GETSID,
         // resumes a sleep that a signal interrupted (a frozen and thawed partition): deterministic as the sleep
         RESTART_SYSCALL,
         EXIT,
@@ -64,9 +65,10 @@ public final class SyscallPolicy
 
     /**
      * Allowed in parallel mode, notified in serial mode: where a thread may wait for another (a futex), give way
-     * (sched_yield), sleep, or end, control may pass to another thread, which serial mode decides.
+     * (sched_yield), or end, control may pass to another thread, which serial mode decides. (Sleeps are notified in
+     * either mode: a signal, a timer's among them, ends one at a logged point.)
      */
-    static final int[] SERIAL_SWITCH_POINTS = {FUTEX, SCHED_YIELD, NANOSLEEP, CLOCK_NANOSLEEP, EXIT};
+    static final int[] SERIAL_SWITCH_POINTS = {FUTEX, SCHED_YIELD, EXIT};
 
     /**
      * The seccomp filter the launcher installs: wrong architecture kills, the allow-list runs, the rest notifies.

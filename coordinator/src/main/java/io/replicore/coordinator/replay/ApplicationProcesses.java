@@ -12,12 +12,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntPredicate;
 import java.util.function.IntSupplier;
 
 import static io.replicore.coordinator.intercept.Syscalls.CLONE;
@@ -160,12 +163,44 @@ public final class ApplicationProcesses implements AutoCloseable
     public int hostPidOf(final int logicalPid)
     {
         final int known = threads.hostTidOf(logicalPid);
-        return known > 0 ? known : findInTree(mainProcess, logicalPid);
+        return known > 0 ? known : walk(mainProcess, process -> threads.of(process).logicalPid() == logicalPid);
     }
 
-    private int findInTree(final int process, final int logicalPid)
+    /**
+     * @return the host ids of the application's first process and its descendants (an orphan, which the replica's
+     * init took, is not among them).
+     */
+    public List<Integer> all()
     {
-        if (threads.of(process).logicalPid() == logicalPid)
+        final List<Integer> found = new ArrayList<>();
+        walk(mainProcess, process -> !found.add(process));
+        return found;
+    }
+
+    /**
+     * @return the process group of host process {@code process}, its id inside the replica; -1 if it is gone.
+     */
+    public static int groupOf(final int process)
+    {
+        try
+        {
+            return ThreadIds.lastNumberOf(Files.readString(Path.of("/proc", Integer.toString(process), "status")),
+                "\nNSpgid:");
+        }
+        catch (final IOException ex)
+        {
+            return -1;
+        }
+    }
+
+    /**
+     * Visit {@code process} and its descendants, depth first, until {@code stop} says so.
+     *
+     * @return the process {@code stop} stopped at, or -1.
+     */
+    private static int walk(final int process, final IntPredicate stop)
+    {
+        if (stop.test(process))
         {
             return process;
         }
@@ -178,7 +213,7 @@ public final class ApplicationProcesses implements AutoCloseable
                 {
                     if (!child.isEmpty())
                     {
-                        final int found = findInTree(Integer.parseInt(child), logicalPid);
+                        final int found = walk(Integer.parseInt(child), stop);
                         if (found > 0)
                         {
                             return found;

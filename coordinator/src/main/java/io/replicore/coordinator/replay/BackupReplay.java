@@ -87,6 +87,7 @@ public final class BackupReplay
     }
     private final InternalReceive ownReceive = new InternalReceive();
     private final ChildEnds ends;
+    private final TimerCalls timerCalls;
     /** Kernel partitions: the address a bind, or the value a setsockopt, was given, read before the answer. */
     private byte[] recipeArgument;
     /** Where the last SOCKET record holds the connection's TCP state (kernel partitions), or -1. */
@@ -98,14 +99,16 @@ public final class BackupReplay
      * @param corruptInputAt fault injection: flip one byte of the N-th input record applied (0: never).
      * @param processes the application's processes, to read their own copy of a file the primary's sent.
      * @param ends the application's held ends (END_HELD), let run where the log says.
+     * @param timers the application's timers that signal, kept in step with the primary's from the calls replayed.
      */
     public BackupReplay(
         final InterceptedCall call, final ChannelReader reader, final PrimaryWatch watch, final ReplicaSlot ownSlot,
         final BackupSockets sockets, final long corruptInputAt, final ApplicationProcesses processes,
-        final ChildEnds ends)
+        final ChildEnds ends, final Timers timers)
     {
         this.call = call;
         this.ends = ends;
+        this.timerCalls = new TimerCalls(call, timers);
         this.processes = processes;
         this.sockets = sockets;
         this.listener = call.listener;
@@ -299,6 +302,12 @@ public final class BackupReplay
         if (sockets.isLogical() && (nr == BIND || nr == SETSOCKOPT))
         {
             recipeArgument = readRecipeArgument(nr); // before the answer: the application may reuse the memory
+        }
+        if (action == ACTION_RESULT && TimerCalls.isTimerCall(nr))
+        {
+            // The primary's timers are this replica's too, should it take over.
+            timerCalls.replayed(result, nr == TIMER_CREATE && recordLength > CALL_HEADER_LENGTH ?
+                record.getInt(LogRecord.segmentData(0, CALL_HEADER_LENGTH)) : -1);
         }
         switch (action)
         {

@@ -53,6 +53,7 @@ public final class PrimaryCalls
     private static final int EPOLL_EVENT_LENGTH = 12;
     /** The longest a primary waits for readiness without looking whether it has been replaced. */
     private static final int WAIT_SLICE_MS = 20;
+    private static final long WAIT_SLICE_NS = TimeUnit.MILLISECONDS.toNanos(WAIT_SLICE_MS);
     /** The most one write puts in a pipe that polls writable without blocking: a page, one free pipe buffer. */
     private static final int PIPE_PAGE = 4096;
     /** How long a child's end waits for its parent to fall asleep in wait4, and how often it looks. */
@@ -109,6 +110,7 @@ public final class PrimaryCalls
     /** Instead of a descriptor: the call has been answered already. */
     private static final int ANSWERED = -1;
     private static final int AT_FDCWD = -100;
+    private static final int TIMER_ABSTIME = 1;
     // prctl options about the calling process alone (linux/prctl.h)
     private static final int PR_SET_PDEATHSIG = 1;
     private static final int PR_GET_PDEATHSIG = 2;
@@ -161,6 +163,8 @@ public final class PrimaryCalls
     private final SignalDelivery signals;
     /** Serial mode's switch points; null in parallel mode, where they are not notified. */
     private final SerialCalls serial;
+    private final TimerCalls timerCalls;
+    private final Timespecs times;
     /** The thread of the call in hand does not run on: the answer found it gone, or a signal is to end it there. */
     private boolean gone;
     private final int appPidfd;
@@ -222,6 +226,8 @@ public final class PrimaryCalls
         this.appPidfd = appPidfd;
         this.record = call.recordBuffer;
         this.pollfds = Native.allocate(call.record.capacity());
+        this.timerCalls = new TimerCalls(call, signals.timers());
+        this.times = new Timespecs(call);
     }
 
     /**
@@ -241,7 +247,7 @@ public final class PrimaryCalls
         }
         try
         {
-            if (restarted != 0)
+            if (restarted != SignalDelivery.NO_ANSWER)
             {
                 value(restarted); // the kernel would have failed it, not made it again
             }
@@ -313,6 +319,8 @@ public final class PrimaryCalls
             // Ids inside the replica's pid namespace are the same in every replica: each replica runs these itself.
             case WAIT4, WAITID -> waitForChild();
             case KILL -> sendSignal((int)a[0], SignalDelivery.ANY_THREAD, (int)a[1]);
+            case ALARM, SETITIMER, GETITIMER, TIMER_CREATE, TIMER_SETTIME, TIMER_GETTIME, TIMER_GETOVERRUN,
+                TIMER_DELETE -> timerCall();
             case TKILL -> sendSignal(processOfThread((int)a[0]), (int)a[0], (int)a[1]);
             case TGKILL -> sendSignal((int)a[0], (int)a[1], (int)a[2]);
             case EXIT_GROUP -> exitGroup();
@@ -326,8 +334,8 @@ public final class PrimaryCalls
             // Serial mode only: in parallel mode the filter lets these run.
             case FUTEX -> futex(a);
             case EXIT -> exitThread();
-            case NANOSLEEP -> value(serial.sleep(CLOCK_MONOTONIC, 0, a[0]));
-            case CLOCK_NANOSLEEP -> value(serial.sleep((int)a[0], (int)a[1], a[2]));
+            case NANOSLEEP -> sleep(CLOCK_MONOTONIC, 0, a[0]);
+            case CLOCK_NANOSLEEP -> sleep((int)a[0], (int)a[1], a[2]);
             case SCHED_YIELD -> value(0);
             default -> stop(call.name() + " (system call " + call.nr + ") cannot be replicated by this version");
         }
@@ -402,6 +410,12 @@ public final class PrimaryCalls
      */
     private void sendSignal(final int owner, final int thread, final int signo) throws ReplicaStop
     {
+        if (owner <= 0 && thread == SignalDelivery.ANY_THREAD && signo > 0 && signo != SIGKILL && signo != SIGSTOP &&
+            signo != SIGCONT)
+        {
+            signalGroup(owner, signo);
+            return;
+        }
         final boolean toItself = owner == call.logicalPid && (thread == SignalDelivery.ANY_THREAD ||
             thread == call.logicalTid);
         if (toItself || owner <= 0 || signo <= 0 || signo == SIGKILL || signo == SIGSTOP || signo == SIGCONT ||
@@ -413,6 +427,101 @@ public final class PrimaryCalls
         }
         signals.post(owner, thread, signo, SignalDelivery.NO_COMMAND);
         value(0);
+    }
+
+    /**
+     * nanosleep and clock_nanosleep, in either mode: the primary sleeps in slices (serial mode: without the grant,
+     * so that other threads run meanwhile), and a backup is told how it ended without sleeping. A signal for the
+     * thread meanwhile is delivered here and ends the sleep, as a timer's SIGALRM or the operator's signal ends the
+     * kernel's (which never makes a sleep again after a handler: EINTR). The time left is not written back.
+     */
+    private void sleep(final int clock, final int flags, final long request) throws ReplicaStop
+    {
+        final long ns = times.read(request);
+        if (ns < 0)
+        {
+            value(ns == Timespecs.UNREADABLE ? -EFAULT : -EINVAL);
+            return;
+        }
+        final long deadlineNs = (flags & TIMER_ABSTIME) != 0 ? times.deadlineOf(clock, ns) : System.nanoTime() + ns;
+        while (System.nanoTime() - deadlineNs < 0)
+        {
+            LockSupport.parkNanos(Math.min(WAIT_SLICE_NS, deadlineNs - System.nanoTime()));
+            whileWaiting.check();
+            if (signals.isPendingFor(call.logicalPid, call.logicalTid) && deliverSignal())
+            {
+                return;
+            }
+        }
+        value(0);
+    }
+
+    /**
+     * A timer that signals is the coordinator's ({@link Timers}): set or read here, its signal posted when it
+     * expires and delivered at a logged point.
+     */
+    private void timerCall() throws ReplicaStop
+    {
+        final long result;
+        try
+        {
+            result = timerCalls.apply(record, dataOffset());
+        }
+        catch (final ReplicaStop unsupported)
+        {
+            stop(unsupported.getMessage());
+            return;
+        }
+        if (result < 0 || timerCalls.outAddress() == 0)
+        {
+            value(result);
+        }
+        else
+        {
+            resultWithData(result, timerCalls.outAddress(), timerCalls.outLength());
+        }
+    }
+
+    /**
+     * kill of a process group (0: the caller's, -N: group N) or of every process but the caller (-1): each of the
+     * application's processes in it takes the signal at a point of its own, as from a kill of it alone; the caller,
+     * if it is one of them, takes it in this call, as the kernel gives it before the call returns (and a handler's
+     * SA_RESTART makes the call again, which is answered 0 without sending it twice).
+     */
+    private void signalGroup(final int target, final int signo) throws ReplicaStop
+    {
+        final int group = target == 0 ? ApplicationProcesses.groupOf(call.process) : -target;
+        boolean caller = false;
+        int members = 0;
+        for (final int process : processes.all())
+        {
+            final int member = processes.threads().of(process).logicalPid();
+            final boolean in = target == -1 ? member != call.logicalPid :
+                ApplicationProcesses.groupOf(process) == group;
+            if (member < 0 || !in)
+            {
+                continue;
+            }
+            members++;
+            if (member == call.logicalPid)
+            {
+                caller = true;
+            }
+            else
+            {
+                signals.post(member, SignalDelivery.ANY_THREAD, signo, SignalDelivery.NO_COMMAND);
+            }
+        }
+        if (members == 0)
+        {
+            proceed(); // none of the application's processes: the kernel answers (ESRCH)
+            return;
+        }
+        final int effect = caller ? SignalDelivery.effectOf(call.process, call.tid, signo) : SignalDelivery.DROPPED;
+        if (effect == SignalDelivery.DROPPED || !signalThisThread(signo, effect, 0))
+        {
+            value(0);
+        }
     }
 
     /**
@@ -453,7 +562,7 @@ public final class PrimaryCalls
         if (signal[2] == 0)
         {
             final boolean interrupted = signalThisThread(signal[0],
-                SignalDelivery.effectOf(call.process, call.tid, signal[0]), 0);
+                SignalDelivery.effectOf(call.process, call.tid, signal[0]), SignalDelivery.NO_ANSWER);
             signals.delivered(signal[1]);
             return interrupted;
         }
@@ -476,7 +585,8 @@ public final class PrimaryCalls
      * point of the parent like an exit_group (END_HELD with the signal).
      *
      * @param effect what the signal does to the thread ({@link SignalDelivery#effectOf}).
-     * @param answer what the call is to get if a handler's SA_RESTART makes it again; 0: as for any signal.
+     * @param answer what the call is to get if a handler's SA_RESTART makes it again; {@link
+     * SignalDelivery#NO_ANSWER}: as for any signal.
      * @return true if the call is not to be answered here.
      */
     private boolean signalThisThread(final int signo, final int effect, final long answer) throws ReplicaStop
@@ -495,7 +605,7 @@ public final class PrimaryCalls
         final boolean interrupts = effect >= SignalDelivery.INTERRUPTS;
         appendCall(interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING, call.signatureOfArguments(), signo,
             CALL_HEADER_LENGTH);
-        if (interrupts && answer != 0)
+        if (interrupts && answer != SignalDelivery.NO_ANSWER)
         {
             signals.interrupted(call, answer);
         }

@@ -1,6 +1,5 @@
 package io.replicore.coordinator.replay;
 
-import io.replicore.coordinator.natives.HostCalls;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.detscheduler.FutexTable;
 import io.replicore.detscheduler.SerialToken;
@@ -8,21 +7,20 @@ import io.replicore.detscheduler.SerialToken;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
 import static io.replicore.coordinator.intercept.Syscalls.*;
 
 /**
  * The calls at which serial mode passes control between threads, as the primary answers them: futex waits and
- * wakes (answered from the coordinator's own futex table, so that lock hand-offs follow the log), sleeps and
- * yields. Each returns the value to answer; the caller logs it under the serial grant.
+ * wakes (answered from the coordinator's own futex table, so that lock hand-offs follow the log). Each returns the
+ * value to answer; the caller logs it under the serial grant. (Sleeps and yields pass control too; PrimaryCalls
+ * answers them in either mode.)
  * <p>
  * The futex commands glibc uses for mutexes, condition variables, joins and semaphores are handled (WAIT, WAKE
  * and their BITSET forms, private or shared, either clock); any other stops the replica naming it.
  */
 final class SerialCalls
 {
-    private static final HostCalls HOST = Native.load(HostCalls.class);
     static final int FUTEX_WAIT = 0;
     static final int FUTEX_WAKE = 1;
     static final int FUTEX_WAIT_BITSET = 9;
@@ -32,20 +30,18 @@ final class SerialCalls
     private static final int FUTEX_BITSET_MATCH_ANY = 0xFFFF_FFFF;
     private static final int CLOCK_REALTIME = 0;
     private static final int CLOCK_MONOTONIC = 1;
-    private static final int TIMER_ABSTIME = 1;
     private static final int EAGAIN = 11;
     private static final int EFAULT = 14;
     private static final int EINVAL = 22;
     private static final int ETIMEDOUT = 110;
-    private static final int TIMESPEC_LENGTH = 16;
     private static final long SLICE_NS = TimeUnit.MILLISECONDS.toNanos(20);
-    private static final long NANOS_PER_SECOND = 1_000_000_000L;
 
     private final InterceptedCall call;
     private final SerialToken token;
     private final FutexTable futexes;
     private final PrimaryChecks whileWaiting;
-    private final Native.Scratch scratch = Native.allocate(TIMESPEC_LENGTH);
+    private final Native.Scratch scratch = Native.allocate(4);
+    private final Timespecs times;
 
     SerialCalls(final InterceptedCall call, final ApplicationProcesses processes, final PrimaryChecks whileWaiting)
     {
@@ -53,6 +49,7 @@ final class SerialCalls
         this.token = processes.serialToken();
         this.futexes = processes.futexes();
         this.whileWaiting = whileWaiting;
+        this.times = new Timespecs(call);
     }
 
     /**
@@ -122,12 +119,13 @@ final class SerialCalls
         else
         {
             // WAIT's timeout is relative (on the monotonic clock); WAIT_BITSET's is absolute on the flag's clock.
-            final long ns = readTimespec(timeout);
+            final long ns = times.read(timeout);
             if (ns < 0)
             {
-                return ns == Long.MIN_VALUE ? -EFAULT : -EINVAL;
+                return ns == Timespecs.UNREADABLE ? -EFAULT : -EINVAL;
             }
-            deadlineNs = bitset ? deadlineOf((op & FUTEX_CLOCK_REALTIME) != 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC, ns) :
+            final int clock = (op & FUTEX_CLOCK_REALTIME) != 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+            deadlineNs = bitset ? times.deadlineOf(clock, ns) :
                 System.nanoTime() + ns;
         }
         final FutexTable.Waiter waiter = futexes.enqueue(call.process, address, mask);
@@ -138,26 +136,6 @@ final class SerialCalls
         }
         futexes.remove(call.process, address, waiter);
         return waiter.isWoken() ? 0 : -ETIMEDOUT;
-    }
-
-    /**
-     * nanosleep and clock_nanosleep: the primary sleeps (without the grant, so other threads run meanwhile); the
-     * backups are told it slept to the end.
-     */
-    long sleep(final int clock, final int flags, final long request) throws ReplicaStop
-    {
-        final long ns = readTimespec(request);
-        if (ns < 0)
-        {
-            return ns == Long.MIN_VALUE ? -EFAULT : -EINVAL;
-        }
-        final long deadlineNs = (flags & TIMER_ABSTIME) != 0 ? deadlineOf(clock, ns) : System.nanoTime() + ns;
-        while (System.nanoTime() - deadlineNs < 0)
-        {
-            LockSupport.parkNanos(Math.min(SLICE_NS, deadlineNs - System.nanoTime()));
-            whileWaiting.check();
-        }
-        return 0;
     }
 
     /**
@@ -209,36 +187,5 @@ final class SerialCalls
     void release()
     {
         token.relinquish(call.tid, call.arrival);
-    }
-
-    /**
-     * @return the System.nanoTime at which {@code clock} reads {@code absoluteNs}.
-     */
-    private long deadlineOf(final int clock, final long absoluteNs)
-    {
-        if (HOST.clock_gettime(clock, scratch.pointer()) != 0)
-        {
-            return System.nanoTime();
-        }
-        final long nowNs = scratch.buffer().getLong(0) * NANOS_PER_SECOND + scratch.buffer().getLong(8);
-        return System.nanoTime() + (absoluteNs - nowNs);
-    }
-
-    /**
-     * @return the timespec at {@code address} in nanoseconds; Long.MIN_VALUE if it cannot be read, -1 if invalid.
-     */
-    private long readTimespec(final long address)
-    {
-        if (call.memory.read(call.tid, address, scratch.address(), TIMESPEC_LENGTH) != TIMESPEC_LENGTH)
-        {
-            return Long.MIN_VALUE;
-        }
-        final long seconds = scratch.buffer().getLong(0);
-        final long nanos = scratch.buffer().getLong(8);
-        if (seconds < 0 || nanos < 0 || nanos >= NANOS_PER_SECOND)
-        {
-            return -1;
-        }
-        return seconds > Long.MAX_VALUE / NANOS_PER_SECOND / 2 ? Long.MAX_VALUE / 2 : seconds * NANOS_PER_SECOND + nanos;
     }
 }

@@ -3,9 +3,11 @@ package io.replicore.coordinator.replay;
 import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
 import io.replicore.detscheduler.ChildWatch;
+import io.replicore.detscheduler.ThreadIds;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -15,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
+import java.util.function.IntPredicate;
 
 import static io.replicore.coordinator.intercept.Syscalls.*;
 import static io.replicore.coordinator.replay.LogRecord.*;
@@ -46,6 +49,8 @@ public final class SignalDelivery
     /** Signals whose default action stops the process (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU). */
     private static final long DEFAULT_STOPS = bit(19) | bit(20) | bit(21) | bit(22);
     private static final int EINTR = 4;
+    /** {@link #awake}: the call is no interrupted one made again, and is handled as any call. */
+    static final long NO_ANSWER = Long.MIN_VALUE;
     /** {@link #effectOf}: the kernel drops the signal (the process ignores it, or its default is to). */
     static final int DROPPED = 0;
     /** {@link #effectOf}: the thread blocks it; it stays pending and the call goes on. */
@@ -86,16 +91,19 @@ public final class SignalDelivery
     private final Map<Integer, long[]> interruptedCalls = new ConcurrentHashMap<>();
     private final UnsafeBuffer asleepRecord = new UnsafeBuffer(new byte[CALL_HEADER_LENGTH]);
     private final ChildEnds ends;
+    private final Timers timers;
 
     /**
      * @param delivered told the command sequence of each signal once it has been delivered.
      * @param ends the held ends of the application's processes; those held already (by a backup that takes over)
      * are posted to their parents.
+     * @param timers the application's timers that signal; those a backup that takes over kept go on here.
      */
-    public SignalDelivery(final IntConsumer delivered, final ChildEnds ends)
+    public SignalDelivery(final IntConsumer delivered, final ChildEnds ends, final Timers timers)
     {
         this.delivered = delivered;
         this.ends = ends;
+        this.timers = timers;
         // A backup's held ends, now this primary's to deliver: to the parent each has now (its own may have ended).
         for (final ChildEnds.HeldEnd end : ends.held())
         {
@@ -107,6 +115,22 @@ public final class SignalDelivery
     public ChildEnds ends()
     {
         return ends;
+    }
+
+    Timers timers()
+    {
+        return timers;
+    }
+
+    /**
+     * Post the signals of the timers that have expired ({@link Timers#fireDue}). Called by the primary between
+     * calls.
+     *
+     * @param alive says whether a process (its id inside the replica) still exists.
+     */
+    public void fireTimers(final IntPredicate alive)
+    {
+        timers.fireDue(this, alive);
     }
 
     /**
@@ -168,6 +192,16 @@ public final class SignalDelivery
         return null;
     }
 
+    /**
+     * @return true if signal {@code signo} waits, undelivered, for thread {@code thread} (or any thread) of process
+     * {@code owner}.
+     */
+    synchronized boolean isQueued(final int owner, final int thread, final int signo)
+    {
+        return any && pending.stream().anyMatch(signal -> signal[OWNER] == owner && signal[THREAD] == thread &&
+            signal[SIGNO] == signo && signal[ENDED] == 0);
+    }
+
     boolean isPendingFor(final int owner, final int thread)
     {
         if (!any)
@@ -203,10 +237,40 @@ public final class SignalDelivery
     }
 
     /**
+     * A new primary finds the application's threads that its predecessor let sleep in a call a signal or an end is
+     * delivered in ({@link #asleep}): they make no call that would tell it.
+     */
+    public void findSleepers(final ApplicationProcesses processes)
+    {
+        for (final int process : processes.all())
+        {
+            try (var tasks = Files.list(Path.of("/proc", Integer.toString(process), "task")))
+            {
+                for (final Path task : (Iterable<Path>)tasks::iterator)
+                {
+                    final int tid = Integer.parseInt(task.getFileName().toString());
+                    for (final int nr : new int[]{RT_SIGSUSPEND, PAUSE, WAIT4, WAITID})
+                    {
+                        if (ChildWatch.sleepsIn(tid, nr))
+                        {
+                            final ThreadIds.Identity thread = processes.threads().of(tid);
+                            asleep.put(tid, new int[]{thread.logicalTid(), process, thread.logicalPid(), nr});
+                        }
+                    }
+                }
+            }
+            catch (final IOException | UncheckedIOException ex)
+            {
+                // the process ended meanwhile
+            }
+        }
+    }
+
+    /**
      * The thread {@code tid} made another call: it no longer sleeps in the last one.
      *
      * @return the answer this call is to get if it is one a signal just interrupted, made again by the kernel
-     * ({@link #interruptedCalls}); 0 if it is to be handled as any call.
+     * ({@link #interruptedCalls}); {@link #NO_ANSWER} if it is to be handled as any call.
      */
     long awake(final int tid, final InterceptedCall call)
     {
@@ -216,19 +280,19 @@ public final class SignalDelivery
         }
         if (interruptedCalls.isEmpty())
         {
-            return 0;
+            return NO_ANSWER;
         }
         final long[] interrupted = interruptedCalls.get(tid);
         if (interrupted == null || interrupted[0] != call.nr)
         {
-            return 0; // the handler's own calls come first
+            return NO_ANSWER; // the handler's own calls come first
         }
         final boolean same = interrupted[1] == call.signatureOfArguments();
         if (same || interrupted[2] == -EINTR)
         {
             interruptedCalls.remove(tid);
         }
-        return same ? interrupted[2] : 0;
+        return same ? interrupted[2] : NO_ANSWER;
     }
 
     /**
