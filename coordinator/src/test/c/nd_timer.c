@@ -7,7 +7,8 @@
  *   nd_timer itimer  setitimer(ITIMER_REAL) every 20 ms, five ticks taken while looping on time()
  *   nd_timer posix   timer_create(CLOCK_MONOTONIC, SIGUSR1) every 10 ms, three signals taken in sigsuspend, then
  *                    timer_gettime, timer_getoverrun and timer_delete
- *   nd_timer sleep   alarm(1) while nanosleep sleeps for 30 s: the handler runs and the sleep fails with EINTR
+ *   nd_timer sleep   alarm(1) while nanosleep sleeps for 30 s: the handler runs and the sleep fails with EINTR,
+ *                    leaving the time left (about 29 s)
  *   nd_timer ticks N setitimer(ITIMER_REAL) every 20 ms; "tick i" for each of N signals taken in sigsuspend
  *   nd_timer group   a new process group of the program and three children looping on time(); kill(0, SIGTERM),
  *                    which the program blocks and the children do not: each child's end, reaped in turn
@@ -132,15 +133,15 @@ static int ticks(int count)
 
 static int interrupted_sleep(void)
 {
-	struct timespec request = {30, 0};
+	struct timespec request = {30, 0}, left = {0, 0};
 	int rc;
 
 	if (handle(SIGALRM, on_signal))
 		return 1;
 	alarm(1);
-	rc = nanosleep(&request, NULL);
-	printf("nanosleep returned %d (%s), handler ran %d time(s)\n", rc, rc ? strerrorname_np(errno) : "none",
-	       (int)signals);
+	rc = nanosleep(&request, &left);
+	printf("nanosleep returned %d (%s), handler ran %d time(s), %s 27 s left\n", rc,
+	       rc ? strerrorname_np(errno) : "none", (int)signals, left.tv_sec >= 27 ? "over" : "under");
 	return 0;
 }
 

@@ -474,6 +474,7 @@ public final class BackupReplay
      */
     private boolean signal(final int signo, final boolean interrupts) throws ReplicaStop
     {
+        copySegments(CALL_HEADER_LENGTH); // what the interrupted call leaves behind: a sleep's time left
         SignalDelivery.send(call.process, call.tid, signo);
         if (interrupts && !SignalDelivery.awaitWithdrawn(listener::isCurrent))
         {
@@ -647,6 +648,15 @@ public final class BackupReplay
      */
     private void applyResult(final long result, final int firstSegment) throws ReplicaStop
     {
+        copySegments(firstSegment);
+        respond(listener.answer(result));
+    }
+
+    /**
+     * Copy each segment from the one at {@code firstSegment} into the application.
+     */
+    private void copySegments(final int firstSegment) throws ReplicaStop
+    {
         int offset = firstSegment;
         while (offset < recordLength)
         {
@@ -669,7 +679,6 @@ public final class BackupReplay
             }
             offset += LogRecord.segmentLength(length);
         }
-        respond(listener.answer(result));
     }
 
     /**

@@ -35,8 +35,9 @@ import org.agrona.MutableDirectBuffer;
  *            descriptors that came with them at those numbers, then copies the other segments as for RESULT.
  *   Action 7 SIGNAL: the thread, stopped in this call, was sent signal Result (replicore signal, a kill of the
  *            application's, or the SIGPIPE of an output that failed with EPIPE), which interrupted the call (the
- *            kernel makes it again or fails it with EINTR after the handler, or the process ends). A backup sends
- *            its thread the same signal in the same call and waits until the call is withdrawn; no answer follows.
+ *            kernel makes it again or fails it with EINTR after the handler, or the process ends). Segments, if
+ *            any, are what the call leaves behind (a sleep's time left). A backup copies them, sends its thread the
+ *            same signal in the same call and waits until the call is withdrawn; no answer follows.
  *   Action 8 SIGNAL_PENDING: as SIGNAL, but the thread blocks or ignores it: the call goes on, and its own record
  *            follows.
  *   Action 9 SIGNAL_ASLEEP: sent while the thread slept in this call (rt_sigsuspend, pause), which runs in the

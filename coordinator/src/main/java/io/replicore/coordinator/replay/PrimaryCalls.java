@@ -334,8 +334,8 @@ public final class PrimaryCalls
             // Serial mode only: in parallel mode the filter lets these run.
             case FUTEX -> futex(a);
             case EXIT -> exitThread();
-            case NANOSLEEP -> sleep(CLOCK_MONOTONIC, 0, a[0]);
-            case CLOCK_NANOSLEEP -> sleep((int)a[0], (int)a[1], a[2]);
+            case NANOSLEEP -> sleep(CLOCK_MONOTONIC, 0, a[0], a[1]);
+            case CLOCK_NANOSLEEP -> sleep((int)a[0], (int)a[1], a[2], a[3]);
             case SCHED_YIELD -> value(0);
             default -> stop(call.name() + " (system call " + call.nr + ") cannot be replicated by this version");
         }
@@ -433,9 +433,10 @@ public final class PrimaryCalls
      * nanosleep and clock_nanosleep, in either mode: the primary sleeps in slices (serial mode: without the grant,
      * so that other threads run meanwhile), and a backup is told how it ended without sleeping. A signal for the
      * thread meanwhile is delivered here and ends the sleep, as a timer's SIGALRM or the operator's signal ends the
-     * kernel's (which never makes a sleep again after a handler: EINTR). The time left is not written back.
+     * kernel's (which never makes a sleep again after a handler: EINTR), and a relative one leaves the time left at
+     * {@code left}, as the kernel's does.
      */
-    private void sleep(final int clock, final int flags, final long request) throws ReplicaStop
+    private void sleep(final int clock, final int flags, final long request, final long left) throws ReplicaStop
     {
         final long ns = times.read(request);
         if (ns < 0)
@@ -443,14 +444,22 @@ public final class PrimaryCalls
             value(ns == Timespecs.UNREADABLE ? -EFAULT : -EINVAL);
             return;
         }
-        final long deadlineNs = (flags & TIMER_ABSTIME) != 0 ? times.deadlineOf(clock, ns) : System.nanoTime() + ns;
+        final boolean absolute = (flags & TIMER_ABSTIME) != 0;
+        final long deadlineNs = absolute ? times.deadlineOf(clock, ns) : System.nanoTime() + ns;
         while (System.nanoTime() - deadlineNs < 0)
         {
             LockSupport.parkNanos(Math.min(WAIT_SLICE_NS, deadlineNs - System.nanoTime()));
             whileWaiting.check();
-            if (signals.isPendingFor(call.logicalPid, call.logicalTid) && deliverSignal())
+            if (signals.isPendingFor(call.logicalPid, call.logicalTid))
             {
-                return;
+                // A relative sleep a signal ends leaves the time left where the program asked for it.
+                final long leftNs = Math.max(0, deadlineNs - System.nanoTime());
+                record.putLong(dataOffset(), leftNs / Timespecs.NANOS_PER_SECOND);
+                record.putLong(dataOffset() + 8, leftNs % Timespecs.NANOS_PER_SECOND);
+                if (deliverSignal(absolute ? 0 : left, Timespecs.TIMESPEC_LENGTH))
+                {
+                    return;
+                }
             }
         }
         value(0);
@@ -518,7 +527,7 @@ public final class PrimaryCalls
             return;
         }
         final int effect = caller ? SignalDelivery.effectOf(call.process, call.tid, signo) : SignalDelivery.DROPPED;
-        if (effect == SignalDelivery.DROPPED || !signalThisThread(signo, effect, 0))
+        if (effect == SignalDelivery.DROPPED || !signalThisThread(signo, effect, 0, 0, 0))
         {
             value(0);
         }
@@ -554,6 +563,15 @@ public final class PrimaryCalls
      */
     private boolean deliverSignal() throws ReplicaStop
     {
+        return deliverSignal(0, 0);
+    }
+
+    /**
+     * As {@link #deliverSignal()}; a signal that interrupts the call also leaves {@code leftLength} bytes, already
+     * in the record's data area, at {@code leftAddress} in the application (a sleep's time left).
+     */
+    private boolean deliverSignal(final long leftAddress, final int leftLength) throws ReplicaStop
+    {
         final int[] signal = signals.take(call.logicalPid, call.logicalTid);
         if (signal == null)
         {
@@ -562,7 +580,8 @@ public final class PrimaryCalls
         if (signal[2] == 0)
         {
             final boolean interrupted = signalThisThread(signal[0],
-                SignalDelivery.effectOf(call.process, call.tid, signal[0]), SignalDelivery.NO_ANSWER);
+                SignalDelivery.effectOf(call.process, call.tid, signal[0]), SignalDelivery.NO_ANSWER, leftAddress,
+                leftLength);
             signals.delivered(signal[1]);
             return interrupted;
         }
@@ -587,9 +606,12 @@ public final class PrimaryCalls
      * @param effect what the signal does to the thread ({@link SignalDelivery#effectOf}).
      * @param answer what the call is to get if a handler's SA_RESTART makes it again; {@link
      * SignalDelivery#NO_ANSWER}: as for any signal.
+     * @param leftAddress where the call, if the signal interrupts it, leaves {@code leftLength} bytes that are in the
+     * record's data area (a sleep's time left; 0: nothing), in the SIGNAL record as a segment.
      * @return true if the call is not to be answered here.
      */
-    private boolean signalThisThread(final int signo, final int effect, final long answer) throws ReplicaStop
+    private boolean signalThisThread(final int signo, final int effect, final long answer, final long leftAddress,
+        final int leftLength) throws ReplicaStop
     {
         if (effect == SignalDelivery.ENDS)
         {
@@ -603,8 +625,11 @@ public final class PrimaryCalls
             }
         }
         final boolean interrupts = effect >= SignalDelivery.INTERRUPTS;
-        appendCall(interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING, call.signatureOfArguments(), signo,
-            CALL_HEADER_LENGTH);
+        LogRecord.putCall(record, 0, call.nr, interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING,
+            call.signatureOfArguments(), signo);
+        final int length = interrupts && leftAddress != 0 ? appendAndCopy(CALL_HEADER_LENGTH, leftAddress, leftLength) :
+            CALL_HEADER_LENGTH;
+        appendRecord(Math.max(length, CALL_HEADER_LENGTH)); // a time left it could not write is not logged
         if (interrupts && answer != SignalDelivery.NO_ANSWER)
         {
             signals.interrupted(call, answer);
@@ -1114,7 +1139,7 @@ public final class PrimaryCalls
             default -> true;
         };
         final int effect = raises ? SignalDelivery.effectOf(call.process, call.tid, SIGPIPE) : SignalDelivery.DROPPED;
-        return effect != SignalDelivery.DROPPED && signalThisThread(SIGPIPE, effect, -EPIPE);
+        return effect != SignalDelivery.DROPPED && signalThisThread(SIGPIPE, effect, -EPIPE, 0, 0);
     }
 
     /**
