@@ -7,6 +7,8 @@
  *                       waitpid(WNOHANG), printing at which turn each signal and each end came
  *   nd_sigchld sigpipe  as poll, but each child ends by SIGPIPE, writing to a pipe that has no reader
  *   nd_sigchld killed   as poll, but each child calls on until the parent's SIGTERM (no handler) ends it
+ *   nd_sigchld threads  as poll, while a second thread of the parent makes calls too: the kernel hands SIGCHLD
+ *                       to the thread that forked, and the handler counts the times it ran in another
  *   nd_sigchld suspend  as a shell waits: SIGCHLD blocked, waitpid(WNOHANG), sigsuspend when none ended
  *   nd_sigchld pipe     a command substitution: the child writes to a pipe and ends; the parent reads to the
  *                       end of the pipe under a handler without SA_RESTART, so a read may fail with EINTR
@@ -16,6 +18,7 @@
  *   nd_sigchld spawn    posix_spawn (a clone that sleeps until the child has exec'd) of a program that runs, and
  *                       of one that does not exist, whose child ends while the parent still sleeps in the clone
  */
+#include <pthread.h>
 #include <spawn.h>
 #include <errno.h>
 #include <signal.h>
@@ -29,6 +32,8 @@
 #define CHILDREN 6
 
 static volatile sig_atomic_t signals;
+static volatile sig_atomic_t elsewhere;
+static volatile int stop_sibling;
 /* How spawn's children end: 0 by _exit, SIGPIPE writing to broken_pipe, SIGTERM from their parent. */
 static int ending;
 static int broken_pipe = -1;
@@ -37,6 +42,17 @@ static void on_sigchld(int signo)
 {
 	(void)signo;
 	signals++;
+	if (gettid() != getpid())
+		elsewhere++;
+}
+
+/* A second thread of the parent, making calls until told to stop. */
+static void *sibling(void *unused)
+{
+	(void)unused;
+	while (!stop_sibling)
+		(void)time(NULL);
+	return NULL;
 }
 
 static int catch_sigchld(int flags)
@@ -115,12 +131,15 @@ static int open_broken_pipe(void)
 	return 0;
 }
 
-static int poll_children(void)
+static int poll_children(int with_sibling)
 {
 	int reaped = 0, seen = 0, turn, i;
 	pid_t children[CHILDREN];
+	pthread_t thread;
 
 	if (catch_sigchld(SA_RESTART) || (ending == SIGPIPE && open_broken_pipe()))
+		return 1;
+	if (with_sibling && pthread_create(&thread, NULL, sibling, NULL))
 		return 1;
 	for (i = 0; i < CHILDREN; i++)
 		if ((children[i] = spawn(i)) < 0)
@@ -137,6 +156,12 @@ static int poll_children(void)
 		}
 		if (reap(turn, &reaped) < 0)
 			return 1;
+	}
+	if (with_sibling) {
+		stop_sibling = 1;
+		if (pthread_join(thread, NULL))
+			return 1;
+		printf("handler elsewhere=%d\n", (int)elsewhere);
 	}
 	printf("reaped=%d\n", reaped);
 	return 0;
@@ -291,11 +316,11 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "poll";
 
-	if (!strcmp(mode, "poll"))
-		return poll_children();
+	if (!strcmp(mode, "poll") || !strcmp(mode, "threads"))
+		return poll_children(!strcmp(mode, "threads"));
 	if (!strcmp(mode, "sigpipe") || !strcmp(mode, "killed")) {
 		ending = !strcmp(mode, "sigpipe") ? SIGPIPE : SIGTERM;
-		return poll_children();
+		return poll_children(0);
 	}
 	if (!strcmp(mode, "suspend"))
 		return suspend_for_children();
@@ -307,6 +332,6 @@ int main(int argc, char **argv)
 		return compute_while_it_ends();
 	if (!strcmp(mode, "spawn"))
 		return spawn_programs();
-	fprintf(stderr, "usage: nd_sigchld poll|sigpipe|killed|suspend|pipe|orphan|busy|spawn\n");
+	fprintf(stderr, "usage: nd_sigchld poll|sigpipe|killed|threads|suspend|pipe|orphan|busy|spawn\n");
 	return 2;
 }

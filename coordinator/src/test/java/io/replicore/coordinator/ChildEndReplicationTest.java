@@ -54,6 +54,19 @@ class ChildEndReplicationTest
         assertEquals(6, run.stdout.split("signal 15,", -1).length - 1, run.stdout);
     }
 
+    /**
+     * The kernel hands SIGCHLD to the thread that forked, if it does not block it: the end waits for a point of that
+     * thread, not of the parent's other thread, which makes calls all along.
+     */
+    @ParameterizedTest(name = "{0} replicas, {1}")
+    @CsvSource({"2, parallel", "3, parallel", "2, serial"})
+    void anEndWhoseSignalGoesToTheForkingThreadIsTakenAtThatThreadsCall(final int replicas, final String mode)
+        throws Exception
+    {
+        final ReplicatedRun run = ended(replicas, mode, "threads");
+        assertTrue(run.stdout.endsWith("handler elsewhere=0\nreaped=6\n"), run.stdout);
+    }
+
     @ParameterizedTest(name = "{0} replicas, {1}")
     @CsvSource({"2, parallel", "3, parallel", "2, serial"})
     void aParentInSigsuspendWakesForTheSameEndsInEveryReplica(final int replicas, final String mode) throws Exception

@@ -8,6 +8,7 @@ import io.replicore.detscheduler.ThreadIds;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -118,6 +119,40 @@ public final class ChildEnds
     {
         final String status = read(process, "status");
         return status == null ? -1 : ThreadIds.lastNumberOf(status, "\nPPid:");
+    }
+
+    /**
+     * @return the thread of the ending process's parent (its id inside the replica) that the kernel hands the exit
+     * signal to when a handler takes it there: the thread that made the child (whose /proc children list holds it),
+     * if its process catches the signal and it does not block it; {@link SignalDelivery#ANY_THREAD} if no handler
+     * runs, so that only the zombie, which any thread's wait finds, is to be ordered.
+     */
+    int signalledThread(final HeldEnd end)
+    {
+        final int signo = exitSignal(end.process());
+        final int parent = parentHostPid(end.process());
+        if (signo <= 0 || parent <= 0)
+        {
+            return SignalDelivery.ANY_THREAD;
+        }
+        final String child = Integer.toString(end.process());
+        try (var tasks = Files.list(Path.of("/proc", Integer.toString(parent), "task")))
+        {
+            for (final Path task : (Iterable<Path>)tasks::iterator)
+            {
+                if (List.of(Files.readString(task.resolve("children")).trim().split("\\s+")).contains(child))
+                {
+                    final int tid = Integer.parseInt(task.getFileName().toString());
+                    return SignalDelivery.effectOf(parent, tid, signo) == SignalDelivery.INTERRUPTS ?
+                        processes.threads().of(tid).logicalTid() : SignalDelivery.ANY_THREAD;
+                }
+            }
+        }
+        catch (final IOException | UncheckedIOException ex)
+        {
+            // the parent ended meanwhile
+        }
+        return SignalDelivery.ANY_THREAD;
     }
 
     /**

@@ -134,12 +134,18 @@ public final class SignalDelivery
     }
 
     /**
-     * Deliver a held end to process {@code parent} (its id inside the replica) at its next chance.
+     * Deliver a held end to process {@code parent} (its id inside the replica) at its next chance: at a point of
+     * the thread the kernel will hand the exit signal to, if a handler takes it there ({@link
+     * ChildEnds#signalledThread}), else of any of its threads.
      */
-    public synchronized void postEnd(final ChildEnds.HeldEnd end, final int parent)
+    public void postEnd(final ChildEnds.HeldEnd end, final int parent)
     {
-        pending.add(new long[]{parent, ANY_THREAD, 0, NO_COMMAND, end.thread(), System.nanoTime()});
-        any = true;
+        final int thread = ends.signalledThread(end);
+        synchronized (this)
+        {
+            pending.add(new long[]{parent, thread, 0, NO_COMMAND, end.thread(), System.nanoTime()});
+            any = true;
+        }
     }
 
     /**
