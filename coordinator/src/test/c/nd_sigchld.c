@@ -18,6 +18,7 @@
  *   nd_sigchld spawn    posix_spawn (a clone that sleeps until the child has exec'd) of a program that runs, and
  *                       of one that does not exist, whose child ends while the parent still sleeps in the clone
  */
+#include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <errno.h>
@@ -33,7 +34,8 @@
 
 static volatile sig_atomic_t signals;
 static volatile sig_atomic_t elsewhere;
-static volatile int stop_sibling;
+/* The parent's second thread stops once this pipe has a byte: poll's answer is the same in every replica. */
+static int stop_sibling[2];
 /* How spawn's children end: 0 by _exit, SIGPIPE writing to broken_pipe, SIGTERM from their parent. */
 static int ending;
 static int broken_pipe = -1;
@@ -49,8 +51,10 @@ static void on_sigchld(int signo)
 /* A second thread of the parent, making calls until told to stop. */
 static void *sibling(void *unused)
 {
+	struct pollfd stop = {.fd = stop_sibling[0], .events = POLLIN};
+
 	(void)unused;
-	while (!stop_sibling)
+	while (poll(&stop, 1, 0) == 0)
 		(void)time(NULL);
 	return NULL;
 }
@@ -139,7 +143,7 @@ static int poll_children(int with_sibling)
 
 	if (catch_sigchld(SA_RESTART) || (ending == SIGPIPE && open_broken_pipe()))
 		return 1;
-	if (with_sibling && pthread_create(&thread, NULL, sibling, NULL))
+	if (with_sibling && (pipe(stop_sibling) || pthread_create(&thread, NULL, sibling, NULL)))
 		return 1;
 	for (i = 0; i < CHILDREN; i++)
 		if ((children[i] = spawn(i)) < 0)
@@ -158,8 +162,7 @@ static int poll_children(int with_sibling)
 			return 1;
 	}
 	if (with_sibling) {
-		stop_sibling = 1;
-		if (pthread_join(thread, NULL))
+		if (write(stop_sibling[1], "x", 1) != 1 || pthread_join(thread, NULL))
 			return 1;
 		printf("handler elsewhere=%d\n", (int)elsewhere);
 	}

@@ -57,7 +57,7 @@ public final class ReplicaCoordinator
     /** How long a starting backup waits for the primary to say whether it accepts through a ring. */
     private static final long RING_WAIT_NS = TimeUnit.SECONDS.toNanos(5);
     /** How long a backup's call may wait for its record's thread before that thread is looked at. */
-    private static final long LOCK_ORDER_WAIT_NS = TimeUnit.SECONDS.toNanos(5);
+    private static final long RECORD_WAIT_NS = TimeUnit.SECONDS.toNanos(5);
 
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     /** Longest wait for a notification before the checks between calls run again. */
@@ -762,7 +762,7 @@ public final class ReplicaCoordinator
         {
             if (!held.isEmpty())
             {
-                replay.checkLockOrder(LOCK_ORDER_WAIT_NS);
+                replay.checkWaitingRecord(RECORD_WAIT_NS);
             }
             replay.deliverToSleeper();
             if (!ringBorrowed)

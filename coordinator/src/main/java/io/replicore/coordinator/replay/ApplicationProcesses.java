@@ -40,6 +40,7 @@ import static io.replicore.coordinator.intercept.Syscalls.WAITID;
  */
 public final class ApplicationProcesses implements AutoCloseable
 {
+    private static final int WNOHANG = 1;
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     /** Past this many open pidfds, those of processes that have ended are closed. */
     private static final int PIDFD_SWEEP_THRESHOLD = 64;
@@ -123,8 +124,11 @@ public final class ApplicationProcesses implements AutoCloseable
             return;
         }
         final boolean vfork = !vforking.isEmpty() && vforking.remove(call.tid);
-        if (gone || vfork || call.nr == WAIT4 || call.nr == WAITID || call.nr == RT_SIGSUSPEND || call.nr == PAUSE ||
-            call.nr == EXIT || call.nr == EXIT_GROUP)
+        // A wait with WNOHANG returns at once: the thread runs on, as after any call.
+        final boolean waits = (call.nr == WAIT4 && (call.args[2] & WNOHANG) == 0) ||
+            (call.nr == WAITID && (call.args[3] & WNOHANG) == 0);
+        if (gone || vfork || waits || call.nr == RT_SIGSUSPEND || call.nr == PAUSE || call.nr == EXIT ||
+            call.nr == EXIT_GROUP)
         {
             token.relinquish(call.tid, call.arrival);
         }

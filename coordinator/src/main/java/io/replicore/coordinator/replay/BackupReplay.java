@@ -16,6 +16,8 @@ import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.BitSet;
 
 import static io.replicore.coordinator.intercept.Syscalls.*;
@@ -225,13 +227,13 @@ public final class BackupReplay
     }
 
     /**
-     * A thread that sleeps on a lock while the log says its call comes next has taken the lock in another order
-     * than the primary's thread: in parallel mode locks are not ordered, and the calls the other threads hold back
-     * in log order may be what it waits for. Reported as a divergence rather than waited on forever.
-     *
-     * @param waitNs how long the record may wait for its thread before the thread is looked at.
+     * A record that has waited {@code waitNs} for its thread while other threads' calls are held back is looked at:
+     * a thread that sleeps on a lock has taken the lock in another order than the primary's thread (in parallel mode
+     * locks are not ordered, and the calls held back in log order may be what it waits for); a thread that has ended
+     * ran past where the primary's made the call (parallel mode lets a thread's exit run unlogged: a race decided
+     * its end). Either is reported as a divergence rather than waited on forever.
      */
-    public void checkLockOrder(final long waitNs) throws ReplicaStop
+    public void checkWaitingRecord(final long waitNs) throws ReplicaStop
     {
         if (!pending || recordType != TYPE_CALL || System.nanoTime() - pendingSinceNs < waitNs)
         {
@@ -239,12 +241,18 @@ public final class BackupReplay
         }
         final int thread = record.getInt(THREAD_INDEX_OFFSET);
         final int hostTid = processes.threads().hostTidOf(thread);
+        final String name = SyscallNames.nameOf(record.getInt(CALL_NUMBER_OFFSET));
         if (hostTid > 0 && ChildWatch.sleepsIn(hostTid, FUTEX))
         {
             throw new ReplicaStop(record.getInt(CALL_NUMBER_OFFSET), "at log record " + recordSequence + ", thread " +
-                thread + " waits on a lock (futex) where the primary's made " +
-                SyscallNames.nameOf(record.getInt(CALL_NUMBER_OFFSET)) + ": this replica's threads took a lock in " +
-                "another order than the primary's (parallel mode does not order locks)", recordSequence, true);
+                thread + " waits on a lock (futex) where the primary's made " + name + ": this replica's threads " +
+                "took a lock in another order than the primary's (parallel mode does not order locks)",
+                recordSequence, true);
+        }
+        if (hostTid > 0 && !Files.exists(Path.of("/proc", Integer.toString(hostTid))))
+        {
+            throw new ReplicaStop(record.getInt(CALL_NUMBER_OFFSET), "at log record " + recordSequence + ", thread " +
+                thread + " has ended where the primary's made " + name, recordSequence, true);
         }
     }
 
