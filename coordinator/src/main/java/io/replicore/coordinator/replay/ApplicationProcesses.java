@@ -198,6 +198,22 @@ public final class ApplicationProcesses implements AutoCloseable
     }
 
     /**
+     * @return the children of thread {@code task} (a /proc/PID/task/TID directory): the processes it made, host ids.
+     */
+    static List<Integer> childrenOf(final Path task) throws IOException
+    {
+        final List<Integer> children = new ArrayList<>();
+        for (final String child : Files.readString(task.resolve("children")).trim().split("\\s+"))
+        {
+            if (!child.isEmpty())
+            {
+                children.add(Integer.parseInt(child));
+            }
+        }
+        return children;
+    }
+
+    /**
      * Visit {@code process} and its descendants, depth first, until {@code stop} says so.
      *
      * @return the process {@code stop} stopped at, or -1.
@@ -213,15 +229,12 @@ public final class ApplicationProcesses implements AutoCloseable
         {
             for (final Path task : (Iterable<Path>)taskDirs::iterator)
             {
-                for (final String child : Files.readString(task.resolve("children")).trim().split("\\s+"))
+                for (final int child : childrenOf(task))
                 {
-                    if (!child.isEmpty())
+                    final int found = walk(child, stop);
+                    if (found > 0)
                     {
-                        final int found = walk(Integer.parseInt(child), stop);
-                        if (found > 0)
-                        {
-                            return found;
-                        }
+                        return found;
                     }
                 }
             }

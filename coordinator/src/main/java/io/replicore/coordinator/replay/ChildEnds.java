@@ -135,12 +135,11 @@ public final class ChildEnds
         {
             return SignalDelivery.ANY_THREAD;
         }
-        final String child = Integer.toString(end.process());
         try (var tasks = Files.list(Path.of("/proc", Integer.toString(parent), "task")))
         {
             for (final Path task : (Iterable<Path>)tasks::iterator)
             {
-                if (List.of(Files.readString(task.resolve("children")).trim().split("\\s+")).contains(child))
+                if (ApplicationProcesses.childrenOf(task).contains(end.process()))
                 {
                     final int tid = Integer.parseInt(task.getFileName().toString());
                     return SignalDelivery.effectOf(parent, tid, signo) == SignalDelivery.INTERRUPTS ?

@@ -630,13 +630,9 @@ public final class PrimaryCalls
         final int length = interrupts && leftAddress != 0 ? appendAndCopy(CALL_HEADER_LENGTH, leftAddress, leftLength) :
             CALL_HEADER_LENGTH;
         appendRecord(Math.max(length, CALL_HEADER_LENGTH)); // a time left it could not write is not logged
-        if (interrupts && answer != SignalDelivery.NO_ANSWER)
+        if (interrupts)
         {
-            signals.interrupted(call, answer);
-        }
-        else if (interrupts)
-        {
-            signals.interrupted(call); // before the thread can make the call again, in another lane
+            signals.interrupted(call, answer); // before the thread can make the call again, in another lane
         }
         SignalDelivery.send(call.process, call.tid, signo);
         return interrupts && awaitWithdrawn(signo);

@@ -314,10 +314,16 @@ public final class SignalDelivery
     }
 
     /**
-     * A signal interrupted {@code call}, which is to get {@code answer} if the kernel makes it again.
+     * A signal interrupted {@code call}, which is to get {@code answer} if the kernel makes it again; {@link
+     * #NO_ANSWER}: what the kernel would give it ({@link #interrupted(InterceptedCall)}).
      */
     void interrupted(final InterceptedCall call, final long answer)
     {
+        if (answer == NO_ANSWER)
+        {
+            interrupted(call);
+            return;
+        }
         interruptedCalls.put(call.tid, new long[]{call.nr, call.signatureOfArguments(), answer});
     }
 
