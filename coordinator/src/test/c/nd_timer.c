@@ -12,8 +12,12 @@
  *   nd_timer ticks N setitimer(ITIMER_REAL) every 20 ms; "tick i" for each of N signals taken in sigsuspend
  *   nd_timer group   a new process group of the program and three children looping on time(); kill(0, SIGTERM),
  *                    which the program blocks and the children do not: each child's end, reaped in turn
+ *   nd_timer siginfo the siginfo a SA_SIGINFO handler gets from POSIX timers: two timers on SIGRTMIN told apart
+ *                    by their sigev_value, taken in sigsuspend, and one created without a sigevent (glibc's:
+ *                    SIGALRM, value 0) taken while looping on time()
  */
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,27 @@ static volatile sig_atomic_t signals;
 static void on_signal(int signo)
 {
 	(void)signo;
+	signals++;
+}
+
+/* What a SA_SIGINFO handler was told, signal by signal. */
+static struct {
+	int code;
+	int timer;
+	int overrun;
+	int value;
+} infos[4];
+
+static void on_siginfo(int signo, siginfo_t *info, void *context)
+{
+	(void)signo;
+	(void)context;
+	if (signals < (int)(sizeof(infos) / sizeof(infos[0]))) {
+		infos[signals].code = info->si_code;
+		infos[signals].timer = info->si_timerid;
+		infos[signals].overrun = info->si_overrun;
+		infos[signals].value = info->si_value.sival_int;
+	}
 	signals++;
 }
 
@@ -108,6 +133,65 @@ static int posix_timer(void)
 	printf("signals=%d armed=%d interval_ns=%ld\n", (int)signals, now.it_value.tv_sec > 0 || now.it_value.tv_nsec > 0,
 	       now.it_interval.tv_nsec);
 	printf("deleted: timer_gettime=%d\n", timer_gettime(timer, &now));
+	return 0;
+}
+
+static int handle_info(int signo)
+{
+	struct sigaction action;
+
+	memset(&action, 0, sizeof(action));
+	action.sa_sigaction = on_siginfo;
+	action.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&action.sa_mask);
+	return sigaction(signo, &action, NULL);
+}
+
+static int arm_once(timer_t timer, long ms)
+{
+	struct itimerspec once = {.it_value = {0, ms * 1000000}};
+
+	return timer_settime(timer, 0, &once, NULL);
+}
+
+static void print_info(int i, const timer_t *timers, int count)
+{
+	int which = -1, t;
+
+	for (t = 0; t < count; t++)
+		if ((int)(intptr_t)timers[t] == infos[i].timer)
+			which = t;
+	printf("signal %d: %s timer %d value %d overrun %d\n", i,
+	       infos[i].code == SI_TIMER ? "SI_TIMER" : "other code", which, infos[i].value, infos[i].overrun);
+}
+
+static int timer_siginfo(void)
+{
+	struct sigevent first = {.sigev_notify = SIGEV_SIGNAL, .sigev_value.sival_int = 111},
+			second = {.sigev_notify = SIGEV_SIGNAL, .sigev_value.sival_int = 222};
+	timer_t timers[3];
+	sigset_t blocked, waiting;
+	int i;
+
+	first.sigev_signo = second.sigev_signo = SIGRTMIN;
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGRTMIN);
+	if (handle_info(SIGRTMIN) || handle_info(SIGALRM) || sigprocmask(SIG_BLOCK, &blocked, &waiting))
+		return 1;
+	if (timer_create(CLOCK_MONOTONIC, &first, &timers[0]) || timer_create(CLOCK_MONOTONIC, &second, &timers[1]) ||
+	    timer_create(CLOCK_REALTIME, NULL, &timers[2])) {
+		perror("timer_create");
+		return 1;
+	}
+	if (arm_once(timers[1], 40) || arm_once(timers[0], 10))
+		return 1;
+	while (signals < 2)
+		sigsuspend(&waiting);
+	if (arm_once(timers[2], 10))
+		return 1;
+	(void)calls_until(3);
+	for (i = 0; i < 3; i++)
+		print_info(i, timers, 3);
 	return 0;
 }
 
@@ -196,6 +280,8 @@ int main(int argc, char **argv)
 		return interrupted_sleep();
 	if (!strcmp(mode, "group"))
 		return group_kill();
-	fprintf(stderr, "usage: nd_timer alarm|itimer|posix|ticks N|sleep|group\n");
+	if (!strcmp(mode, "siginfo"))
+		return timer_siginfo();
+	fprintf(stderr, "usage: nd_timer alarm|itimer|posix|ticks N|sleep|group|siginfo\n");
 	return 2;
 }

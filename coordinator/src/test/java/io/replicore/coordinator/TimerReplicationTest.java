@@ -43,6 +43,21 @@ class TimerReplicationTest
     }
 
     /**
+     * A SA_SIGINFO handler tells POSIX timers apart by their siginfo: SI_TIMER, the timer's id and the sigev_value it
+     * was made with, as the kernel gives them, whether the signal wakes sigsuspend or comes at a call; every backup
+     * sends the same siginfo from the log.
+     */
+    @ParameterizedTest(name = "{0} replicas, {1}")
+    @CsvSource({"2, parallel", "3, parallel", "2, serial"})
+    void aPosixTimersSignalCarriesItsTimersSiginfoInEveryReplica(final int replicas, final String mode)
+        throws Exception
+    {
+        final ReplicatedRun run = timer(replicas, mode, "siginfo");
+        assertEquals("signal 0: SI_TIMER timer 0 value 111 overrun 0\nsignal 1: SI_TIMER timer 1 value 222 overrun 0\n" +
+            "signal 2: SI_TIMER timer 2 value 0 overrun 0\n", run.stdout);
+    }
+
+    /**
      * nanosleep is a point where a signal is delivered: the alarm ends a 30 s sleep after one, as the kernel's timer
      * would, instead of waiting for the sleep's end, and the sleep leaves the time left in every replica.
      */

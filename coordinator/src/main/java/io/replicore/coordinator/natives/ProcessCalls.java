@@ -10,6 +10,8 @@ import jnr.ffi.types.ssize_t;
  */
 public interface ProcessCalls
 {
+    long SYS_RT_TGSIGQUEUEINFO = 297;
+
     @SaveError
     @ssize_t
     long process_vm_readv(int pid, Pointer localIov, long localCount, Pointer remoteIov, long remoteCount, long flags);
@@ -36,6 +38,13 @@ public interface ProcessCalls
     /** Signal one thread of a process (both by their host ids). */
     @SaveError
     int tgkill(int tgid, int tid, int sig);
+
+    /**
+     * rt_tgsigqueueinfo(tgid, tid, sig, info), which glibc does not wrap: a signal with a siginfo of the caller's
+     * making (a code below 0 other than SI_TKILL, as the kernel allows from another process).
+     */
+    @SaveError
+    long syscall(long number, int tgid, int tid, int sig, Pointer info);
 
     @SaveError
     int sched_setaffinity(int pid, @size_t long size, Pointer mask);

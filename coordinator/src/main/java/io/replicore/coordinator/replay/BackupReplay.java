@@ -90,6 +90,7 @@ public final class BackupReplay
     private final InternalReceive ownReceive = new InternalReceive();
     private final ChildEnds ends;
     private final TimerCalls timerCalls;
+    private final TimerSignalInfo signalInfo = new TimerSignalInfo();
     /** Kernel partitions: the address a bind, or the value a setsockopt, was given, read before the answer. */
     private byte[] recipeArgument;
     /** Where the last SOCKET record holds the connection's TCP state (kernel partitions), or -1. */
@@ -483,7 +484,7 @@ public final class BackupReplay
     private boolean signal(final int signo, final boolean interrupts) throws ReplicaStop
     {
         copySegments(CALL_HEADER_LENGTH); // what the interrupted call leaves behind: a sleep's time left
-        SignalDelivery.send(call.process, call.tid, signo);
+        SignalDelivery.send(call.process, call.tid, signo, signalInfo, record, CALL_HEADER_LENGTH, recordLength);
         if (interrupts && !SignalDelivery.awaitWithdrawn(listener::isCurrent))
         {
             throw diverged("signal " + signo + " interrupted the primary's " + call.name() + " but not this one " +
@@ -616,7 +617,7 @@ public final class BackupReplay
         else
         {
             SignalDelivery.send(processes.threads().of(hostTid).process(), hostTid,
-                (int)record.getLong(RESULT_OFFSET));
+                (int)record.getLong(RESULT_OFFSET), signalInfo, record, CALL_HEADER_LENGTH, recordLength);
         }
         pending = false;
         ownSlot.logSequence(recordSequence);

@@ -37,11 +37,12 @@ import org.agrona.MutableDirectBuffer;
  *            application's, or the SIGPIPE of an output that failed with EPIPE), which interrupted the call (the
  *            kernel makes it again or fails it with EINTR after the handler, or the process ends). Segments, if
  *            any, are what the call leaves behind (a sleep's time left). A backup copies them, sends its thread the
- *            same signal in the same call and waits until the call is withdrawn; no answer follows.
+ *            same signal in the same call and waits until the call is withdrawn; no answer follows. A POSIX
+ *            timer's signal has a last segment at address 0: the siginfo it is sent with (TimerSignalInfo).
  *   Action 8 SIGNAL_PENDING: as SIGNAL, but the thread blocks or ignores it: the call goes on, and its own record
  *            follows.
  *   Action 9 SIGNAL_ASLEEP: sent while the thread slept in this call (rt_sigsuspend, pause), which runs in the
- *            kernel in every replica: a backup sends it once its thread sleeps there.
+ *            kernel in every replica: a backup sends it once its thread sleeps there. Siginfo as for SIGNAL.
  *   Action 10 END_HELD: a process other than the first ends in this call: its exit_group (Result 0), or a call
  *            where signal Result, whose default action ends the process, is to end it (SIGPIPE for an output that
  *            failed with EPIPE, or a signal sent to it). Every replica holds the call unanswered until a later record

@@ -161,6 +161,7 @@ public final class PrimaryCalls
     private final DescriptorClassifier classifier;
     private final ApplicationProcesses processes;
     private final SignalDelivery signals;
+    private final TimerSignalInfo signalInfo = new TimerSignalInfo();
     /** Serial mode's switch points; null in parallel mode, where they are not notified. */
     private final SerialCalls serial;
     private final TimerCalls timerCalls;
@@ -527,7 +528,7 @@ public final class PrimaryCalls
             return;
         }
         final int effect = caller ? SignalDelivery.effectOf(call.process, call.tid, signo) : SignalDelivery.DROPPED;
-        if (effect == SignalDelivery.DROPPED || !signalThisThread(signo, effect, 0, 0, 0))
+        if (effect == SignalDelivery.DROPPED || !signalThisThread(signo, null, effect, 0, 0, 0))
         {
             value(0);
         }
@@ -572,28 +573,30 @@ public final class PrimaryCalls
      */
     private boolean deliverSignal(final long leftAddress, final int leftLength) throws ReplicaStop
     {
-        final int[] signal = signals.take(call.logicalPid, call.logicalTid);
+        final long[] signal = signals.take(call.logicalPid, call.logicalTid);
         if (signal == null)
         {
             return false;
         }
-        if (signal[2] == 0)
+        final int ended = (int)signal[SignalDelivery.ENDED];
+        if (ended == 0)
         {
-            final boolean interrupted = signalThisThread(signal[0],
-                SignalDelivery.effectOf(call.process, call.tid, signal[0]), SignalDelivery.NO_ANSWER, leftAddress,
+            final int signo = (int)signal[SignalDelivery.SIGNO];
+            final boolean interrupted = signalThisThread(signo, signal,
+                SignalDelivery.effectOf(call.process, call.tid, signo), SignalDelivery.NO_ANSWER, leftAddress,
                 leftLength);
-            signals.delivered(signal[1]);
+            signals.delivered((int)signal[SignalDelivery.SEQUENCE]);
             return interrupted;
         }
-        final int signo = signals.ends().exitSignalOf(signal[2]);
+        final int signo = signals.ends().exitSignalOf(ended);
         final boolean interrupts = signo > 0 && SignalDelivery.interrupts(call.process, call.tid, signo);
-        appendCall(interrupts ? ACTION_CHILD_END : ACTION_CHILD_END_PENDING, call.signatureOfArguments(), signal[2],
+        appendCall(interrupts ? ACTION_CHILD_END : ACTION_CHILD_END_PENDING, call.signatureOfArguments(), ended,
             CALL_HEADER_LENGTH);
         if (interrupts)
         {
             signals.interrupted(call); // before the thread can make the call again, in another lane
         }
-        signals.release(signal[2], log);
+        signals.release(ended, log);
         return interrupts && awaitWithdrawn(signo);
     }
 
@@ -603,6 +606,8 @@ public final class PrimaryCalls
      * default action ends a process whose parent is the application's is that process's end, held here until a
      * point of the parent like an exit_group (END_HELD with the signal).
      *
+     * @param queued the signal as {@link SignalDelivery#take} gave it, whose siginfo (a POSIX timer's) goes with it;
+     * null for one sent with tgkill's.
      * @param effect what the signal does to the thread ({@link SignalDelivery#effectOf}).
      * @param answer what the call is to get if a handler's SA_RESTART makes it again; {@link
      * SignalDelivery#NO_ANSWER}: as for any signal.
@@ -610,8 +615,8 @@ public final class PrimaryCalls
      * record's data area (a sleep's time left; 0: nothing), in the SIGNAL record as a segment.
      * @return true if the call is not to be answered here.
      */
-    private boolean signalThisThread(final int signo, final int effect, final long answer, final long leftAddress,
-        final int leftLength) throws ReplicaStop
+    private boolean signalThisThread(final int signo, final long[] queued, final int effect, final long answer,
+        final long leftAddress, final int leftLength) throws ReplicaStop
     {
         if (effect == SignalDelivery.ENDS)
         {
@@ -627,14 +632,17 @@ public final class PrimaryCalls
         final boolean interrupts = effect >= SignalDelivery.INTERRUPTS;
         LogRecord.putCall(record, 0, call.nr, interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING,
             call.signatureOfArguments(), signo);
-        final int length = interrupts && leftAddress != 0 ? appendAndCopy(CALL_HEADER_LENGTH, leftAddress, leftLength) :
+        final int left = interrupts && leftAddress != 0 ? appendAndCopy(CALL_HEADER_LENGTH, leftAddress, leftLength) :
             CALL_HEADER_LENGTH;
-        appendRecord(Math.max(length, CALL_HEADER_LENGTH)); // a time left it could not write is not logged
+        // a time left it could not write is not logged
+        final int length = queued == null ? Math.max(left, CALL_HEADER_LENGTH) :
+            signals.appendInfo(queued, record, Math.max(left, CALL_HEADER_LENGTH));
+        appendRecord(length);
         if (interrupts)
         {
             signals.interrupted(call, answer); // before the thread can make the call again, in another lane
         }
-        SignalDelivery.send(call.process, call.tid, signo);
+        SignalDelivery.send(call.process, call.tid, signo, signalInfo, record, CALL_HEADER_LENGTH, length);
         return interrupts && awaitWithdrawn(signo);
     }
 
@@ -1135,7 +1143,7 @@ public final class PrimaryCalls
             default -> true;
         };
         final int effect = raises ? SignalDelivery.effectOf(call.process, call.tid, SIGPIPE) : SignalDelivery.DROPPED;
-        return effect != SignalDelivery.DROPPED && signalThisThread(SIGPIPE, effect, -EPIPE, 0, 0);
+        return effect != SignalDelivery.DROPPED && signalThisThread(SIGPIPE, null, effect, -EPIPE, 0, 0);
     }
 
     /**

@@ -4,6 +4,8 @@ import io.replicore.coordinator.natives.Native;
 import io.replicore.coordinator.natives.ProcessCalls;
 import io.replicore.detscheduler.ChildWatch;
 import io.replicore.detscheduler.ThreadIds;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
@@ -66,13 +68,19 @@ public final class SignalDelivery
     static final int ANY_THREAD = 0;
     /** How long a child's held end waits for a point of its parent before it is let run at none. */
     public static final long END_PATIENCE_NS = TimeUnit.SECONDS.toNanos(1);
-    /** A pending entry: {process, thread, signal, command sequence, held end's thread (0: a signal), posted at}. */
+    /**
+     * A pending entry: {process, thread, signal, command sequence, held end's thread (0: a signal), posted at, the
+     * POSIX timer whose signal it is ({@link #NO_TIMER}: none), that timer's value}. {@link #take} hands one out.
+     */
     private static final int OWNER = 0;
     private static final int THREAD = 1;
-    private static final int SIGNO = 2;
-    private static final int SEQUENCE = 3;
-    private static final int ENDED = 4;
+    static final int SIGNO = 2;
+    static final int SEQUENCE = 3;
+    static final int ENDED = 4;
     private static final int POSTED_AT = 5;
+    static final int TIMER = 6;
+    static final int VALUE = 7;
+    static final long NO_TIMER = Long.MIN_VALUE;
 
     private final ArrayDeque<long[]> pending = new ArrayDeque<>();
     private volatile boolean any;
@@ -89,7 +97,9 @@ public final class SignalDelivery
      * it is made again, the same call only, since the handler's own writes come first.
      */
     private final Map<Integer, long[]> interruptedCalls = new ConcurrentHashMap<>();
-    private final UnsafeBuffer asleepRecord = new UnsafeBuffer(new byte[CALL_HEADER_LENGTH]);
+    private final UnsafeBuffer asleepRecord = new UnsafeBuffer(new byte[CALL_HEADER_LENGTH +
+        TimerSignalInfo.SEGMENT_LENGTH]);
+    private final TimerSignalInfo asleepInfo = new TimerSignalInfo();
     private final ChildEnds ends;
     private final Timers timers;
 
@@ -143,7 +153,7 @@ public final class SignalDelivery
         final int thread = ends.signalledThread(end);
         synchronized (this)
         {
-            pending.add(new long[]{parent, thread, 0, NO_COMMAND, end.thread(), System.nanoTime()});
+            pending.add(new long[]{parent, thread, 0, NO_COMMAND, end.thread(), System.nanoTime(), NO_TIMER, 0});
             any = true;
         }
     }
@@ -164,15 +174,26 @@ public final class SignalDelivery
      */
     synchronized void post(final int owner, final int thread, final int signo, final int sequence)
     {
-        pending.add(new long[]{owner, thread, signo, sequence, 0, System.nanoTime()});
+        pending.add(new long[]{owner, thread, signo, sequence, 0, System.nanoTime(), NO_TIMER, 0});
+        any = true;
+    }
+
+    /**
+     * Deliver the signal of POSIX timer {@code timer} of process {@code owner}, with its siginfo ({@link
+     * TimerSignalInfo}), at the next chance of thread {@code thread} ({@link #ANY_THREAD}: any).
+     */
+    synchronized void postTimer(final int owner, final int thread, final int signo, final int timer, final long value)
+    {
+        pending.add(new long[]{owner, thread, signo, NO_COMMAND, 0, System.nanoTime(), timer, value});
         any = true;
     }
 
     /**
      * @return a signal or held end waiting for thread {@code thread} of process {@code owner}, taken off the
-     * queue, as {signal, command sequence, held end's thread (0: a signal)}; null if there is none.
+     * queue (its fields at {@link #SIGNO}, {@link #SEQUENCE}, {@link #ENDED}, {@link #TIMER}, {@link #VALUE}); null
+     * if there is none.
      */
-    int[] take(final int owner, final int thread)
+    long[] take(final int owner, final int thread)
     {
         return take(owner, thread, false);
     }
@@ -180,7 +201,7 @@ public final class SignalDelivery
     /**
      * @param endsOnly take only a held end (for a thread asleep in a call only an end is delivered in).
      */
-    private synchronized int[] take(final int owner, final int thread, final boolean endsOnly)
+    private synchronized long[] take(final int owner, final int thread, final boolean endsOnly)
     {
         if (!any)
         {
@@ -192,7 +213,7 @@ public final class SignalDelivery
             {
                 pending.remove(signal);
                 any = !pending.isEmpty();
-                return new int[]{(int)signal[SIGNO], (int)signal[SEQUENCE], (int)signal[ENDED]};
+                return signal;
             }
         }
         return null;
@@ -206,6 +227,32 @@ public final class SignalDelivery
     {
         return any && pending.stream().anyMatch(signal -> signal[OWNER] == owner && signal[THREAD] == thread &&
             signal[SIGNO] == signo && signal[ENDED] == 0);
+    }
+
+    /**
+     * @return true if the signal of POSIX timer {@code timer} of process {@code owner} waits, undelivered.
+     */
+    synchronized boolean isQueuedTimer(final int owner, final int timer)
+    {
+        return any && pending.stream().anyMatch(signal -> signal[OWNER] == owner && signal[TIMER] == timer);
+    }
+
+    /**
+     * Append the siginfo of the taken {@code signal}, if it is a POSIX timer's, to the record after
+     * {@code recordLength} bytes ({@link TimerSignalInfo}), with the timer's overrun count as it is now.
+     *
+     * @return the new record length.
+     */
+    int appendInfo(final long[] signal, final MutableDirectBuffer record, final int recordLength)
+    {
+        if (signal[TIMER] == NO_TIMER)
+        {
+            return recordLength;
+        }
+        final int timer = (int)signal[TIMER];
+        // A timer deleted since it fired still has its signal delivered, with no overrun to count.
+        final int overrun = Math.max(0, timers.overrun((int)signal[OWNER], timer));
+        return TimerSignalInfo.append(record, recordLength, timer, overrun, signal[VALUE]);
     }
 
     boolean isPendingFor(final int owner, final int thread)
@@ -364,25 +411,27 @@ public final class SignalDelivery
             {
                 continue; // not there yet, or woken: it will make a call
             }
-            final int[] signal = take(thread[2], thread[0], thread[3] != RT_SIGSUSPEND && thread[3] != PAUSE);
+            final long[] signal = take(thread[2], thread[0], thread[3] != RT_SIGSUSPEND && thread[3] != PAUSE);
             if (signal == null)
             {
                 continue;
             }
             asleep.remove(tid);
-            final boolean end = signal[2] != 0;
-            LogRecord.putCall(asleepRecord, 0, thread[3], end ? ACTION_CHILD_END_ASLEEP : ACTION_SIGNAL_ASLEEP, 0,
-                end ? signal[2] : signal[0]);
+            final int ended = (int)signal[ENDED];
+            final int signo = (int)signal[SIGNO];
+            LogRecord.putCall(asleepRecord, 0, thread[3], ended != 0 ? ACTION_CHILD_END_ASLEEP : ACTION_SIGNAL_ASLEEP,
+                0, ended != 0 ? ended : signo);
             asleepRecord.putInt(THREAD_INDEX_OFFSET, thread[0]);
-            log.append(TYPE_CALL, asleepRecord, 0, CALL_HEADER_LENGTH);
-            if (end)
+            final int length = appendInfo(signal, asleepRecord, CALL_HEADER_LENGTH);
+            log.append(TYPE_CALL, asleepRecord, 0, length);
+            if (ended != 0)
             {
-                release(signal[2], log);
+                release(ended, log);
             }
             else
             {
-                send(thread[1], tid, signal[0]);
-                delivered(signal[1]);
+                send(thread[1], tid, signo, asleepInfo, asleepRecord, CALL_HEADER_LENGTH, length);
+                delivered((int)signal[SEQUENCE]);
             }
         }
     }
@@ -428,10 +477,10 @@ public final class SignalDelivery
             throw new ReplicaStop(EXIT_GROUP, "process of thread " + thread + " did not end within " +
                 ChildEnds.END_LIMIT_MS + " ms of its exit_group being let run");
         }
-        for (int[] orphaned = take(end.owner(), ANY_THREAD, true); orphaned != null;
+        for (long[] orphaned = take(end.owner(), ANY_THREAD, true); orphaned != null;
             orphaned = take(end.owner(), ANY_THREAD, true))
         {
-            releaseAtNoPoint(orphaned[2], log);
+            releaseAtNoPoint((int)orphaned[ENDED], log);
         }
     }
 
@@ -450,6 +499,24 @@ public final class SignalDelivery
     static void send(final int process, final int tid, final int signo)
     {
         PROCESS.tgkill(process, tid, signo);
+    }
+
+    /**
+     * Send the signal {@code signo} of a SIGNAL, SIGNAL_PENDING or SIGNAL_ASLEEP record to thread {@code tid} of
+     * process {@code process} (host ids): with the siginfo the record carries ({@link TimerSignalInfo}), if any,
+     * through {@code info}; else as {@link #send(int, int, int)}.
+     *
+     * @param firstSegment where the record's segments start; {@code recordLength} where they end.
+     */
+    static void send(final int process, final int tid, final int signo, final TimerSignalInfo info,
+        final DirectBuffer record, final int firstSegment, final int recordLength)
+    {
+        final int data = TimerSignalInfo.find(record, firstSegment, recordLength);
+        // A kernel that refused the siginfo still gets the signal, as tgkill's.
+        if (data < 0 || info.send(process, tid, signo, record, data) < 0)
+        {
+            send(process, tid, signo);
+        }
     }
 
     /**

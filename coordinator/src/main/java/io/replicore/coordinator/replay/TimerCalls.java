@@ -36,6 +36,7 @@ final class TimerCalls
     static final int VALUE_OFFSET = 16;
     static final int TIMER_VALUE_LENGTH = 32;
     /** struct sigevent: sigev_value (8), sigev_signo (4), sigev_notify (4), then the thread id for SIGEV_THREAD_ID. */
+    private static final int SIGEV_VALUE_OFFSET = 0;
     private static final int SIGEV_SIGNO_OFFSET = 8;
     private static final int SIGEV_NOTIFY_OFFSET = 12;
     private static final int SIGEV_THREAD_ID_OFFSET = 16;
@@ -189,6 +190,7 @@ final class TimerCalls
         }
         int signo = Timers.SIGALRM;
         int thread = Timers.ANY_THREAD;
+        long value = Timers.ID_AS_VALUE;
         if (event != 0)
         {
             if (call.memory.read(call.tid, event, scratch.address(), SIGEVENT_READ_LENGTH) != SIGEVENT_READ_LENGTH)
@@ -196,6 +198,7 @@ final class TimerCalls
                 return -EFAULT;
             }
             final int notify = scratch.buffer().getInt(SIGEV_NOTIFY_OFFSET);
+            value = scratch.buffer().getLong(SIGEV_VALUE_OFFSET);
             signo = notify == SIGEV_NONE ? 0 : scratch.buffer().getInt(SIGEV_SIGNO_OFFSET);
             if (notify == SIGEV_THREAD_ID)
             {
@@ -210,7 +213,7 @@ final class TimerCalls
                 return -EINVAL;
             }
         }
-        final int id = timers.create(owner, createdId, clock, signo, thread);
+        final int id = timers.create(owner, createdId, clock, signo, thread, value);
         out.putInt(offset, id);
         outAddress = idAddress;
         outLength = 4;

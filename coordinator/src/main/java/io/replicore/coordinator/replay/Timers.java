@@ -24,6 +24,8 @@ public final class Timers
     private static final int CLOCK_REALTIME = 0;
     /** A timer's signal goes to any thread of its process. */
     static final int ANY_THREAD = SignalDelivery.ANY_THREAD;
+    /** {@link #create}: the timer's value is its id. */
+    static final long ID_AS_VALUE = Long.MIN_VALUE;
 
     /**
      * One armed or disarmed timer.
@@ -33,17 +35,20 @@ public final class Timers
         final int clock;
         final int signo;
         final int thread;
+        /** Its sigev_value, which its signal's siginfo carries. */
+        final long value;
         long deadlineNs;
         long intervalNs;
         boolean armed;
         /** Expirations that came while the last one's signal was still waiting to be delivered. */
         int overrun;
 
-        Timer(final int clock, final int signo, final int thread)
+        Timer(final int clock, final int signo, final int thread, final long value)
         {
             this.clock = clock;
             this.signo = signo;
             this.thread = thread;
+            this.value = value;
         }
     }
 
@@ -57,13 +62,16 @@ public final class Timers
      * @param clock the clock an absolute time given to it is on.
      * @param signo its signal; 0 for a timer that signals nothing (SIGEV_NONE).
      * @param thread the thread its signal goes to (SIGEV_THREAD_ID), or {@link #ANY_THREAD}.
+     * @param value its sigev_value; {@link #ID_AS_VALUE}: its id, as the kernel gives a timer made without a
+     * sigevent.
      * @return its id.
      */
-    synchronized int create(final int owner, final int id, final int clock, final int signo, final int thread)
+    synchronized int create(final int owner, final int id, final int clock, final int signo, final int thread,
+        final long value)
     {
         final int created = id >= 0 ? id : nextIds.getOrDefault(owner, 0);
         nextIds.put(owner, created + 1);
-        timers.put(key(owner, created), new Timer(clock, signo, thread));
+        timers.put(key(owner, created), new Timer(clock, signo, thread, value == ID_AS_VALUE ? created : value));
         return created;
     }
 
@@ -182,14 +190,23 @@ public final class Timers
             {
                 continue;
             }
-            if (signals.isQueued(owner, timer.thread, timer.signo))
+            final int id = idOf(entry.getKey());
+            // ITIMER_REAL's SIGALRM is an ordinary signal, one pending at a time; a POSIX timer's is its own.
+            if (id == REAL ? signals.isQueued(owner, timer.thread, timer.signo) : signals.isQueuedTimer(owner, id))
             {
                 timer.overrun += expirations;
             }
             else
             {
                 timer.overrun = expirations - 1;
-                signals.post(owner, timer.thread, timer.signo, SignalDelivery.NO_COMMAND);
+                if (id == REAL)
+                {
+                    signals.post(owner, timer.thread, timer.signo, SignalDelivery.NO_COMMAND);
+                }
+                else
+                {
+                    signals.postTimer(owner, timer.thread, timer.signo, id, timer.value);
+                }
             }
         }
     }
@@ -203,7 +220,7 @@ public final class Timers
         {
             return timers.get(key(owner, id));
         }
-        return timers.computeIfAbsent(key(owner, REAL), k -> new Timer(CLOCK_REALTIME, SIGALRM, ANY_THREAD));
+        return timers.computeIfAbsent(key(owner, REAL), k -> new Timer(CLOCK_REALTIME, SIGALRM, ANY_THREAD, 0));
     }
 
     private static void left(final Timer timer, final long[] into)
