@@ -15,6 +15,8 @@
  *   nd_sigchld orphan   a child forks a grandchild and ends at once; the grandchild goes to init, and the
  *                       parent reaps its child only
  *   nd_sigchld busy     the child ends while the parent computes without a call for a while
+ *   nd_sigchld sleep    the child ends while the parent sleeps for 30 s under a handler: the sleep fails with
+ *                       EINTR and leaves the time left
  *   nd_sigchld spawn    posix_spawn (a clone that sleeps until the child has exec'd) of a program that runs, and
  *                       of one that does not exist, whose child ends while the parent still sleeps in the clone
  */
@@ -286,6 +288,27 @@ static int compute_while_it_ends(void)
 	return 0;
 }
 
+static int sleep_while_it_ends(void)
+{
+	struct timespec request = {30, 0}, left = {0, 0};
+	int rc, status;
+	pid_t child;
+
+	if (catch_sigchld(SA_RESTART))
+		return 1;
+	child = spawn(0);
+	if (child < 0)
+		return 1;
+	rc = nanosleep(&request, &left);
+	printf("nanosleep returned %d (%s), signals=%d, %s 27 s left\n", rc, rc ? strerrorname_np(errno) : "none",
+	       (int)signals, left.tv_sec >= 27 ? "over" : "under");
+	if (waitpid(child, &status, 0) != child) {
+		perror("waitpid");
+		return 1;
+	}
+	return 0;
+}
+
 static int spawned(const char *path)
 {
 	char *argv[] = {(char *)path, NULL};
@@ -335,6 +358,8 @@ int main(int argc, char **argv)
 		return compute_while_it_ends();
 	if (!strcmp(mode, "spawn"))
 		return spawn_programs();
-	fprintf(stderr, "usage: nd_sigchld poll|sigpipe|killed|threads|suspend|pipe|orphan|busy|spawn\n");
+	if (!strcmp(mode, "sleep"))
+		return sleep_while_it_ends();
+	fprintf(stderr, "usage: nd_sigchld poll|sigpipe|killed|threads|suspend|pipe|orphan|busy|spawn|sleep\n");
 	return 2;
 }

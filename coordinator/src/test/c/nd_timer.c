@@ -12,6 +12,8 @@
  *   nd_timer ticks N setitimer(ITIMER_REAL) every 20 ms; "tick i" for each of N signals taken in sigsuspend
  *   nd_timer group   a new process group of the program and three children looping on time(); kill(0, SIGTERM),
  *                    which the program blocks and the children do not: each child's end, reaped in turn
+ *   nd_timer orphan  as group, but the member is an orphan: a grandchild whose parent ended, which the replica's
+ *                    init took; its handler says it took the signal, and its end closes the pipe the program reads
  *   nd_timer siginfo the siginfo a SA_SIGINFO handler gets from POSIX timers: two timers on SIGRTMIN told apart
  *                    by their sigev_value, taken in sigsuspend, and one created without a sigevent (glibc's:
  *                    SIGALRM, value 0) taken while looping on time()
@@ -263,6 +265,51 @@ static int group_kill(void)
 	return 0;
 }
 
+static void on_term(int signo)
+{
+	static const char said[] = "orphan took SIGTERM\n";
+
+	(void)signo;
+	_exit(write(1, said, sizeof(said) - 1) == (ssize_t)sizeof(said) - 1 ? 0 : 1);
+}
+
+static int orphan_kill(void)
+{
+	sigset_t term;
+	int ready[2], status;
+	pid_t child;
+	char byte;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	if (setpgid(0, 0) || sigprocmask(SIG_BLOCK, &term, NULL) || pipe(ready) || fflush(stdout))
+		return 1;
+	child = fork();
+	if (child < 0)
+		return 1;
+	if (child == 0) {
+		/* The grandchild holds the write end: its end is the pipe's. */
+		if (fork() == 0) {
+			close(ready[0]);
+			if (handle(SIGTERM, on_term) || sigprocmask(SIG_UNBLOCK, &term, NULL) || write(ready[1], "r", 1) != 1)
+				_exit(1);
+			for (;;)
+				(void)time(NULL);
+		}
+		_exit(0);
+	}
+	close(ready[1]);
+	if (waitpid(child, &status, 0) != child || read(ready[0], &byte, 1) != 1)
+		return 1;
+	printf("the grandchild is an orphan now\n");
+	if (kill(0, SIGTERM))
+		return 1;
+	if (read(ready[0], &byte, 1) != 0)
+		return 1;
+	printf("the orphan ended\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "alarm";
@@ -282,6 +329,8 @@ int main(int argc, char **argv)
 		return group_kill();
 	if (!strcmp(mode, "siginfo"))
 		return timer_siginfo();
-	fprintf(stderr, "usage: nd_timer alarm|itimer|posix|ticks N|sleep|group|siginfo\n");
+	if (!strcmp(mode, "orphan"))
+		return orphan_kill();
+	fprintf(stderr, "usage: nd_timer alarm|itimer|posix|ticks N|sleep|group|siginfo|orphan\n");
 	return 2;
 }

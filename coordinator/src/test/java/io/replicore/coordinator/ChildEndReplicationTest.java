@@ -145,6 +145,19 @@ class ChildEndReplicationTest
         assertTrue(run.stdout.matches("[0-9a-f]{64}  -\\nsubstituted\\n"), run.stdout);
     }
 
+    /**
+     * The child's end reaches its parent asleep in nanosleep under a SIGCHLD handler: the sleep fails with EINTR and
+     * leaves the time left where the parent asked for it, in every replica, as the kernel's would.
+     */
+    @ParameterizedTest(name = "{0} replicas, {1}")
+    @CsvSource({"2, parallel", "2, serial"})
+    void anEndThatInterruptsASleepLeavesTheTimeLeftInEveryReplica(final int replicas, final String mode)
+        throws Exception
+    {
+        final ReplicatedRun run = ended(replicas, mode, "sleep");
+        assertEquals("nanosleep returned -1 (EINTR), signals=1, over 27 s left\n", run.stdout);
+    }
+
     private static ReplicatedRun ended(final int replicas, final String mode, final String how) throws Exception
     {
         return ReplicatedRun.run(replicas, List.of("--scheduling", mode), null, testProgram("nd_sigchld").toString(),

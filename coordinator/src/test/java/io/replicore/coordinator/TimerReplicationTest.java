@@ -82,6 +82,17 @@ class TimerReplicationTest
     }
 
     /**
+     * A kill of the process group reaches a member whose parent has ended, which the replica's init took.
+     */
+    @ParameterizedTest(name = "{0} replicas, {1}")
+    @CsvSource({"2, parallel", "2, serial"})
+    void aKillOfTheProcessGroupReachesAnOrphanInEveryReplica(final int replicas, final String mode) throws Exception
+    {
+        final ReplicatedRun run = timer(replicas, mode, "orphan");
+        assertEquals("the grandchild is an orphan now\norphan took SIGTERM\nthe orphan ended\n", run.stdout);
+    }
+
+    /**
      * coreutils' timeout: a POSIX timer's SIGALRM wakes it in sigsuspend, it kills its command and then its whole
      * process group; the command, asleep, ends at once, and timeout reports 124.
      */

@@ -58,6 +58,8 @@ public final class ApplicationProcesses implements AutoCloseable
     /** Threads in a vfork, or a clone with CLONE_VFORK, by host id: they sleep until the child execs or ends. */
     private final Set<Integer> vforking = ConcurrentHashMap.newKeySet();
     private final int mainProcess;
+    /** The replica's init (section 4, step 1a), which takes the application's orphans; -1 if not known. */
+    private final int replicaInit;
 
     /**
      * @param mainProcess the application's first process on the host, and {@code mainPidfd} a pidfd of it that the
@@ -67,6 +69,7 @@ public final class ApplicationProcesses implements AutoCloseable
     public ApplicationProcesses(final int mainProcess, final int mainPidfd, final SchedulingMode mode)
     {
         this.mainProcess = mainProcess;
+        this.replicaInit = initOf(mainProcess);
         this.token = mode == SchedulingMode.SERIAL ? new SerialToken() : null;
         this.futexes = mode == SchedulingMode.SERIAL ? new FutexTable() : null;
         this.births = mode == SchedulingMode.SERIAL ? new SerialBirths() : null;
@@ -167,18 +170,48 @@ public final class ApplicationProcesses implements AutoCloseable
     public int hostPidOf(final int logicalPid)
     {
         final int known = threads.hostTidOf(logicalPid);
-        return known > 0 ? known : walk(mainProcess, process -> threads.of(process).logicalPid() == logicalPid);
+        return known > 0 ? known : walkApplication(process -> threads.of(process).logicalPid() == logicalPid);
     }
 
     /**
-     * @return the host ids of the application's first process and its descendants (an orphan, which the replica's
-     * init took, is not among them).
+     * @return the host ids of the application's processes: its first process and its descendants, and the orphans
+     * the replica's init took and theirs.
      */
     public List<Integer> all()
     {
         final List<Integer> found = new ArrayList<>();
-        walk(mainProcess, process -> !found.add(process));
+        walkApplication(process -> !found.add(process));
         return found;
+    }
+
+    /**
+     * Visit the application's processes ({@link #all}) until {@code stop} says so.
+     *
+     * @return the process {@code stop} stopped at, or -1.
+     */
+    private int walkApplication(final IntPredicate stop)
+    {
+        return replicaInit < 0 ? walk(mainProcess, stop) : walk(replicaInit, process -> process != replicaInit &&
+            stop.test(process));
+    }
+
+    /**
+     * @return the host id of the parent of {@code mainProcess} if it is its pid namespace's init (the replica's),
+     * else -1.
+     */
+    private static int initOf(final int mainProcess)
+    {
+        try
+        {
+            final int parent = ThreadIds.lastNumberOf(Files.readString(Path.of("/proc", Integer.toString(mainProcess),
+                "status")), "\nPPid:");
+            return parent > 0 && ThreadIds.lastNumberOf(Files.readString(Path.of("/proc", Integer.toString(parent),
+                "status")), "\nNSpid:") == 1 ? parent : -1;
+        }
+        catch (final IOException ex)
+        {
+            return -1;
+        }
     }
 
     /**

@@ -540,6 +540,7 @@ public final class BackupReplay
      */
     private boolean childEnd(final int thread, final boolean interrupts) throws ReplicaStop
     {
+        copySegments(CALL_HEADER_LENGTH); // what the interrupted call leaves behind: a sleep's time left
         release(thread);
         if (interrupts && !SignalDelivery.awaitWithdrawn(listener::isCurrent))
         {

@@ -48,8 +48,8 @@ import org.agrona.MutableDirectBuffer;
  *            failed with EPIPE, or a signal sent to it). Every replica holds the call unanswered until a later record
  *            releases it (ChildEnds): letting the exit_group run, or sending the signal.
  *   Action 11 CHILD_END: the thread, stopped in this call, is the parent of the held end of thread Result, which
- *            was let run here; its exit signal withdrew the call (as SIGNAL). A backup lets its own held end run
- *            and waits until the call is withdrawn.
+ *            was let run here; its exit signal withdrew the call (as SIGNAL, segments too). A backup copies the
+ *            segments, lets its own held end run and waits until the call is withdrawn.
  *   Action 12 CHILD_END_PENDING: as CHILD_END, but the call goes on (the parent blocks, ignores or does not
  *            catch the signal): its own record follows.
  *   Action 13 CHILD_END_ASLEEP: as CHILD_END, while the thread slept in this call (wait4, waitid, rt_sigsuspend,

@@ -590,8 +590,9 @@ public final class PrimaryCalls
         }
         final int signo = signals.ends().exitSignalOf(ended);
         final boolean interrupts = signo > 0 && SignalDelivery.interrupts(call.process, call.tid, signo);
-        appendCall(interrupts ? ACTION_CHILD_END : ACTION_CHILD_END_PENDING, call.signatureOfArguments(), ended,
-            CALL_HEADER_LENGTH);
+        LogRecord.putCall(record, 0, call.nr, interrupts ? ACTION_CHILD_END : ACTION_CHILD_END_PENDING,
+            call.signatureOfArguments(), ended);
+        appendRecord(interrupts ? leftBehind(leftAddress, leftLength) : CALL_HEADER_LENGTH);
         if (interrupts)
         {
             signals.interrupted(call); // before the thread can make the call again, in another lane
@@ -632,11 +633,8 @@ public final class PrimaryCalls
         final boolean interrupts = effect >= SignalDelivery.INTERRUPTS;
         LogRecord.putCall(record, 0, call.nr, interrupts ? ACTION_SIGNAL : ACTION_SIGNAL_PENDING,
             call.signatureOfArguments(), signo);
-        final int left = interrupts && leftAddress != 0 ? appendAndCopy(CALL_HEADER_LENGTH, leftAddress, leftLength) :
-            CALL_HEADER_LENGTH;
-        // a time left it could not write is not logged
-        final int length = queued == null ? Math.max(left, CALL_HEADER_LENGTH) :
-            signals.appendInfo(queued, record, Math.max(left, CALL_HEADER_LENGTH));
+        final int left = interrupts ? leftBehind(leftAddress, leftLength) : CALL_HEADER_LENGTH;
+        final int length = queued == null ? left : signals.appendInfo(queued, record, left);
         appendRecord(length);
         if (interrupts)
         {
@@ -644,6 +642,19 @@ public final class PrimaryCalls
         }
         SignalDelivery.send(call.process, call.tid, signo, signalInfo, record, CALL_HEADER_LENGTH, length);
         return interrupts && awaitWithdrawn(signo);
+    }
+
+    /**
+     * Write the {@code leftLength} bytes in the record's data area to {@code leftAddress} in the application (0:
+     * none), what a call a signal interrupts leaves behind (a sleep's time left), as a segment of the record in hand,
+     * whose header is in place.
+     *
+     * @return the record's length; without the segment if the bytes could not be written.
+     */
+    private int leftBehind(final long leftAddress, final int leftLength)
+    {
+        return leftAddress == 0 ? CALL_HEADER_LENGTH :
+            Math.max(CALL_HEADER_LENGTH, appendAndCopy(CALL_HEADER_LENGTH, leftAddress, leftLength));
     }
 
     /**
