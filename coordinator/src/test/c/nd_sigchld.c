@@ -265,48 +265,55 @@ static int reap_orphans(void)
 	return 0;
 }
 
+/* One child, spawned under a SIGCHLD handler (SA_RESTART); -1 if either failed. */
+static pid_t spawn_one_caught(void)
+{
+	return catch_sigchld(SA_RESTART) ? -1 : spawn(0);
+}
+
+/* waitpid for `child`; its exit status, or -1. */
+static int reap_one(pid_t child)
+{
+	int status;
+
+	if (waitpid(child, &status, 0) != child) {
+		perror("waitpid");
+		return -1;
+	}
+	return WEXITSTATUS(status);
+}
+
 static int compute_while_it_ends(void)
 {
 	volatile unsigned long sum = 0;
 	unsigned long i;
 	int status;
-	pid_t child;
+	pid_t child = spawn_one_caught();
 
-	if (catch_sigchld(SA_RESTART))
-		return 1;
-	child = spawn(0);
 	if (child < 0)
 		return 1;
 	/* No call for well over a second, even on a fast machine. */
 	for (i = 0; i < 8000000000UL; i++)
 		sum += i;
-	if (waitpid(child, &status, 0) != child) {
-		perror("waitpid");
+	status = reap_one(child);
+	if (status < 0)
 		return 1;
-	}
-	printf("signals=%d\nchild_status=%d\n", (int)signals, WEXITSTATUS(status));
+	printf("signals=%d\nchild_status=%d\n", (int)signals, status);
 	return 0;
 }
 
 static int sleep_while_it_ends(void)
 {
 	struct timespec request = {30, 0}, left = {0, 0};
-	int rc, status;
-	pid_t child;
+	pid_t child = spawn_one_caught();
+	int rc;
 
-	if (catch_sigchld(SA_RESTART))
-		return 1;
-	child = spawn(0);
 	if (child < 0)
 		return 1;
 	rc = nanosleep(&request, &left);
 	printf("nanosleep returned %d (%s), signals=%d, %s 27 s left\n", rc, rc ? strerrorname_np(errno) : "none",
 	       (int)signals, left.tv_sec >= 27 ? "over" : "under");
-	if (waitpid(child, &status, 0) != child) {
-		perror("waitpid");
-		return 1;
-	}
-	return 0;
+	return reap_one(child) < 0;
 }
 
 static int spawned(const char *path)

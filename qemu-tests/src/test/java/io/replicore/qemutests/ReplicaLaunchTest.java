@@ -222,22 +222,27 @@ class ReplicaLaunchTest
 
     /**
      * The replica's boot log: its CPU from the MADT, the PM timer for its TSC, and then no AML (no interpreter, no
-     * ELCR, no GPE, no PnP devices); of the legacy serial ports only its own ttyS1.
+     * ELCR, no GPE, no PnP devices); of the legacy serial ports only its own ttyS1; no VGA console on the first
+     * kernel's screen (patch 0007), the dummy console instead.
      */
     private static void assertKeepsOffTheFirstKernelsPlatform(final String replicaLog)
     {
         assertTrue(replicaLog.contains("ACPI: Using ACPI for processor (LAPIC) configuration information"), replicaLog);
         assertTrue(replicaLog.contains("ACPI: PM-Timer IO Port: 0x608"), replicaLog);
         assertTrue(replicaLog.contains("ACPI: tables only (acpi=tables): the interpreter stays off"), replicaLog);
+        assertTrue(replicaLog.contains("replicore: replica kernel: the screen is the first kernel's, this one uses " +
+            "none"), replicaLog);
+        assertTrue(replicaLog.contains("Console: colour dummy device"), replicaLog);
         for (final String touched : List.of("ACPI: Interpreter enabled", "setting ELCR", "GPEs", "PnP ACPI: found",
-            "ttyS0 at I/O 0x3f8 (irq"))
+            "ttyS0 at I/O 0x3f8 (irq", "Console: colour VGA", "Console: colour *CGA", "Console: colour EGA"))
         {
             assertFalse(replicaLog.contains(touched), "'" + touched + "' in the replica's log:\n" + replicaLog);
         }
         assertTrue(replicaLog.contains("ttyS0 at I/O 0x3f8 left alone (not in 8250.legacy_ports)"), replicaLog);
         assertTrue(replicaLog.contains("ttyS1 at I/O 0x2f8"), replicaLog);
         System.err.println("kernel test: step 1 ok: the replica's ACPI ran no AML (" +
-            lineOf(replicaLog, "tables only") + "), ttyS0 left alone (" + lineOf(replicaLog, "ttyS0 at") + ")");
+            lineOf(replicaLog, "tables only") + "), ttyS0 left alone (" + lineOf(replicaLog, "ttyS0 at") + "), " +
+            "the screen left alone (" + lineOf(replicaLog, "Console: colour") + ")");
     }
 
     /** The first kernel's job: each replica in turn, and what it finds on the way. */
