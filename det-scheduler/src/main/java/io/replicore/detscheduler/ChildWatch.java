@@ -3,6 +3,7 @@ package io.replicore.detscheduler;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
@@ -46,6 +47,21 @@ public final class ChildWatch
         catch (final IOException | java.io.UncheckedIOException ex)
         {
             return -1;
+        }
+    }
+
+    /**
+     * @return the host ids of the threads of {@code process}; empty if it is gone.
+     */
+    public static List<Integer> threadsOf(final int process)
+    {
+        try (Stream<Path> threads = Files.list(Path.of("/proc", Integer.toString(process), "task")))
+        {
+            return threads.map(task -> Integer.parseInt(task.getFileName().toString())).toList();
+        }
+        catch (final IOException | java.io.UncheckedIOException ex)
+        {
+            return List.of();
         }
     }
 
@@ -98,6 +114,17 @@ public final class ChildWatch
     public static boolean sleepsIn(final int tid, final int nr)
     {
         return Integer.toString(nr).equals(currentCall(tid)) && !waitsForNotificationAnswer(tid);
+    }
+
+    /**
+     * @return true if {@code tid} sleeps in a system call (any: the notification of an intercepted one, or a wait
+     * in the kernel), so that it runs no code of its own until woken, or is gone; false while it is on a CPU or
+     * waiting for one, or sleeps in a page fault.
+     */
+    public static boolean pausedOrGone(final int tid)
+    {
+        final String call = currentCall(tid);
+        return call == null || (!call.equals(RUNNING) && !call.startsWith("-"));
     }
 
     /**

@@ -44,6 +44,7 @@ public final class ApplicationProcesses implements AutoCloseable
     private static final ProcessCalls PROCESS = Native.load(ProcessCalls.class);
     /** Past this many open pidfds, those of processes that have ended are closed. */
     private static final int PIDFD_SWEEP_THRESHOLD = 64;
+    private static final long CLONE_VM = 0x100;
     private static final long CLONE_VFORK = 0x4000;
     private static final long EXIT_POLL_NS = TimeUnit.MICROSECONDS.toNanos(20);
     private static final long EXIT_LIMIT_NS = TimeUnit.SECONDS.toNanos(5);
@@ -52,7 +53,7 @@ public final class ApplicationProcesses implements AutoCloseable
     /** Serial mode's grant and futexes; null in parallel mode. */
     private final SerialToken token;
     private final FutexTable futexes;
-    private final SerialBirths births;
+    private final ThreadBirths births = new ThreadBirths();
     private final Map<Integer, Integer> pidfds = new ConcurrentHashMap<>();
     private final Object cloneLock = new Object();
     /** Threads in a vfork, or a clone with CLONE_VFORK, by host id: they sleep until the child execs or ends. */
@@ -72,7 +73,6 @@ public final class ApplicationProcesses implements AutoCloseable
         this.replicaInit = initOf(mainProcess);
         this.token = mode == SchedulingMode.SERIAL ? new SerialToken() : null;
         this.futexes = mode == SchedulingMode.SERIAL ? new FutexTable() : null;
-        this.births = mode == SchedulingMode.SERIAL ? new SerialBirths() : null;
         pidfds.put(mainProcess, mainPidfd);
     }
 
@@ -103,8 +103,9 @@ public final class ApplicationProcesses implements AutoCloseable
     }
 
     /**
-     * Every notified call, first (serial mode): the thread no longer runs, and a parent or new thread that ran
-     * alone on one CPU since a clone goes back to the application's CPUs.
+     * Every notified call, first: a parent or new thread that ran alone on one CPU since a clone goes back to the
+     * application's CPUs ({@link ThreadBirths}); in serial mode the thread no longer runs; in parallel mode a parent
+     * whose new thread's first stretch may not be over waits for its end.
      */
     public void arrived(final InterceptedCall call)
     {
@@ -113,6 +114,10 @@ public final class ApplicationProcesses implements AutoCloseable
             final int arrival = token.arrived(call.tid);
             births.arrived(call.tid, arrival == 1);
             call.arrival(arrival);
+        }
+        else
+        {
+            births.arrivedInParallel(call.tid);
         }
     }
 
@@ -322,10 +327,18 @@ public final class ApplicationProcesses implements AutoCloseable
         synchronized (cloneLock)
         {
             final int before = ChildWatch.count(call.process, call.tid);
+            // Parallel mode orders only a new thread's first stretch: a new process has memory of its own.
+            final List<Integer> threadsBefore = token == null && makesThread(call) ? ChildWatch.threadsOf(call.process) :
+                null;
             if (token != null)
             {
                 token.expectChild();
                 births.beforeClone(call.tid);
+            }
+            else if (threadsBefore != null)
+            {
+                births.beforeClone(call.tid);
+                births.expectThread(call.tid);
             }
             final int rc = letRun.getAsInt();
             final boolean made = rc == 0 && before >= 0 && ChildWatch.awaitChild(call.process, call.tid, before, call.nr);
@@ -333,6 +346,10 @@ public final class ApplicationProcesses implements AutoCloseable
             {
                 token.childNotMade();
                 births.noChild();
+            }
+            if (threadsBefore != null)
+            {
+                births.threadMade(call.tid, made ? newThread(call.process, threadsBefore) : 0);
             }
             return rc;
         }
@@ -345,15 +362,47 @@ public final class ApplicationProcesses implements AutoCloseable
      */
     private static boolean sleepsUntilChildLeaves(final InterceptedCall call)
     {
+        return call.nr == VFORK || (cloneFlags(call) & CLONE_VFORK) != 0;
+    }
+
+    /**
+     * @return true for a clone or clone3 whose child shares the caller's memory and runs at once: a thread (not a
+     * vfork's child, which runs while its parent sleeps).
+     */
+    private static boolean makesThread(final InterceptedCall call)
+    {
+        final long flags = cloneFlags(call);
+        return (flags & CLONE_VM) != 0 && (flags & CLONE_VFORK) == 0;
+    }
+
+    /**
+     * @return the flags of a clone or clone3 (0 for another call, or a clone3 whose arguments cannot be read).
+     */
+    private static long cloneFlags(final InterceptedCall call)
+    {
         return switch (call.nr)
         {
-            case VFORK -> true;
-            case CLONE -> (call.args[0] & CLONE_VFORK) != 0;
+            case CLONE -> call.args[0];
             // clone3's flags are the first field of its struct clone_args
-            case CLONE3 -> call.memory.read(call.tid, call.args[0], call.work.address(), 8) == 8 &&
-                (call.work.buffer().getLong(0) & CLONE_VFORK) != 0;
-            default -> false;
+            case CLONE3 -> call.memory.read(call.tid, call.args[0], call.work.address(), 8) == 8 ?
+                call.work.buffer().getLong(0) : 0;
+            default -> 0;
         };
+    }
+
+    /**
+     * @return the thread of {@code process} that is not among {@code before} (host ids), or 0 if none is.
+     */
+    private static int newThread(final int process, final List<Integer> before)
+    {
+        for (final int tid : ChildWatch.threadsOf(process))
+        {
+            if (!before.contains(tid))
+            {
+                return tid;
+            }
+        }
+        return 0;
     }
 
     /**
