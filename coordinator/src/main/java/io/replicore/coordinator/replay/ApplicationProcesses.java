@@ -206,17 +206,8 @@ public final class ApplicationProcesses implements AutoCloseable
      */
     private static int initOf(final int mainProcess)
     {
-        try
-        {
-            final int parent = ThreadIds.lastNumberOf(Files.readString(Path.of("/proc", Integer.toString(mainProcess),
-                "status")), "\nPPid:");
-            return parent > 0 && ThreadIds.lastNumberOf(Files.readString(Path.of("/proc", Integer.toString(parent),
-                "status")), "\nNSpid:") == 1 ? parent : -1;
-        }
-        catch (final IOException ex)
-        {
-            return -1;
-        }
+        final int parent = statusNumber(mainProcess, "\nPPid:");
+        return parent > 0 && statusNumber(parent, "\nNSpid:") == 1 ? parent : -1;
     }
 
     /**
@@ -224,10 +215,18 @@ public final class ApplicationProcesses implements AutoCloseable
      */
     public static int groupOf(final int process)
     {
+        return statusNumber(process, "\nNSpgid:");
+    }
+
+    /**
+     * @return the last number on the line {@code key} of host process {@code process}'s /proc status; -1 if it is
+     * gone.
+     */
+    private static int statusNumber(final int process, final String key)
+    {
         try
         {
-            return ThreadIds.lastNumberOf(Files.readString(Path.of("/proc", Integer.toString(process), "status")),
-                "\nNSpgid:");
+            return ThreadIds.lastNumberOf(Files.readString(Path.of("/proc", Integer.toString(process), "status")), key);
         }
         catch (final IOException ex)
         {
@@ -337,8 +336,7 @@ public final class ApplicationProcesses implements AutoCloseable
             }
             else if (threadsBefore != null)
             {
-                births.beforeClone(call.tid);
-                births.expectThread(call.tid);
+                births.beforeThread(call.tid);
             }
             final int rc = letRun.getAsInt();
             final boolean made = rc == 0 && before >= 0 && ChildWatch.awaitChild(call.process, call.tid, before, call.nr);

@@ -46,6 +46,7 @@ final class ThreadBirths
     private final Set<Integer> parents = new HashSet<>();
     /** The application's CPUs, read from the first parent: what every thread goes back to. */
     private boolean maskKnown;
+    /** Serial mode: new threads still on their parent's one CPU, not yet arrived. */
     private int childrenToWiden;
     /** Parallel mode: each parent's new thread whose first stretch may not be over, by the parent's host id. */
     private final Map<Integer, Integer> newborns = new HashMap<>();
@@ -54,16 +55,42 @@ final class ThreadBirths
     private volatile boolean any;
 
     /**
-     * Before a clone of {@code tid} runs. If the parent cannot be made to run first (no privilege for SCHED_FIFO),
-     * the clone runs unordered.
+     * Serial mode, before a clone of {@code tid} runs: the parent runs first, and its child is widened at its first
+     * call. If the parent cannot be made to run first (no privilege for SCHED_FIFO), the clone runs unordered.
      */
     synchronized void beforeClone(final int tid)
+    {
+        if (runFirst(tid))
+        {
+            childrenToWiden++;
+        }
+    }
+
+    /**
+     * Parallel mode, before a clone of {@code parent} that makes a thread runs: the parent runs first, and its next
+     * call waits for the new thread ({@link #threadMade}, {@link #arrivedInParallel}). Unordered as for
+     * {@link #beforeClone} without the privilege.
+     */
+    synchronized void beforeThread(final int parent)
+    {
+        if (runFirst(parent))
+        {
+            newborns.put(parent, NOT_FOUND_YET);
+        }
+    }
+
+    /**
+     * Put {@code tid} on the application's first CPU at SCHED_FIFO, reset on fork.
+     *
+     * @return false if it could not be.
+     */
+    private boolean runFirst(final int tid)
     {
         if (!maskKnown)
         {
             if (PROCESS.sched_getaffinity(tid, MASK_LENGTH, mask.pointer()) < 0)
             {
-                return;
+                return false;
             }
             maskKnown = true;
         }
@@ -75,11 +102,11 @@ final class ThreadBirths
             PROCESS.sched_setscheduler(tid, SCHED_FIFO | SCHED_RESET_ON_FORK, param.pointer()) < 0)
         {
             restore(tid);
-            return;
+            return false;
         }
         parents.add(tid);
-        childrenToWiden++;
         any = true;
+        return true;
     }
 
     /**
@@ -111,18 +138,6 @@ final class ThreadBirths
     }
 
     /**
-     * Parallel mode, before a clone of {@code parent} that makes a thread runs ({@link #beforeClone} first): its next
-     * call is to wait for the new thread.
-     */
-    synchronized void expectThread(final int parent)
-    {
-        if (parents.contains(parent))
-        {
-            newborns.put(parent, NOT_FOUND_YET);
-        }
-    }
-
-    /**
      * Parallel mode: the clone of {@code parent} made thread {@code child} (host ids), or none ({@code child} 0).
      */
     synchronized void threadMade(final int parent, final int child)
@@ -131,7 +146,6 @@ final class ThreadBirths
         {
             return;
         }
-        childrenToWiden--;
         if (child > 0)
         {
             newborns.put(parent, child);
