@@ -1,11 +1,12 @@
 """Partition plans and replica kernel launches for Replicore's kernel (kernel-patches/).
 
 A plan splits a machine by its NUMA topology: the running kernel keeps node 0 (partition 0), and one other node's
-memory and first CPU go to a replica kernel (the partition of the node's number), with a mailbox range both kernels
+memory and CPUs go to a replica kernel (the partition of the node's number), with a mailbox range both kernels
 map. It is written as shell assignments (a plan file) that `replicore-replica` and a shell can both read.
 
 The machine is read from sysfs and procfs, under roots that tests and offline planning may move:
   /sys/devices/system/node/{online,nodeN/cpulist}   the nodes and their CPUs
+  /proc/cpuinfo                                     each online CPU's APIC id (the replica's replicore.apic_ids=)
   /proc/zoneinfo                                    each node's zones: start_pfn and spanned pages
   /proc/iomem                                       System RAM ranges (root only: others read zeros)
   /sys/class/misc/replicore-mailbox/{size,phys_addr} the mailbox of a kernel booted with a plan
@@ -31,14 +32,14 @@ DEFAULT_REPLICA_CONSOLE = "ttyS1,115200"
 # The I/O ports of the legacy serial ports ttyS0..ttyS3: a replica probes only its console's (patch 0006).
 LEGACY_SERIAL_PORTS = (0x3F8, 0x2F8, 0x3E8, 0x2E8)
 # What the replica must not touch of the shared platform (kernel-patches/README.md, 0003's table); acpi=tables (patch
-# 0005) reads the firmware's tables but runs none of its AML.
-REPLICA_FENCES = "nr_cpus=1 acpi=tables noapic pci=off hpet=disable initcall_blacklist=i8042_init nokaslr panic=-1"
+# 0005) reads the firmware's tables but runs none of its AML. Its CPUs are named by replicore.apic_ids= (patch 0008).
+REPLICA_FENCES = "acpi=tables noapic pci=off hpet=disable initcall_blacklist=i8042_init nokaslr panic=-1"
 # The replica's root is its initramfs: in ramfs, since the default tmpfs root takes at most half the memory free while
 # the archive is unpacked, which an initramfs with a Java runtime exceeds in a small reservation.
 REPLICA_ROOT = "rootfstype=ramfs"
 
 PLAN_KEYS = ("REPLICORE_NODES", "REPLICORE_FIRST_CPUS", "REPLICORE_REPLICA_PARTITION", "REPLICORE_REPLICA_NODE",
-             "REPLICORE_REPLICA_CPU", "REPLICORE_REPLICA_MEMORY", "REPLICORE_MAILBOX", "REPLICORE_KERNEL_CMDLINE",
+             "REPLICORE_REPLICA_CPUS", "REPLICORE_REPLICA_MEMORY", "REPLICORE_MAILBOX", "REPLICORE_KERNEL_CMDLINE",
              "REPLICORE_REPLICA_CMDLINE")
 
 
@@ -79,8 +80,10 @@ def parse_cpulist(text):
     """0-1,3 as sysfs writes it: [0, 1, 3]."""
     cpus = []
     for part in filter(None, text.strip().split(",")):
-        low, _, high = part.partition("-")
-        cpus.extend(range(int(low), int(high or low) + 1))
+        match = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part.strip())
+        if not match:
+            raise BootError("not a CPU list: '%s' (say 2-3 or 2,3)" % text.strip())
+        cpus.extend(range(int(match.group(1)), int(match.group(2) or match.group(1)) + 1))
     return cpus
 
 
@@ -183,6 +186,17 @@ class Machine:
             nodes.append(Node(number, cpus, pieces))
         return nodes
 
+    def apic_ids(self):
+        """Each online CPU's APIC id, from /proc/cpuinfo: {cpu: apic id}."""
+        ids, cpu = {}, None
+        for line in self.proc("cpuinfo", "the CPUs' APIC ids").splitlines():
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key == "processor":
+                cpu = int(value)
+            elif key == "apicid" and cpu is not None:
+                ids[cpu] = int(value)
+        return ids
+
     def mailbox(self):
         """The mailbox of a kernel booted with a plan, as (address, size), or None."""
         device = "class/misc/replicore-mailbox"
@@ -217,8 +231,9 @@ class Plan:
         return int(self["REPLICORE_REPLICA_PARTITION"])
 
     @property
-    def cpu(self):
-        return int(self["REPLICORE_REPLICA_CPU"])
+    def cpus(self):
+        """The replica's CPUs, as this kernel numbers them; the first starts it."""
+        return parse_cpulist(self["REPLICORE_REPLICA_CPUS"])
 
     @property
     def replica_memory(self):
@@ -234,8 +249,8 @@ class Plan:
         return "\n".join([
             "nodes %s" % self["REPLICORE_NODES"],
             "partition 0 (this kernel): CPUs %s, the rest of the memory" % self["REPLICORE_FIRST_CPUS"],
-            "partition %d (a replica kernel): node %s's CPU %d, %s of memory at 0x%x-0x%x" % (
-                self.partition, self["REPLICORE_REPLICA_NODE"], self.cpu, format_size(size), address,
+            "partition %d (a replica kernel): node %s's CPUs %s, %s of memory at 0x%x-0x%x" % (
+                self.partition, self["REPLICORE_REPLICA_NODE"], self["REPLICORE_REPLICA_CPUS"], format_size(size), address,
                 address + size - 1),
             "mailbox: %s at 0x%x-0x%x" % (format_size(mailbox_size), mailbox_address,
                                          mailbox_address + mailbox_size - 1),
@@ -282,10 +297,10 @@ def replica_serial_words(machine, replica_console):
     return "console=%s 8250.legacy_ports=0x%x" % (replica_console, LEGACY_SERIAL_PORTS[line])
 
 
-def make_plan(machine, replica_node=None, replica_cpu=None, replica_memory=None, mailbox=None,
+def make_plan(machine, replica_node=None, replica_cpus=None, replica_memory=None, mailbox=None,
               mailbox_size=DEFAULT_MAILBOX_SIZE, replica_console=DEFAULT_REPLICA_CONSOLE, replica_append=""):
-    """Plan one replica kernel on `replica_node` (the highest node by default), on `replica_cpu` (the node's
-    lowest by default), of `machine`."""
+    """Plan one replica kernel on `replica_node` (the highest node by default), on `replica_cpus` (a list of the
+    node's CPUs; all of them by default), of `machine`."""
     nodes = [node for node in machine.nodes() if node.cpus and node.ram]
     if len(nodes) < 2:
         raise BootError("%d NUMA node(s) with CPUs and memory: a replica kernel needs a node of its own, so there is "
@@ -305,32 +320,43 @@ def make_plan(machine, replica_node=None, replica_cpu=None, replica_memory=None,
     mailbox_address, mailbox_size = place_mailbox(machine, replica, mailbox, mailbox_size)
     memory_address, memory_size = place_replica_memory(machine, replica, (mailbox_address, mailbox_size),
                                                        replica_memory)
-    if replica_cpu is None:
-        cpu = min(replica.cpus)
-    elif replica_cpu in replica.cpus:
-        cpu = replica_cpu
-    else:
-        raise BootError("CPU %d is not node %d's: its CPUs are %s" % (replica_cpu, replica.number,
-                                                                     format_cpulist(replica.cpus)))
+    cpus = sorted(set(replica.cpus if replica_cpus is None else replica_cpus))
+    foreign = [cpu for cpu in cpus if cpu not in replica.cpus]
+    if not cpus or foreign:
+        raise BootError("CPUs %s are not node %d's: its CPUs are %s" % (format_cpulist(foreign) or "(none)",
+                                                                       replica.number, format_cpulist(replica.cpus)))
+    apic_ids = replica_apic_ids(machine, cpus)
     mailbox_words = "memmap=%s$0x%x replicore.mailbox=%s" % (
         format_size(mailbox_size), mailbox_address, format_range(mailbox_address, mailbox_size))
     kernel = "%s replicore.partition=0 crashkernel=%s" % (mailbox_words, format_range(memory_address, memory_size))
-    replica_line = "%s %s %s %s replicore.partition=%d replicore.replica=1 replicore.trampoline=0x%x" % (
-        replica_serial_words(machine, replica_console), REPLICA_FENCES, REPLICA_ROOT, mailbox_words, replica.number,
-        TRAMPOLINE)
+    replica_line = "%s replicore.apic_ids=%s %s %s %s replicore.partition=%d replicore.replica=1 " \
+        "replicore.trampoline=0x%x" % (replica_serial_words(machine, replica_console), format_cpulist(apic_ids),
+                                      REPLICA_FENCES, REPLICA_ROOT, mailbox_words, replica.number, TRAMPOLINE)
     if replica_append.strip():
         replica_line += " " + replica_append.strip()
     return Plan({
         "REPLICORE_NODES": format_cpulist(node.number for node in nodes),
-        "REPLICORE_FIRST_CPUS": format_cpulist(c for node in nodes for c in node.cpus if c != cpu),
+        "REPLICORE_FIRST_CPUS": format_cpulist(c for node in nodes for c in node.cpus if c not in cpus),
         "REPLICORE_REPLICA_PARTITION": replica.number,
         "REPLICORE_REPLICA_NODE": replica.number,
-        "REPLICORE_REPLICA_CPU": cpu,
+        "REPLICORE_REPLICA_CPUS": format_cpulist(cpus),
         "REPLICORE_REPLICA_MEMORY": format_range(memory_address, memory_size),
         "REPLICORE_MAILBOX": format_range(mailbox_address, mailbox_size),
         "REPLICORE_KERNEL_CMDLINE": kernel,
         "REPLICORE_REPLICA_CMDLINE": replica_line,
     })
+
+
+def replica_apic_ids(machine, cpus):
+    """The APIC ids of `cpus`, which the replica kernel brings up and no other (patch 0008). /proc/cpuinfo lists online
+    CPUs only, so a plan is made while they all are."""
+    ids = machine.apic_ids()
+    offline = [cpu for cpu in cpus if cpu not in ids]
+    if offline:
+        raise BootError("CPUs %s are not in %s: their APIC ids are known only while they are online (plan before a "
+                        "launch, or after `replicore-replica reclaim`)" % (
+                            format_cpulist(offline), os.path.join(machine.procfs, "cpuinfo")))
+    return [ids[cpu] for cpu in cpus]
 
 
 def place_mailbox(machine, replica, mailbox, size):

@@ -38,12 +38,12 @@ public final class BootScripts
 
     /**
      * The plan of a machine that already has its mailbox and a crash reservation in the replica's node (the kernel
-     * rig's tests with {@code crashkernel=SIZE}), for a replica on {@code cpu}, into the job's shell variables
-     * ({@code REPLICORE_REPLICA_CMDLINE} ...); the job ends if the script refuses.
+     * rig's tests with {@code crashkernel=SIZE}), for a replica on {@code cpus} (a list: "3", "2-3"), into the job's
+     * shell variables ({@code REPLICORE_REPLICA_CMDLINE} ...); the job ends if the script refuses.
      */
-    public static String planInto(final int cpu)
+    public static String planInto(final String cpus)
     {
-        return "eval \"$(" + plan("--replica-cpu", String.valueOf(cpu)) + ")\" && [ -n \"$REPLICORE_REPLICA_CMDLINE\" ] " +
+        return "eval \"$(" + plan("--replica-cpus", cpus) + ")\" && [ -n \"$REPLICORE_REPLICA_CMDLINE\" ] " +
             "|| { echo 'replicore-plan failed'; exit 1; }\n";
     }
 

@@ -4,8 +4,13 @@ import io.replicore.mailbox.MailboxContext;
 import io.replicore.mailbox.MailboxLayout;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -196,6 +201,24 @@ public final class KernelRigContext
         return Path.of("/dev/shm", runId + "-kmailbox");
     }
 
+    /**
+     * A word the kernels keep in the mailbox for {@code partition} (kernel-patches 0002), read by the host in the
+     * DIMM's file: its Kernel Beat ({@code offset} 0) or Kernel State (4: 1 running, 2 panicked, 3 stopped).
+     */
+    public int kernelWord(final int partition, final int offset)
+    {
+        try (FileChannel channel = FileChannel.open(mailboxPath(), StandardOpenOption.READ))
+        {
+            final ByteBuffer word = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            channel.read(word, MailboxLayout.CONTROL_OFFSET + 64 + 8L * partition + offset);
+            return word.getInt(0);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot read " + mailboxPath(), ex);
+        }
+    }
+
     /** What the kernel's command line says of the mailbox: reserve the range, and map it as the device. */
     public String mailboxCommandLine(final int partition)
     {
@@ -207,25 +230,25 @@ public final class KernelRigContext
 
     /**
      * A job's shell lines loading the replica kernel (this rig's kernel image) into the crash reservation with
-     * {@code kexec -p}, on the command line the machine's partition plan gives a replica on {@code cpu}
-     * ({@link BootScripts#planInto}) and {@code extra}; either ends the job if it fails. {@link #replicaLaunchCommand}
+     * {@code kexec -p}, on the command line the machine's partition plan gives a replica on {@code cpus} (a
+     * list) ({@link BootScripts#planInto}) and {@code extra}; either ends the job if it fails. {@link #replicaLaunchCommand}
      * starts it.
      */
-    public String replicaLoadCommand(final Path initrd, final int cpu, final String extra)
+    public String replicaLoadCommand(final Path initrd, final String cpus, final String extra)
     {
-        return BootScripts.planInto(cpu) +
+        return BootScripts.planInto(cpus) +
             "kexec -p " + GuestJava.quote(rigContext.kernelImage().toString()) + " --initrd=" +
             GuestJava.quote(initrd.toString()) + " --append=\"$REPLICORE_REPLICA_CMDLINE\"" + GuestJava.quote(" " + extra) +
             " || { echo 'kexec -p failed'; exit 1; }\n";
     }
 
     /**
-     * A job's shell line starting the loaded replica on {@code cpu} as {@code partition} ("CPU PARTITION", 0003), which
-     * ends the job if the kernel refuses.
+     * A job's shell line starting the loaded replica on {@code cpus} (a list, the first starting it) as
+     * {@code partition} ("CPUS PARTITION", 0003), which ends the job if the kernel refuses.
      */
-    public String replicaLaunchCommand(final int cpu, final int partition)
+    public String replicaLaunchCommand(final String cpus, final int partition)
     {
-        return "echo '" + cpu + " " + partition + "' > /sys/kernel/replicore/launch || { echo 'launch failed'; exit 1; }\n";
+        return "echo '" + cpus + " " + partition + "' > /sys/kernel/replicore/launch || { echo 'launch failed'; exit 1; }\n";
     }
 
     public KernelRigContext machineCount(final int machineCount)

@@ -1,49 +1,27 @@
 package io.replicore.qemutests;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
- * The initramfs of a replica kernel started on an offlined CPU (kernel-patches 0003): the static busybox and the
- * {@code replica-init} script, and, when asked, a Java runtime ({@link ReplicaJre}) with this JVM's class path,
- * so the replica runs the project's Java code. The replica has no PCI, so no 9p root: it speaks through its
- * serial port (ttyS1) and the mailbox, and everything it runs is in this archive.
+ * The initramfs of a replica kernel started on offlined CPUs (kernel-patches 0003), made by the operator's tool,
+ * {@code boot-scripts/replicore-initramfs}: the static busybox and {@code boot-scripts/replica-init}, and, when asked,
+ * a Java runtime (jlinked once per JDK version into the rig's cache directory) with a class path, so the replica
+ * runs the project's Java code. The replica has no PCI, so no 9p root: it speaks through its serial port (ttyS1) and
+ * the mailbox, and everything it runs is in this archive, at the host's paths.
  * <p>
- * With Java: the runtime is {@code /jre}; every class path entry ({@link GuestJava#classPathEntries()}) is at its
- * host path, so the class path is the host's; {@code /bin/java-main MAIN ARGS...} runs a main with it,
- * {@link #JVM_FLAGS} and {@link GuestJava#FIXED_ENVIRONMENT}, which replica-init calls for
- * {@code replica.java=MAIN,ARG,...} on the replica's command line.
- * About 46 MB, unpacked into the replica's RAM (the crash reservation), in ramfs: the partition plan's replica
- * command line (boot-scripts/replicore-plan) says {@code rootfstype=ramfs}.
+ * With Java, {@code /bin/java-main MAIN ARGS...} runs a main, which replica-init calls for
+ * {@code replica.java=MAIN,ARG,...} on the replica's command line. About 46 MB, unpacked into the replica's RAM (the
+ * crash reservation), in ramfs: the partition plan's replica command line says {@code rootfstype=ramfs}.
  * <p>
- * With a coordinator ({@link #buildWithCoordinator}): the coordinator's build too, its jar and libraries on
- * java-main's class path and its native launcher beside the jar, and the programs it is to replicate, all at their
- * host paths, so that the replica kernel runs a replica of a service as any kernel of the machine does.
+ * With a coordinator ({@link #buildWithCoordinator}, {@link #buildToRun}): the coordinator's build too and the
+ * programs it is to replicate, with their libraries and the loader's cache; {@link #buildToRun}'s archive starts a
+ * replica of its program under its coordinator by itself ({@code /etc/replicore/run}), as an operator's does.
  */
 public final class ReplicaInitramfs
 {
-    /** The launcher replica-init runs: {@code java-main MAIN ARGS...}. */
-    public static final String JAVA_MAIN = "/bin/java-main";
-    /**
-     * The replica's JVM lives in the crash reservation beside the unpacked archive (with crashkernel=256M, 100 MB
-     * are free when it starts; it peaks near 48 MB resident, the runtime's files it maps included): a heap bound
-     * that does not follow the reservation (the mailbox code's live data is a few MB), serial GC and C1 only as in
-     * the rig's guests (no GC or C2 threads on the replica's one CPU), a bounded code cache and no perf data file.
-     */
-    public static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx48m",
-        "-Xss512k", "-XX:ReservedCodeCacheSize=32m", "-XX:-UsePerfData");
-
-    private static final String INIT_RESOURCE = "replica-init";
-    private static final String JRE = "/jre";
-    private static final Path LOADER_CACHE = Path.of("/etc/ld.so.cache");
+    private static final long BUILD_TIMEOUT_MS = 600_000;
 
     private ReplicaInitramfs()
     {
@@ -52,7 +30,7 @@ public final class ReplicaInitramfs
     /** Build {@code WORK/replica-initramfs.cpio}, busybox and replica-init only; @return the archive. */
     public static Path build(final KernelRigContext ctx)
     {
-        return build(ctx, null, List.of());
+        return build(ctx, List.of());
     }
 
     /**
@@ -62,124 +40,70 @@ public final class ReplicaInitramfs
      */
     public static Path buildWithJava(final KernelRigContext ctx)
     {
-        return build(ctx, GuestJava.classPathEntries(), List.of());
+        final List<String> args = new ArrayList<>();
+        for (final String entry : GuestJava.classPathEntries())
+        {
+            args.addAll(List.of("--class-path", entry));
+        }
+        return build(ctx, args);
     }
 
     /**
-     * Build {@code WORK/replica-initramfs.cpio} with the Java runtime, this JVM's class path and the coordinator's
-     * build ({@code coordinatorTarget}), and {@code programs}, which must need no library but the runtime's (libc).
+     * Build {@code WORK/replica-initramfs.cpio} with the Java runtime, this JVM's class path, the coordinator's
+     * build ({@code coordinatorTarget}) and {@code programs}, for a {@code replica.java=} of the replica's command
+     * line to run.
      *
      * @return the archive.
      */
     public static Path buildWithCoordinator(final KernelRigContext ctx, final Path coordinatorTarget,
         final List<Path> programs)
     {
-        final List<String> classPath = new ArrayList<>(GuestJava.classPathEntries());
-        classPath.addAll(GuestJava.coordinatorClassPath(coordinatorTarget));
-        final List<Path> files = new ArrayList<>(programs);
-        files.add(coordinatorTarget.toAbsolutePath().normalize().resolve("native/replicore-launch"));
-        // A replica's program must find the files the primary's found: without the loader's cache, the replica's
-        // dynamic loader searched its directories where the primary's read the cache (a divergence at record 2).
-        files.add(LOADER_CACHE);
-        return build(ctx, classPath, files);
+        final List<String> args = coordinatorArgs(coordinatorTarget);
+        for (final Path program : programs)
+        {
+            args.addAll(List.of("--file", program.toAbsolutePath().normalize().toString()));
+        }
+        return build(ctx, args);
     }
 
-    /** @param classPath java-main's class path, or null for an archive without Java. */
-    private static Path build(final KernelRigContext ctx, final List<String> classPath, final List<Path> files)
+    /**
+     * Build {@code WORK/replica-initramfs.cpio} as an operator does: the coordinator's build and {@code program},
+     * which the archive's {@code /etc/replicore/run} starts as replica {@code replica} under its coordinator (events
+     * on the console, {@code heartbeatTimeoutMs}) when the replica kernel boots.
+     *
+     * @return the archive.
+     */
+    public static Path buildToRun(final KernelRigContext ctx, final Path coordinatorTarget, final int replica,
+        final long heartbeatTimeoutMs, final String... program)
     {
-        final Path root = ctx.workDir().resolve("replica-initramfs-root");
+        final List<String> args = coordinatorArgs(coordinatorTarget);
+        args.addAll(List.of("--replica", String.valueOf(replica), "--heartbeat-timeout",
+            String.valueOf(heartbeatTimeoutMs), "--"));
+        args.addAll(List.of(program));
+        return build(ctx, args);
+    }
+
+    /** The coordinator's build, and this JVM's class path for the kernel suite's own Java mains. */
+    private static List<String> coordinatorArgs(final Path coordinatorTarget)
+    {
+        final List<String> args = new ArrayList<>(List.of("--coordinator",
+            coordinatorTarget.toAbsolutePath().normalize().toString()));
+        for (final String entry : GuestJava.classPathEntries())
+        {
+            args.addAll(List.of("--class-path", entry));
+        }
+        return args;
+    }
+
+    private static Path build(final KernelRigContext ctx, final List<String> args)
+    {
         final Path archive = ctx.workDir().resolve("replica-initramfs.cpio");
-        try
-        {
-            ReplicaJre.deleteTree(root);
-            for (final String dir : new String[] {"bin", "proc", "sys", "dev", "tmp"})
-            {
-                Files.createDirectories(root.resolve(dir));
-            }
-            Files.copy(ctx.rigContext().busybox(), root.resolve("bin/busybox"), StandardCopyOption.REPLACE_EXISTING);
-            try (InputStream init = ReplicaInitramfs.class.getResourceAsStream(INIT_RESOURCE))
-            {
-                if (init == null)
-                {
-                    throw new IllegalStateException("resource " + INIT_RESOURCE + " is missing from the build");
-                }
-                Files.copy(init, root.resolve("init"), StandardCopyOption.REPLACE_EXISTING);
-            }
-            Files.setPosixFilePermissions(root.resolve("init"), PosixFilePermissions.fromString("rwxr-xr-x"));
-            if (classPath != null)
-            {
-                addJava(root, ReplicaJre.cached(ctx.cacheDir()), classPath);
-            }
-            for (final Path file : files)
-            {
-                copyTree(file, inRoot(root, file.toAbsolutePath().normalize()));
-            }
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException("cannot lay out the replica's initramfs in " + root, ex);
-        }
-        Exec.run(60_000, "sh", "-c", "cd \"$1\" && find . | cpio -o -H newc --quiet > \"$2\"", "sh",
-            root.toString(), archive.toString()).orThrow();
+        final List<String> command = new ArrayList<>(List.of(
+            BootScripts.directory().resolve("replicore-initramfs").toString(), "--out", archive.toString(),
+            "--busybox", ctx.rigContext().busybox().toString(),
+            "--jdk", System.getProperty("java.home"), "--jre-cache", ctx.cacheDir().toString()));
+        command.addAll(args);
+        System.err.println("replica initramfs: " + Exec.run(BUILD_TIMEOUT_MS, command).orThrow().stdout().strip());
         return archive;
-    }
-
-    private static void addJava(final Path root, final Path jre, final List<String> classPath) throws IOException
-    {
-        copyTree(jre, inRoot(root, Path.of(JRE)));
-        for (final Path library : ReplicaJre.sharedLibraries(jre))
-        {
-            copyTree(library, inRoot(root, library));
-        }
-        for (final String entry : classPath)
-        {
-            if (entry.endsWith("*"))
-            {
-                final Path dir = Path.of(entry.substring(0, entry.length() - 1));
-                try (Stream<Path> jars = Files.list(dir))
-                {
-                    for (final Path jar : jars.filter(f -> f.toString().endsWith(".jar")).toList())
-                    {
-                        copyTree(jar, inRoot(root, jar));
-                    }
-                }
-            }
-            else
-            {
-                copyTree(Path.of(entry), inRoot(root, Path.of(entry)));
-            }
-        }
-        final Path launcher = inRoot(root, Path.of(JAVA_MAIN));
-        Files.writeString(launcher, "#!/bin/busybox sh\n" +
-            "# Made by ReplicaInitramfs: MAIN ARGS... on the replica's Java runtime and the host's class path.\n" +
-            "exec " + GuestJava.FIXED_ENVIRONMENT + " " + GuestJava.launcher(JRE + "/bin/java", JVM_FLAGS,
-            String.join(":", classPath)) + " \"$@\"\n");
-        Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
-    }
-
-    private static Path inRoot(final Path root, final Path hostPath)
-    {
-        return root.resolve(hostPath.toAbsolutePath().toString().substring(1));
-    }
-
-    /** Copy a file (its content, if a symbolic link) or a directory with everything in it. */
-    private static void copyTree(final Path from, final Path to) throws IOException
-    {
-        try (Stream<Path> files = Files.walk(from))
-        {
-            for (final Path file : files.toList())
-            {
-                final Path target = to.resolve(from.relativize(file).toString());
-                if (Files.isDirectory(file))
-                {
-                    Files.createDirectories(target);
-                }
-                else
-                {
-                    Files.createDirectories(target.getParent());
-                    Files.copy(file, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
     }
 }

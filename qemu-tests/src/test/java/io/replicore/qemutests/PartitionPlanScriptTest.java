@@ -7,8 +7,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
@@ -44,29 +47,30 @@ class PartitionPlanScriptTest
     Path dir;
 
     @Test
-    void theKernelSuitesMachineGivesNodeOnesFirstCpuAndMostOfItsMemoryToTheReplica() throws Exception
+    void theKernelSuitesMachineGivesNodeOnesCpusAndMostOfItsMemoryToTheReplica() throws Exception
     {
         final Path machine = machine("qemu", QEMU_ZONES, QEMU_IOMEM, "0-1", "2-3");
         final Result result = plan(machine);
         assertEquals(0, result.status, result.text);
         assertEquals(String.join("\n",
             "REPLICORE_NODES=0-1",
-            "REPLICORE_FIRST_CPUS=0-1,3",
+            "REPLICORE_FIRST_CPUS=0-1",
             "REPLICORE_REPLICA_PARTITION=1",
             "REPLICORE_REPLICA_NODE=1",
-            "REPLICORE_REPLICA_CPU=2",
+            "REPLICORE_REPLICA_CPUS=2-3",
             "REPLICORE_REPLICA_MEMORY=432M@0x20000000",
             "REPLICORE_MAILBOX=4M@0x3fa00000",
             "REPLICORE_KERNEL_CMDLINE='memmap=4M$0x3fa00000 replicore.mailbox=4M@0x3fa00000 replicore.partition=0 " +
                 "crashkernel=432M@0x20000000'",
-            "REPLICORE_REPLICA_CMDLINE='console=ttyS1,115200 8250.legacy_ports=0x2f8 nr_cpus=1 acpi=tables noapic " +
+            "REPLICORE_REPLICA_CMDLINE='console=ttyS1,115200 8250.legacy_ports=0x2f8 replicore.apic_ids=2-3 " +
+                "acpi=tables noapic " +
                 "pci=off hpet=disable " +
                 "initcall_blacklist=i8042_init nokaslr panic=-1 rootfstype=ramfs memmap=4M$0x3fa00000 " +
                 "replicore.mailbox=4M@0x3fa00000 replicore.partition=1 replicore.replica=1 " +
                 "replicore.trampoline=0x10000'", ""), result.text);
 
         final Result described = plan(machine, "--describe");
-        assertTrue(described.text.contains("partition 1 (a replica kernel): node 1's CPU 2, 432M of memory at " +
+        assertTrue(described.text.contains("partition 1 (a replica kernel): node 1's CPUs 2-3, 432M of memory at " +
             "0x20000000-0x3affffff"), described.text);
     }
 
@@ -88,13 +92,15 @@ class PartitionPlanScriptTest
         // crashkernel=256M with no address: the kernel put it at 752 MiB, in node 1 (the kernel suite's machines).
         final Path machine = machine("placed", QEMU_ZONES, QEMU_IOMEM.replace("  08a00000-09601e31 : Kernel code\n",
             "  08a00000-09601e31 : Kernel code\n  2f000000-3effffff : Crash kernel\n"), "0-1", "2-3");
-        final Result result = plan(machine, "--replica-cpu", "3", "--mailbox", "4M@0x100000000");
+        final Result result = plan(machine, "--replica-cpus", "3", "--mailbox", "4M@0x100000000");
         assertEquals(0, result.status, result.text);
         assertTrue(result.text.contains("REPLICORE_REPLICA_MEMORY=256M@0x2f000000\n"), result.text);
-        assertTrue(result.text.contains("REPLICORE_REPLICA_CPU=3\n"), result.text);
+        assertTrue(result.text.contains("REPLICORE_REPLICA_CPUS=3\n"), result.text);
         assertTrue(result.text.contains("REPLICORE_FIRST_CPUS=0-2\n"), result.text);
+        assertTrue(result.text.contains(" replicore.apic_ids=3 "), result.text);
         assertTrue(result.text.contains("crashkernel=256M@0x2f000000'"), result.text);
-        assertRefused(plan(machine, "--replica-cpu", "1"), 1, "CPU 1 is not node 1's: its CPUs are 2-3");
+        assertRefused(plan(machine, "--replica-cpus", "1-2"), 1, "CPUs 1 are not node 1's: its CPUs are 2-3");
+        assertRefused(plan(machine, "--replica-cpus", "two"), 1, "not a CPU list: 'two' (say 2-3 or 2,3)");
     }
 
     @Test
@@ -113,19 +119,22 @@ class PartitionPlanScriptTest
             iomem.append(String.format("%x-%x : System RAM%n", start, start + 16 * gib - 1));
         }
         final Path machine = machine("server", zones.toString(), iomem.toString(), "0-7", "8-15", "16-23", "24-31");
+        // APIC ids that are not the CPU numbers: two per core, one thread of each core online.
+        Files.writeString(machine.resolve("proc/cpuinfo"), cpuinfo(IntStream.range(0, 32).map(cpu -> 2 * cpu)));
 
         final Result highest = plan(machine);
         assertEquals(0, highest.status, highest.text);
         assertTrue(highest.text.contains("REPLICORE_NODES=0-3\n"), highest.text);
-        assertTrue(highest.text.contains("REPLICORE_REPLICA_CPU=24\n"), highest.text);
-        assertTrue(highest.text.contains("REPLICORE_FIRST_CPUS=0-23,25-31\n"), highest.text);
+        assertTrue(highest.text.contains("REPLICORE_REPLICA_CPUS=24-31\n"), highest.text);
+        assertTrue(highest.text.contains("REPLICORE_FIRST_CPUS=0-23\n"), highest.text);
+        assertTrue(highest.text.contains(" replicore.apic_ids=48,50,52,54,56,58,60,62 "), highest.text);
         // 16 GiB less the mailbox and 64 MiB, in 16 MiB steps: 16304 MiB at 50 GiB; the mailbox at 66 GiB less 4 MiB.
         assertTrue(highest.text.contains("REPLICORE_REPLICA_MEMORY=16304M@0xc80000000\n"), highest.text);
         assertTrue(highest.text.contains("REPLICORE_MAILBOX=4M@0x107fc00000\n"), highest.text);
 
         final Result second = plan(machine, "--replica-node", "1", "--replica-memory", "8G", "--mailbox-size", "16M");
         assertEquals(0, second.status, second.text);
-        assertTrue(second.text.contains("REPLICORE_REPLICA_CPU=8\n"), second.text);
+        assertTrue(second.text.contains("REPLICORE_REPLICA_CPUS=8-15\n"), second.text);
         assertTrue(second.text.contains("REPLICORE_REPLICA_MEMORY=8G@0x480000000\n"), second.text);
         assertTrue(second.text.contains("REPLICORE_MAILBOX=16M@0x87f000000\n"), second.text);
     }
@@ -152,13 +161,18 @@ class PartitionPlanScriptTest
         final Path unprivileged = machine("user", QEMU_ZONES, QEMU_IOMEM.replaceAll("[0-9a-f]+-[0-9a-f]+ :",
             "00000000-00000000 :"), "0-1", "2-3");
         assertRefused(plan(unprivileged), 1, "reading the memory map needs root");
+
+        final Path launched = machine("launched", QEMU_ZONES, QEMU_IOMEM, "0-1", "2-3");
+        Files.writeString(launched.resolve("proc/cpuinfo"), cpuinfo(IntStream.range(0, 3)));
+        assertRefused(plan(launched), 1, "CPUs 3 are not in " + launched.resolve("proc/cpuinfo") + ": their APIC " +
+            "ids are known only while they are online");
     }
 
     @Test
     void replicoreReplicaRefusesAPlanItCannotUseBeforeItTouchesTheMachine() throws Exception
     {
         final Path partial = dir.resolve("partial-plan");
-        Files.writeString(partial, "REPLICORE_NODES=0-1\nREPLICORE_REPLICA_CPU=2\n");
+        Files.writeString(partial, "REPLICORE_NODES=0-1\nREPLICORE_REPLICA_CPUS=2\n");
         assertRefused(run("replicore-replica", "status", "--plan", partial.toString()), 1,
             "the plan lacks REPLICORE_FIRST_CPUS");
         final Path garbled = dir.resolve("garbled-plan");
@@ -196,7 +210,19 @@ class PartitionPlanScriptTest
         Files.writeString(root.resolve("proc/zoneinfo"), zoneinfo);
         Files.writeString(root.resolve("proc/iomem"), iomem);
         Files.writeString(root.resolve("proc/cmdline"), "BOOT_IMAGE=/vmlinuz console=tty0 console=ttyS0,115200n8\n");
+        final int cpus = Arrays.stream(cpuLists).mapToInt(list -> Integer.parseInt(list.replaceAll(".*[-,]", "")))
+            .max().orElse(0) + 1;
+        Files.writeString(root.resolve("proc/cpuinfo"), cpuinfo(IntStream.range(0, cpus)));
         return root;
+    }
+
+    /** /proc/cpuinfo of the online CPUs 0, 1, ... whose APIC ids are {@code apicIds} (its fields that matter). */
+    private static String cpuinfo(final IntStream apicIds)
+    {
+        final int[] ids = apicIds.toArray();
+        return IntStream.range(0, ids.length).mapToObj(cpu -> "processor\t: " + cpu + "\nvendor_id\t: GenuineIntel\n" +
+            "physical id\t: 0\napicid\t\t: " + ids[cpu] + "\ninitial apicid\t: " + ids[cpu] + "\n\n")
+            .collect(Collectors.joining());
     }
 
     private static void assertRefused(final Result result, final int status, final String reason)

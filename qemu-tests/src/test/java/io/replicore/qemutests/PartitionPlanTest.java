@@ -13,10 +13,10 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * boot-scripts/ drive a machine of 2 NUMA nodes x 2 CPUs the way an operator drives a server, with no mailbox DIMM:
- * the plain kernel runs replicore-plan, which gives node 1's first CPU and most of its memory to a replica kernel and
+ * the plain kernel runs replicore-plan, which gives node 1's CPUs and most of its memory to a replica kernel and
  * carves the mailbox from the top of node 1's RAM; the machine boots again with the plan's command line, where the
  * same script prints the same plan; replicore init-mailbox formats the mailbox through the device; replicore-replica
- * launches the replica, refuses to take its CPU back while it runs, waits for its panic and takes the CPU back.
+ * launches the replica on both CPUs, refuses to take them back while it runs, waits for its panic and takes them back.
  */
 @Tag("kernel")
 class PartitionPlanTest
@@ -25,7 +25,7 @@ class PartitionPlanTest
     private static final int PANIC_AFTER_S = 15;
 
     @Test
-    void theBootScriptsPlanTheMachineAndStartAReplicaKernelOnNodeOnesCpuAndMemory() throws IOException
+    void theBootScriptsPlanTheMachineAndStartAReplicaKernelOnNodeOnesCpusAndMemory() throws IOException
     {
         final String plan;
         final String kernelLine;
@@ -41,9 +41,9 @@ class PartitionPlanTest
             kernelLine = Files.readString(machine.share().resolve("kernel-line")).strip();
             System.err.println("kernel test: step 1 ok: replicore-plan on the plain kernel:\n" + machine.jobOutput());
         }
-        // Node 1 is 0x20000000-0x3ffdffff: the replica takes its first CPU and its memory from 512 MiB up; the
+        // Node 1 is 0x20000000-0x3ffdffff: the replica takes its CPUs and its memory from 512 MiB up; the
         // mailbox is the top of that RAM, 2 MiB aligned; 64 MiB stay with the first kernel.
-        assertTrue(plan.contains("REPLICORE_REPLICA_CPU=2\n"), plan);
+        assertTrue(plan.contains("REPLICORE_REPLICA_CPUS=2-3\n"), plan);
         assertTrue(plan.contains("REPLICORE_REPLICA_MEMORY=432M@0x20000000\n"), plan);
         assertTrue(plan.contains("REPLICORE_MAILBOX=4M@0x3fa00000\n"), plan);
         assertTrue(kernelLine.contains("crashkernel=432M@0x20000000") && kernelLine.contains("memmap=4M$0x3fa00000"),
@@ -81,18 +81,21 @@ class PartitionPlanTest
                 "reserved RAM through /dev/replicore-mailbox");
 
             machine.awaitOutput("replicore-replica: partition 1 up", STEP_TIMEOUT_MS);
-            machine.awaitSecondConsole("replicore-replica: up: 1 CPU (APIC id 2)", STEP_TIMEOUT_MS);
-            System.err.println("kernel test: step 4 ok: replicore-replica launched the replica on CPU 2, on its own " +
+            machine.awaitSecondConsole("replicore-replica: up: 2 CPU (APIC id 2,3)", STEP_TIMEOUT_MS);
+            System.err.println("kernel test: step 4 ok: replicore-replica launched the replica on CPUs 2-3, on its own " +
                 "serial port: " + lineOf(machine.jobOutput(), "partition 1 up"));
 
             machine.awaitOutput("reclaim while up: exit ", STEP_TIMEOUT_MS);
             assertTrue(machine.jobOutput().contains("reclaim while up: exit 1"), machine.diagnostics());
-            System.err.println("kernel test: step 5 ok: replicore-replica refuses CPU 2 while the replica is up");
+            System.err.println("kernel test: step 5 ok: replicore-replica refuses CPUs 2-3 while the replica is up");
 
             machine.awaitOutput("replicore-replica: partition 1 panicked", STEP_TIMEOUT_MS);
             machine.awaitOutput("ran on cpu2: online 0-3", STEP_TIMEOUT_MS);
             assertEquals(0, machine.awaitJob(STEP_TIMEOUT_MS), machine.diagnostics());
-            System.err.println("kernel test: step 6 ok: after the replica's panic, CPU 2 is back and runs a task:\n" +
+            assertTrue(machine.jobOutput().contains("replicore-replica: CPUs 2-3 are back with this kernel"),
+                machine.diagnostics());
+            System.err.println("kernel test: step 6 ok: after the replica's panic, CPUs 2-3 are back and CPU 2 runs " +
+                "a task:\n" +
                 machine.jobOutput());
         }
     }

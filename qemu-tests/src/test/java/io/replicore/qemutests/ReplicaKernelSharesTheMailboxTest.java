@@ -37,7 +37,7 @@ class ReplicaKernelSharesTheMailboxTest
     private static final int ROUND_TRIPS = 1000;
     /**
      * The replica's RAM (162 MB of it is the replica's MemTotal): its initramfs with Java (46 MB) is unpacked into
-     * it, which leaves 100 MB free for a JVM that peaks near 48 MB resident (ReplicaInitramfs.JVM_FLAGS).
+     * it, which leaves 100 MB free for a JVM that peaks near 48 MB resident (boot-scripts/replicore-initramfs's JVM_FLAGS).
      */
     private static final String CRASH_KERNEL = "crashkernel=256M";
     private static final String PARTITIONS = GuestDeviceMailbox.SYSFS.resolve("partitions").toString();
@@ -60,8 +60,8 @@ class ReplicaKernelSharesTheMailboxTest
             final KernelMachine machine = rig.machine(0);
             machine.start(GuestJava.command(GuestDeviceMailbox.class.getName(), "0") + " || exit 1\n" +
                 // The replica reboots when its Java has ended: that stops its CPU only, and marks its partition.
-                ctx.replicaLoadCommand(replicaInitrd, 3, "replica.java=" + check + " replica.reboot_after=0") +
-                ctx.replicaLaunchCommand(3, 1) +
+                ctx.replicaLoadCommand(replicaInitrd, "3", "replica.java=" + check + " replica.reboot_after=0") +
+                ctx.replicaLaunchCommand("3", 1) +
                 "echo \"launched: online $(cat /sys/devices/system/cpu/online)\"\n" +
                 GuestJava.command(GuestMailboxCheck.class.getName(), "0", String.valueOf(RECORDS), mailbox,
                     String.valueOf(ROUND_TRIPS)) + " || exit 1\n" +

@@ -1,17 +1,12 @@
 package io.replicore.qemutests;
 
-import io.replicore.mailbox.MailboxLayout;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -99,9 +94,9 @@ class ReplicaLaunchTest
 
             // 2. Onlining its CPU is refused while it runs, and it runs on.
             final long refused = machine.awaitOutput("online refused:", STEP_TIMEOUT_MS);
-            final int beatAtRefusal = kernelWord(ctx, 0);
+            final int beatAtRefusal = ctx.kernelWord(PARTITION, 0);
             Thread.sleep(1000);
-            final int beatLater = kernelWord(ctx, 0);
+            final int beatLater = ctx.kernelWord(PARTITION, 0);
             final String refusal = lineOf(machine.jobOutput(), "online refused:");
             assertTrue(refusal.contains("Device or resource busy"), "EBUSY: " + refusal + machine.diagnostics());
             final String warning = lineOf(machine.console(), "replicore: CPU 3 runs the replica kernel of partition 1");
@@ -138,7 +133,7 @@ class ReplicaLaunchTest
             final long woke = awaitCount(machine, machine::console, "console",
                 WOKE_LINE, wokeBefore + 1, STEP_TIMEOUT_MS);
             final long told = machine.awaitOutput("partition 1 silent:", STEP_TIMEOUT_MS);
-            final int stateAfterHang = kernelWord(ctx, 4);
+            final int stateAfterHang = ctx.kernelWord(PARTITION, 4);
             assertEquals(1, stateAfterHang, "a hung replica's Kernel State stays running (1)");
             final String silentLine = lineOf(machine.console(), "replicore: partition 1 kernel silent");
             assertTrue(ms(hung, silent) <= HEARTBEAT_TIMEOUT_MS + SILENT_SLACK_MS, "silent after " +
@@ -153,7 +148,7 @@ class ReplicaLaunchTest
             // 5. Now CPU 3 can come back; the reservation is writable again.
             final long back = machine.awaitOutput("cpu3 back: online 0-3", STEP_TIMEOUT_MS);
             machine.awaitConsole("replicore: CPU 3: the replica kernel of partition 1 was reported silent: taking " +
-                "the CPU back", 30_000);
+                "its CPUs back", 30_000);
             machine.awaitConsole(BACK_LINE, 30_000);
             machine.awaitOutput("ran on cpu3: 4 processors", STEP_TIMEOUT_MS);
             assertTrue(machine.jobOutput().contains("launch after: none"), machine.diagnostics());
@@ -182,7 +177,7 @@ class ReplicaLaunchTest
                 kernelMs(machine.console(), LAUNCH_LINE, 2, UP_LINE, upBefore + 1) + " ms, CPU 3 back to the new " +
                 "replica up " + kernelMs(machine.console(), BACK_LINE, 1, UP_LINE, upBefore + 1) + " ms)");
             machine.awaitSecondConsole("Kernel panic - not syncing: sysrq triggered crash", STEP_TIMEOUT_MS);
-            machine.awaitSecondConsole("replicore: replica kernel emergency restart: stopping this CPU", 30_000);
+            machine.awaitSecondConsole("replicore: replica kernel emergency restart: stopping this kernel's CPUs", 30_000);
             machine.awaitConsole("replicore: partition 1 kernel panicked", 30_000);
             machine.awaitOutput("cpu3 back again: online 0-3", STEP_TIMEOUT_MS);
             assertTrue(machine.isAlive(), "the machine survives its replica's panic" + machine.diagnostics());
@@ -199,7 +194,7 @@ class ReplicaLaunchTest
             machine.awaitOutput("cpu3 back from a mute replica: online 0-3", STEP_TIMEOUT_MS);
             final String gaveUp = lineOf(machine.console(), "replicore: CPU 3: the replica kernel of partition 1 " +
                 "never beat in");
-            assertTrue(gaveUp.contains("taking the CPU back"), gaveUp + machine.diagnostics());
+            assertTrue(gaveUp.contains("taking its CPUs back"), gaveUp + machine.diagnostics());
             System.err.println("kernel test: step 7 ok: a replica that never beats (replicore.partition=-1): " +
                 early + "; after launch_timeout_ms=" + LAUNCH_TIMEOUT_MS +
                 " the kernel said: " + gaveUp.substring(gaveUp.indexOf("replicore:")));
@@ -248,7 +243,7 @@ class ReplicaLaunchTest
     /** The first kernel's job: each replica in turn, and what it finds on the way. */
     private static String job(final KernelRigContext ctx, final Path replicaInitrd)
     {
-        return BootScripts.planInto(3) +
+        return BootScripts.planInto("3") +
             "cmdline=\"$REPLICORE_REPLICA_CMDLINE replicore.heartbeat_timeout_ms=" + HEARTBEAT_TIMEOUT_MS + "\"\n" +
             "image=" + GuestJava.quote(ctx.rigContext().kernelImage().toString()) + "\n" +
             "initrd=" + GuestJava.quote(replicaInitrd.toString()) + "\n" +
@@ -396,20 +391,5 @@ class ReplicaLaunchTest
         assertTrue(covered > last, "the direct map in " + ptdump + " covers the reservation only up to " +
             Long.toHexString(covered));
         return mapped;
-    }
-
-    /** Partition 1's Kernel Beat (0) or Kernel State (4), read by the host in the mailbox's file. */
-    private static int kernelWord(final KernelRigContext ctx, final int offset)
-    {
-        try (FileChannel channel = FileChannel.open(ctx.mailboxPath(), StandardOpenOption.READ))
-        {
-            final ByteBuffer word = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-            channel.read(word, MailboxLayout.CONTROL_OFFSET + 64 + 8L * PARTITION + offset);
-            return word.getInt(0);
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException("cannot read " + ctx.mailboxPath(), ex);
-        }
     }
 }

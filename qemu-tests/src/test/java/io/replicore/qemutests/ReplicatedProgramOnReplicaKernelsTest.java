@@ -32,8 +32,14 @@ import static org.junit.jupiter.api.Assertions.*;
  * <li>every tick from 1 on was printed once and in order across the three (a tick written by a primary that died
  * before its record reached the log may come again once, architecture 6a).</li>
  * </ol>
+ * The other way round, the replica kernel on both CPUs of node 1 (kernel-patches 0008, 0009): replica 0 is primary
+ * in the first kernel and replica 1 its backup in the replica kernel; the first kernel panics. Its panic stops only
+ * its own CPUs and marks replica 0's slot DEAD; replica 1 takes over in the replica kernel from that mark and ticks on,
+ * every tick once and in order. This is the machine losing the partition that owns the program's output, and the
+ * program going on in another kernel of the same machine.
+ * <p>
  * The heartbeat timeout is {@link #HEARTBEAT_TIMEOUT_MS}: the replica kernel's coordinator starts tens of seconds
- * after the first kernel's under TCG, and the takeover must come from the kernel's notice, not from silence.
+ * after the first kernel's under TCG, and the takeovers must come from the kernel's notice, not from silence.
  */
 @Tag("kernel")
 class ReplicatedProgramOnReplicaKernelsTest
@@ -52,6 +58,7 @@ class ReplicatedProgramOnReplicaKernelsTest
     private static final String DEVICE = GuestDeviceMailbox.DEVICE;
     private static final String FAILOVER_REQUEST = "failover-request";
     private static final String PANICKED_LINE = "replicore: partition 1 kernel panicked";
+    private static final String PANIC_REQUEST = "panic-request";
 
     @Test
     void aTickerSwitchedOverToTheReplicaKernelGoesOnInTheFirstKernelWhenTheReplicaKernelPanics() throws Exception
@@ -123,6 +130,74 @@ class ReplicatedProgramOnReplicaKernelsTest
         }
     }
 
+    @Test
+    void aTickerInTheFirstKernelGoesOnInAReplicaKernelOnTwoCpusWhenTheFirstKernelPanics() throws Exception
+    {
+        final KernelRigContext ctx = new KernelRigContext().replicaCount(2).extraCommandLine("crashkernel=256M");
+        try (KernelRig rig = KernelRig.open(ctx))
+        {
+            // Built as an operator builds it: the archive starts replica 1 of the ticker by itself.
+            final Path initrd = ReplicaInitramfs.buildToRun(ctx, COORDINATOR, 1, HEARTBEAT_TIMEOUT_MS,
+                TICKER.toString(), String.valueOf(TICKS), String.valueOf(TICK_MS));
+            final KernelMachine machine = rig.machine(0);
+            final String java = GuestJava.FIXED_ENVIRONMENT + " " + GuestJava.coordinatorCommand(COORDINATOR) + " ";
+            machine.start(ctx.replicaLoadCommand(initrd, "2-3", "") +
+                ctx.replicaLaunchCommand("2-3", 1) + firstKernelsReplica(java, 0) +
+                "until [ -e /rig/" + PANIC_REQUEST + " ]; do sleep 0.5; done\n" +
+                "echo 1 > /proc/sys/kernel/sysrq\n" +
+                "echo c > /proc/sysrq-trigger\n");
+            System.err.println("kernel test: booted in " + machine.awaitBoot() + " ms (" +
+                rig.accelerator().accelerator() + ")");
+
+            try (Mailbox box = rig.openMailbox())
+            {
+                // 1. Replica 0 primary in the first kernel, replica 1 its backup in the replica kernel on 2 CPUs.
+                machine.awaitSecondConsole("replicore-replica: up: 2 CPU (APIC id 2,3)", STEP_TIMEOUT_MS);
+                await(() -> box.slot(1).state() == ReplicaState.BACKUP && lastTick(ticks(machine, 0)) >= 10,
+                    "replica 1 following replica 0's log, replica 0 ticking", machine);
+                final int beforePanic = lastTick(ticks(machine, 0));
+                System.err.println("kernel test: step 1 ok: replica 0 (first kernel) primary at tick " + beforePanic +
+                    "; replica 1 (replica kernel on CPUs 2-3, log sequence " + box.slot(1).logSequence() +
+                    ") follows it");
+
+                // 2. The first kernel panics: replica 1 takes over in the replica kernel from the kernel's notice.
+                Files.writeString(machine.share().resolve(PANIC_REQUEST), "");
+                final long panicked = machine.awaitSecondConsole("replicore: partition 0 kernel panicked",
+                    STEP_TIMEOUT_MS);
+                await(() -> box.control().primaryId() == 1, "replica 1 primary", machine);
+                final long tookOver = System.nanoTime();
+                final int lastOfReplica0 = lastTick(ticks(machine, 0));
+                final String dead = box.slot(0).lastErrorMessage();
+                assertEquals(ReplicaState.DEAD, box.slot(0).state(), () -> diagnostics(machine));
+                assertTrue(dead.contains("partition 0 kernel panic: sysrq triggered crash"), "replica 0's slot: " +
+                    dead);
+                assertTrue(ms(panicked, tookOver) < TAKEOVER_BOUND_MS, () -> "replica 1 took over " +
+                    ms(panicked, tookOver) + " ms after the panic" + diagnostics(machine));
+                // The console takes the event's line in pieces: the whole of it, reason included.
+                machine.awaitSecondConsole("(replica 0 is dead (partition 0 kernel panic: sysrq triggered crash))",
+                    STEP_TIMEOUT_MS);
+                final String takeover = lineOf(machine.secondConsole(), "took over as primary");
+                assertTrue(machine.console().contains("replicore: emergency restart while the replica kernel of " +
+                    "partition 1 runs on CPUs 2-3: stopping this kernel's CPUs, not the machine"),
+                    () -> diagnostics(machine));
+                System.err.println("kernel test: step 2 ok: the first kernel panicked after replica 0's tick " +
+                    lastOfReplica0 + "; replica 0's slot: " + dead + "; replica 1 primary " + ms(panicked, tookOver) +
+                    " ms after the replica kernel's report (heartbeat timeout " + HEARTBEAT_TIMEOUT_MS + " ms): " +
+                    takeover);
+
+                // 3. Every tick once and in order across the two kernels.
+                await(() -> lastTick(consoleTicks(machine)) >= lastOfReplica0 + 10, "replica 1 ticking", machine);
+                final List<Integer> all = new ArrayList<>(ticks(machine, 0));
+                all.addAll(consoleTicks(machine));
+                assertInOrder(all, machine);
+                assertTrue(machine.isAlive(), () -> "the machine outlives its first kernel" + diagnostics(machine));
+                System.err.println("kernel test: step 3 ok: ticks 1 to " + lastTick(all) + " in order across " +
+                    "replica 0 in the first kernel (to " + lastOfReplica0 + ") and replica 1 in the replica kernel " +
+                    "(from " + consoleTicks(machine).get(0) + ")");
+            }
+        }
+    }
+
     /**
      * The first kernel's job: it loads and starts the replica kernel, whose init runs replica 1's coordinator and
      * panics 4 s after that replica's first tick; then it runs replicas 0 and 2 (their ticks and events in the
@@ -130,24 +205,36 @@ class ReplicatedProgramOnReplicaKernelsTest
      */
     private static String job(final KernelRigContext ctx, final Path initrd)
     {
-        final List<String> replica1 = new ArrayList<>(List.of(GuestJava.COORDINATOR_MAIN));
-        replica1.addAll(GuestJava.replicaArgs(1, DEVICE, "/dev/console", HEARTBEAT_TIMEOUT_MS));
-        replica1.addAll(List.of("--", TICKER.toString(), String.valueOf(TICKS), String.valueOf(TICK_MS)));
         final String java = GuestJava.FIXED_ENVIRONMENT + " " + GuestJava.coordinatorCommand(COORDINATOR) + " ";
         final StringBuilder job = new StringBuilder()
-            .append(ctx.replicaLoadCommand(initrd, 3, "replica.java=" + String.join(",", replica1) +
+            .append(ctx.replicaLoadCommand(initrd, "3", "replica.java=" + replicaKernelsReplica() +
                 " replica.panic_on=tick replica.panic_after=" + PANIC_AFTER_S))
-            .append(ctx.replicaLaunchCommand(3, 1));
+            .append(ctx.replicaLaunchCommand("3", 1));
         for (final int id : new int[] {0, 2})
         {
-            job.append(java).append(String.join(" ", GuestJava.replicaArgs(id, DEVICE, "/rig/events-" + id + ".log",
-                HEARTBEAT_TIMEOUT_MS))).append(" -- ").append(TICKER).append(' ').append(TICKS).append(' ')
-                .append(TICK_MS).append(" > /rig/ticks-").append(id).append(".out 2>&1 &\n");
+            job.append(firstKernelsReplica(java, id));
         }
         return job.append("until [ -e /rig/").append(FAILOVER_REQUEST).append(" ]; do sleep 0.5; done\n")
             .append(java).append("failover --mailbox ").append(DEVICE).append(" --timeout 60000\n")
             .append("echo \"failover exited $?\"\n")
             .append("wait\n").toString();
+    }
+
+    /** replica.java= of the replica kernel: replica 1 of the ticker, its events and ticks on its console. */
+    private static String replicaKernelsReplica()
+    {
+        final List<String> replica1 = new ArrayList<>(List.of(GuestJava.COORDINATOR_MAIN));
+        replica1.addAll(GuestJava.replicaArgs(1, DEVICE, "/dev/console", HEARTBEAT_TIMEOUT_MS));
+        replica1.addAll(List.of("--", TICKER.toString(), String.valueOf(TICKS), String.valueOf(TICK_MS)));
+        return String.join(",", replica1);
+    }
+
+    /** The job's line starting replica {@code id} of the ticker in the first kernel, its ticks and events in the share. */
+    private static String firstKernelsReplica(final String java, final int id)
+    {
+        return java + String.join(" ", GuestJava.replicaArgs(id, DEVICE, "/rig/events-" + id + ".log",
+            HEARTBEAT_TIMEOUT_MS)) + " -- " + TICKER + " " + TICKS + " " + TICK_MS + " > /rig/ticks-" + id +
+            ".out 2>&1 &\n";
     }
 
     private static List<Integer> ticks(final KernelMachine machine, final int replica)
