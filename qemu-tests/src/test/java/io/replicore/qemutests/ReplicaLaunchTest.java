@@ -36,7 +36,9 @@ import static org.junit.jupiter.api.Assertions.*;
  * <li>a new replica is loaded with kexec -p, launched on CPU 3 and comes up; it panics on purpose, its panic
  * stops only its CPU, the first kernel reports it, and CPU 3 comes back again;</li>
  * <li>a replica that never beats (no partition) keeps its CPU for the launch timeout only;</li>
- * <li>a fourth replica, launched on the partition the second left panicked, comes up too.</li>
+ * <li>a fourth replica, launched on the partition the second left panicked, on CPUs 2 and 3 (it brings CPU 3 up
+ * itself), comes up too; it hangs, and its hang stops both its CPUs: its heartbeat stands still, the first kernel
+ * reports it silent, and both CPUs come back.</li>
  * </ol>
  * Times are the host's, from the console lines (polled every 20 ms), except the kexec -p load, timed in the guest.
  */
@@ -56,11 +58,15 @@ class ReplicaLaunchTest
     /** The launch timeout for the replica that never beats (replicore.launch_timeout_ms, 30000 by default). */
     private static final int LAUNCH_TIMEOUT_MS = 8000;
     private static final int PANIC_AFTER_S = 3;
+    /** The two-CPU replica hangs this long after its start: the test sees it up and with both CPUs first. */
+    private static final int BOTH_HANG_AFTER_S = 5;
     private static final int PARTITION = 1;
     private static final String ONLINE = "/sys/devices/system/cpu/cpu3/online";
     private static final String WOKE_LINE = "replicore-waiter: read returned";
     private static final String UP_LINE = "replicore: partition 1 kernel up";
     private static final String LAUNCH_LINE = "replicore: starting the replica kernel of partition 1 on CPU 3";
+    private static final String LAUNCH_BOTH_LINE = "replicore: starting the replica kernel of partition 1 on CPU 2 " +
+        "(its CPUs: 2-3)";
     private static final String REPLICA_UP_LINE = "replicore-replica: up: 1 CPU";
     private static final String BACK_LINE = "replicore: CPU 3 is back from its replica kernel";
     private static final String PTDUMP_UP = "ptdump-replica-up.txt";
@@ -199,19 +205,33 @@ class ReplicaLaunchTest
                 early + "; after launch_timeout_ms=" + LAUNCH_TIMEOUT_MS +
                 " the kernel said: " + gaveUp.substring(gaveUp.indexOf("replicore:")));
 
-            // 8. A replica on the partition a predecessor left panicked beats all the same.
+            // 8. A replica on the partition a predecessor left panicked beats all the same, on two CPUs; its hang
+            // stops both.
             final int upBeforeLast = count(machine.console(), UP_LINE);
-            machine.awaitOutput("loaded none: 1", STEP_TIMEOUT_MS);
-            final long last = awaitCount(machine, machine::console, "console", LAUNCH_LINE, 4, STEP_TIMEOUT_MS);
+            machine.awaitOutput("loaded both: 1", STEP_TIMEOUT_MS);
+            final long last = machine.awaitConsole(LAUNCH_BOTH_LINE, STEP_TIMEOUT_MS);
             final long lastUp = awaitCount(machine, machine::console, "console",
                 UP_LINE, upBeforeLast + 1, STEP_TIMEOUT_MS);
             machine.awaitOutput("partition 1 up after panic:", STEP_TIMEOUT_MS);
+            machine.awaitSecondConsole("replicore-replica: up: 2 CPU (APIC id 2,3)", STEP_TIMEOUT_MS);
+            System.err.println("kernel test: step 8a ok: a fourth replica, launched on CPUs 2-3 where the second " +
+                "had panicked, was seen up " + ms(last, lastUp) + " ms after its launch (" +
+                kernelMs(machine.console(), LAUNCH_BOTH_LINE, 1, UP_LINE, upBeforeLast + 1) + " ms by the first " +
+                "kernel's clock)");
+            final int silentBefore = count(machine.console(), "replicore: partition 1 kernel silent");
+            final long hungBoth = awaitCount(machine, machine::secondConsole, "second console (ttyS1)",
+                "replicore: replica kernel hang (test fault", 2, STEP_TIMEOUT_MS);
+            final long silentBoth = awaitCount(machine, machine::console, "console",
+                "replicore: partition 1 kernel silent", silentBefore + 1, STEP_TIMEOUT_MS);
+            machine.awaitOutput("both back: online 0-3, launch none", STEP_TIMEOUT_MS);
+            assertTrue(machine.console().contains("replicore: CPU 2 is back from its replica kernel"),
+                machine.diagnostics());
             assertEquals(0, machine.awaitJob(STEP_TIMEOUT_MS), machine.diagnostics());
             assertFalse(machine.console().contains("WARNING:"), "no kernel warning" + machine.diagnostics());
-            System.err.println("kernel test: step 8 ok: a fourth replica, launched where the second had " +
-                "panicked, was seen up " + ms(last, lastUp) + " ms after its launch (" +
-                kernelMs(machine.console(), LAUNCH_LINE, 4, UP_LINE, upBeforeLast + 1) + " ms by the first kernel's " +
-                "clock)");
+            assertFalse(machine.secondConsole().contains("WARNING:"), "no warning in a replica's log:\n" +
+                machine.secondConsole());
+            System.err.println("kernel test: step 8b ok: its hang stopped both its CPUs; the first kernel reported " +
+                "it silent " + ms(hungBoth, silentBoth) + " ms after the hang and took CPUs 2 and 3 back");
         }
     }
 
@@ -246,6 +266,7 @@ class ReplicaLaunchTest
         return BootScripts.planInto("3") +
             "cmdline=\"$REPLICORE_REPLICA_CMDLINE replicore.heartbeat_timeout_ms=" + HEARTBEAT_TIMEOUT_MS + "\"\n" +
             "image=" + GuestJava.quote(ctx.rigContext().kernelImage().toString()) + "\n" +
+            "cpus=3\n" +
             "initrd=" + GuestJava.quote(replicaInitrd.toString()) + "\n" +
             "partitions() { tr '\\n' ',' < /sys/class/misc/replicore-mailbox/partitions; }\n" +
             // Load a replica with the fault option $2 (named $1), launch it on CPU 3 as partition 1, run $3 at once.
@@ -255,7 +276,7 @@ class ReplicaLaunchTest
             "    t1=$(date +%s%N)\n" +
             "    echo \"loaded $1: $(cat /sys/kernel/kexec_crash_loaded) in $(( (t1 - t0) / 1000000 )) ms " +
             "(kexec -p, timed in the guest)\"\n" +
-            "    echo '3 " + PARTITION + "' > /sys/kernel/replicore/launch || { echo 'launch failed'; exit 1; }\n" +
+            "    echo \"$cpus " + PARTITION + "\" > /sys/kernel/replicore/launch || { echo 'launch failed'; exit 1; }\n" +
             "    ${3:+$3}\n" +
             "    echo \"launched $1: online $(cat /sys/devices/system/cpu/online), launch " +
             "$(cat /sys/kernel/replicore/launch)\"\n" +
@@ -305,9 +326,14 @@ class ReplicaLaunchTest
             "online && echo \"cpu3 back from a mute replica: online $(cat /sys/devices/system/cpu/online)\" || " +
             "{ echo \"cpu3 did not come back: $(cat /tmp/online.err)\"; exit 1; }\n" +
             "echo 30000 > /sys/module/replicore/parameters/launch_timeout_ms\n" +
-            // The fourth: up where the second left its partition panicked.
-            "launch none ''\n" +
-            "await up ' after panic'\n";
+            // The fourth, on CPUs 2-3: up where the second left its partition panicked; it hangs, both CPUs come back.
+            "cpus=2-3\n" +
+            "cmdline=$(echo \"$cmdline\" | sed 's/replicore.apic_ids=3 /replicore.apic_ids=2-3 /')\n" +
+            "launch both replica.hang_after=" + BOTH_HANG_AFTER_S + "\n" +
+            "await up ' after panic'\n" +
+            "await silent ' with 2 CPUs'\n" +
+            "for cpu in 2 3; do /bin/echo 1 > /sys/devices/system/cpu/cpu$cpu/online || exit 1; done\n" +
+            "echo \"both back: online $(cat /sys/devices/system/cpu/online), launch $(cat /sys/kernel/replicore/launch)\"\n";
     }
 
     /**
