@@ -119,6 +119,16 @@ public final class KernelRig implements AutoCloseable
         return machines.get(id);
     }
 
+    /** Start machine 0 with {@code job} and wait until it runs it; the boot's time goes to stderr. */
+    public KernelMachine bootFirstMachine(final String job)
+    {
+        final KernelMachine machine = machine(0);
+        machine.start(job);
+        System.err.println("kernel test: booted in " + machine.awaitBoot() + " ms (" + accelerator.accelerator() +
+            ")");
+        return machine;
+    }
+
     /** Open the mailbox from the host, through the DIMM's backing file. */
     public Mailbox openMailbox()
     {

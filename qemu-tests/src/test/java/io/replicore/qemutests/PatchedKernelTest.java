@@ -30,8 +30,7 @@ class PatchedKernelTest
     {
         try (KernelRig rig = KernelRig.open(new KernelRigContext().mailbox(false)))
         {
-            final KernelMachine machine = rig.machine(0);
-            machine.start("echo \"release: $(uname -r)\"\n" +
+            final KernelMachine machine = rig.bootFirstMachine("echo \"release: $(uname -r)\"\n" +
                 "echo \"cpus: $(nproc)\"\n" +
                 "for n in /sys/devices/system/node/node[0-9]*; do\n" +
                 "  echo \"$(basename $n): cpus $(cat $n/cpulist) memory $(awk '/MemTotal/ {print $4}' $n/meminfo)" +
@@ -75,8 +74,6 @@ class PatchedKernelTest
                 "grep -i -e replicore -e reserved /proc/iomem | sed 's/^/iomem: /'\n" +
                 "echo \"parameter: $(cat /sys/module/replicore/parameters/mailbox)\"\n" +
                 GuestJava.command(GuestDeviceMailbox.class.getName(), String.valueOf(RECORDS)) + "\n");
-            System.err.println("kernel test: booted in " + machine.awaitBoot() + " ms (" +
-                rig.accelerator().accelerator() + ")");
             final int status = machine.awaitJob(240_000);
             final String output = machine.jobOutput();
             System.err.println("kernel test: the job said\n" + output.strip());

@@ -57,8 +57,7 @@ class ReplicaKernelSharesTheMailboxTest
             final String mailbox = GuestDeviceMailbox.DEVICE;
             final String check = String.join(",", GuestMailboxCheck.class.getName(), "1", String.valueOf(RECORDS),
                 mailbox, String.valueOf(ROUND_TRIPS));
-            final KernelMachine machine = rig.machine(0);
-            machine.start(GuestJava.command(GuestDeviceMailbox.class.getName(), "0") + " || exit 1\n" +
+            final KernelMachine machine = rig.bootFirstMachine(GuestJava.command(GuestDeviceMailbox.class.getName(), "0") + " || exit 1\n" +
                 // The replica reboots when its Java has ended: that stops its CPU only, and marks its partition.
                 ctx.replicaLoadCommand(replicaInitrd, "3", "replica.java=" + check + " replica.reboot_after=0") +
                 ctx.replicaLaunchCommand("3", 1) +
@@ -67,8 +66,6 @@ class ReplicaKernelSharesTheMailboxTest
                     String.valueOf(ROUND_TRIPS)) + " || exit 1\n" +
                 "until grep -q '^1 stopped' " + PARTITIONS + "; do sleep 1; done\n" +
                 "echo \"replica stopped: partitions $(tr '\\n' ',' < " + PARTITIONS + ")\"\n");
-            System.err.println("kernel test: booted in " + machine.awaitBoot() + " ms (" +
-                rig.accelerator().accelerator() + ")");
 
             // 1. The first kernel formats the device.
             machine.awaitOutput("readback: ok", STEP_TIMEOUT_MS);

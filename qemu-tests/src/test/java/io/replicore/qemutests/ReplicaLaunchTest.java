@@ -80,10 +80,7 @@ class ReplicaLaunchTest
         try (KernelRig rig = KernelRig.open(ctx))
         {
             final Path replicaInitrd = ReplicaInitramfs.build(ctx);
-            final KernelMachine machine = rig.machine(0);
-            machine.start(job(ctx, replicaInitrd));
-            System.err.println("kernel test: booted in " + machine.awaitBoot() + " ms (" +
-                rig.accelerator().accelerator() + ")");
+            final KernelMachine machine = rig.bootFirstMachine(job(ctx, replicaInitrd));
 
             // 1. The first replica: loaded, launched on CPU 3, boots there and beats.
             machine.awaitOutput("loaded hang: 1", STEP_TIMEOUT_MS);

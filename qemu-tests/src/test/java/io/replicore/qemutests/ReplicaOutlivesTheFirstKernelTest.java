@@ -41,10 +41,7 @@ class ReplicaOutlivesTheFirstKernelTest
         try (KernelRig rig = KernelRig.open(ctx))
         {
             final Path replicaInitrd = ReplicaInitramfs.build(ctx);
-            final KernelMachine machine = rig.machine(0);
-            machine.start(job(ctx, replicaInitrd));
-            System.err.println("kernel test: booted in " + machine.awaitBoot() + " ms (" +
-                rig.accelerator().accelerator() + ")");
+            final KernelMachine machine = rig.bootFirstMachine(job(ctx, replicaInitrd));
 
             // 1. The replica on CPUs 2 and 3: CPU 2 starts it, the replica brings CPU 3 up, and no other.
             final long launched = machine.awaitConsole("replicore: starting the replica kernel of partition 1 on " +

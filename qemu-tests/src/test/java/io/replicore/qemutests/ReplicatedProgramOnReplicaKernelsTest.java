@@ -67,10 +67,7 @@ class ReplicatedProgramOnReplicaKernelsTest
         try (KernelRig rig = KernelRig.open(ctx))
         {
             final Path initrd = ReplicaInitramfs.buildWithCoordinator(ctx, COORDINATOR, List.of(TICKER));
-            final KernelMachine machine = rig.machine(0);
-            machine.start(job(ctx, initrd));
-            System.err.println("kernel test: booted in " + machine.awaitBoot() + " ms (" +
-                rig.accelerator().accelerator() + ")");
+            final KernelMachine machine = rig.bootFirstMachine(job(ctx, initrd));
 
             try (Mailbox box = rig.openMailbox())
             {
@@ -139,15 +136,12 @@ class ReplicatedProgramOnReplicaKernelsTest
             // Built as an operator builds it: the archive starts replica 1 of the ticker by itself.
             final Path initrd = ReplicaInitramfs.buildToRun(ctx, COORDINATOR, 1, HEARTBEAT_TIMEOUT_MS,
                 TICKER.toString(), String.valueOf(TICKS), String.valueOf(TICK_MS));
-            final KernelMachine machine = rig.machine(0);
             final String java = GuestJava.FIXED_ENVIRONMENT + " " + GuestJava.coordinatorCommand(COORDINATOR) + " ";
-            machine.start(ctx.replicaLoadCommand(initrd, "2-3", "") +
+            final KernelMachine machine = rig.bootFirstMachine(ctx.replicaLoadCommand(initrd, "2-3", "") +
                 ctx.replicaLaunchCommand("2-3", 1) + firstKernelsReplica(java, 0) +
                 "until [ -e /rig/" + PANIC_REQUEST + " ]; do sleep 0.5; done\n" +
                 "echo 1 > /proc/sys/kernel/sysrq\n" +
                 "echo c > /proc/sysrq-trigger\n");
-            System.err.println("kernel test: booted in " + machine.awaitBoot() + " ms (" +
-                rig.accelerator().accelerator() + ")");
 
             try (Mailbox box = rig.openMailbox())
             {
