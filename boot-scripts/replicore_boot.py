@@ -231,11 +231,6 @@ class Plan:
         return int(self["REPLICORE_REPLICA_PARTITION"])
 
     @property
-    def cpus(self):
-        """The replica's CPUs, as this kernel numbers them; the first starts it."""
-        return parse_cpulist(self["REPLICORE_REPLICA_CPUS"])
-
-    @property
     def replica_memory(self):
         return parse_range(self["REPLICORE_REPLICA_MEMORY"])
 
@@ -250,7 +245,8 @@ class Plan:
             "nodes %s" % self["REPLICORE_NODES"],
             "partition 0 (this kernel): CPUs %s, the rest of the memory" % self["REPLICORE_FIRST_CPUS"],
             "partition %d (a replica kernel): node %s's CPUs %s, %s of memory at 0x%x-0x%x" % (
-                self.partition, self["REPLICORE_REPLICA_NODE"], self["REPLICORE_REPLICA_CPUS"], format_size(size), address,
+                self.partition, self["REPLICORE_REPLICA_NODE"], self["REPLICORE_REPLICA_CPUS"], format_size(size),
+                address,
                 address + size - 1),
             "mailbox: %s at 0x%x-0x%x" % (format_size(mailbox_size), mailbox_address,
                                          mailbox_address + mailbox_size - 1),

@@ -40,12 +40,7 @@ public final class ReplicaInitramfs
      */
     public static Path buildWithJava(final KernelRigContext ctx)
     {
-        final List<String> args = new ArrayList<>();
-        for (final String entry : GuestJava.classPathEntries())
-        {
-            args.addAll(List.of("--class-path", entry));
-        }
-        return build(ctx, args);
+        return build(ctx, classPathArgs());
     }
 
     /**
@@ -59,6 +54,7 @@ public final class ReplicaInitramfs
         final List<Path> programs)
     {
         final List<String> args = coordinatorArgs(coordinatorTarget);
+        args.addAll(classPathArgs());
         for (final Path program : programs)
         {
             args.addAll(List.of("--file", program.toAbsolutePath().normalize().toString()));
@@ -68,8 +64,8 @@ public final class ReplicaInitramfs
 
     /**
      * Build {@code WORK/replica-initramfs.cpio} as an operator does: the coordinator's build and {@code program},
-     * which the archive's {@code /etc/replicore/run} starts as replica {@code replica} under its coordinator (events
-     * on the console, {@code heartbeatTimeoutMs}) when the replica kernel boots.
+     * not this JVM's class path, which the archive's {@code /etc/replicore/run} starts as replica {@code replica}
+     * under its coordinator (events on the console, {@code heartbeatTimeoutMs}) when the replica kernel boots.
      *
      * @return the archive.
      */
@@ -83,11 +79,16 @@ public final class ReplicaInitramfs
         return build(ctx, args);
     }
 
-    /** The coordinator's build, and this JVM's class path for the kernel suite's own Java mains. */
+    /** The coordinator's build. */
     private static List<String> coordinatorArgs(final Path coordinatorTarget)
     {
-        final List<String> args = new ArrayList<>(List.of("--coordinator",
-            coordinatorTarget.toAbsolutePath().normalize().toString()));
+        return new ArrayList<>(List.of("--coordinator", coordinatorTarget.toAbsolutePath().normalize().toString()));
+    }
+
+    /** This JVM's class path, for the kernel suite's own Java mains (replica.java=). */
+    private static List<String> classPathArgs()
+    {
+        final List<String> args = new ArrayList<>();
         for (final String entry : GuestJava.classPathEntries())
         {
             args.addAll(List.of("--class-path", entry));
